@@ -1,0 +1,76 @@
+# ferrycd developer commands. `make test` is what CI runs (through .ci/run).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+TOOLS_BIN := $(shell hack/tools.sh --print-bin)
+export PATH := $(abspath $(BIN)):$(TOOLS_BIN):$(PATH)
+PYTEST := $(PY) -m pytest
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+.PHONY: install
+install: $(VENV)/.installed ## Create the virtualenv with ferry (editable) and the dev tools
+
+.PHONY: tools
+tools: ## Build the test tools (Kubernetes, etcd, helm, kustomize, kwok, grpcurl, buf) and system packages
+	hack/system-packages.sh
+	hack/tools.sh
+
+.PHONY: protos
+protos: install ## Regenerate ferry/v1 from protos/
+	PY=$(PY) hack/protos.sh generate
+
+.PHONY: lint
+lint: install ## ruff, mypy --strict, import contracts, proto lint, generated-code drift
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	PY=$(PY) hack/protos.sh check
+	hack/tools.sh buf >/dev/null
+	PY=$(PY) hack/protos.sh lint
+
+.PHONY: fmt
+fmt: install ## Format and auto-fix
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+.PHONY: test
+test: install tools ## Every tier: unit, integration, e2e (what CI runs)
+	$(PYTEST) tests/unit
+	$(PYTEST) tests/integration
+	$(PYTEST) tests/e2e
+
+.PHONY: test-unit
+test-unit: install ## Pure tests, seconds
+	$(PYTEST) tests/unit
+
+.PHONY: test-integration
+test-integration: install tools ## Against a real control plane, Git servers, helm/kustomize, redis
+	$(PYTEST) tests/integration
+
+.PHONY: test-e2e
+test-e2e: install tools ## Every component as a process; workloads and faults
+	$(PYTEST) tests/e2e
+
+.PHONY: bench
+bench: install tools ## Benchmarks under bench/ (figures as ratios to a same-run baseline)
+	$(PY) -m bench
+
+.PHONY: clean
+clean: ## Remove the virtualenv and caches (the tool cache outside the repo stays)
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Builds the real tools the tests run against (Kubernetes control plane, etcd, helm, kustomize, kwok,
+# grpcurl, optionally dex) from the Go module proxy at pinned versions, into a cache outside the
+# repository keyed by tool and version. Idempotent: a tool whose binary is already cached is skipped,
+# so a warm run takes seconds. Each build uses a private Go build cache that is removed afterwards
+# (a Kubernetes build leaves several GB there); the module cache is kept so a pin change re-downloads
+# little. Nothing is downloaded from anywhere but the Go module proxy.
+#
+# Usage: hack/tools.sh [tool...]      (default: every tool the test tiers need; "dex" on request)
+#        hack/tools.sh --print-bin    (prints the directory holding the binaries)
+set -euo pipefail
+
+K8S_VERSION=${K8S_VERSION:-v1.36.3}
+ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
+HELM_VERSION=${HELM_VERSION:-v3.21.4}
+KUSTOMIZE_VERSION=${KUSTOMIZE_VERSION:-v5.8.1}
+KWOK_VERSION=${KWOK_VERSION:-v0.8.0}
+GRPCURL_VERSION=${GRPCURL_VERSION:-v1.9.3}
+DEX_REF=${DEX_REF:-11d2eeb52b42}      # dex tag v2.45.1: the module path lacks /v2, so only a commit pin works
+DEX_VERSION=${DEX_VERSION:-v2.45.1}
+BUF_VERSION=${BUF_VERSION:-1.75.0}     # protobuf linter, from npm (its own registry is unreachable here)
+
+CACHE=${FERRY_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ferry-tools}
+BIN=$CACHE/bin                         # symlinks to the versioned binaries: what PATH and tests use
+export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false"
+export GOMODCACHE=${GOMODCACHE:-$CACHE/gomod}
+
+if [ "${1:-}" = "--print-bin" ]; then echo "$BIN"; exit 0; fi
+mkdir -p "$BIN"
+
+log() { printf '[tools %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+
+# versioned_dir NAME VERSION -> the directory holding that tool's binaries
+versioned_dir() { echo "$CACHE/$1-$2/bin"; }
+
+# link_tool NAME VERSION BINARY...: point $BIN/BINARY at the versioned build
+link_tool() {
+  local name=$1 version=$2; shift 2
+  for b in "$@"; do ln -sfn "$(versioned_dir "$name" "$version")/$b" "$BIN/$b"; done
+}
+
+# have NAME VERSION BINARY...: true when every binary of that tool version is cached
+have() {
+  local name=$1 version=$2; shift 2
+  for b in "$@"; do [ -x "$(versioned_dir "$name" "$version")/$b" ] || return 1; done
+}
+
+# with_scratch: run "$@" in a throw-away module directory with a private build cache, removed after
+with_scratch() {
+  local dir; dir=$(mktemp -d "${TMPDIR:-/tmp}/ferry-tools.XXXXXX")
+  local rc=0
+  ( cd "$dir" && export GOCACHE="$dir/.gocache" && "$@" ) || rc=$?
+  chmod -R u+w "$dir" 2>/dev/null || true
+  rm -rf "$dir"
+  return $rc
+}
+
+timed() {
+  local name=$1; shift
+  local start=$SECONDS
+  log "building $name"
+  "$@"
+  log "built $name in $((SECONDS - start))s"
+}
+
+build_k8s() {
+  local out; out=$(versioned_dir kubernetes "$K8S_VERSION"); mkdir -p "$out"
+  go mod init harness.invalid/k8s >/dev/null 2>&1
+  local gomod
+  gomod=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" |
+          python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
+  # k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with local folders;
+  # replaces are ignored outside the main module, so point each at its published v0.MINOR.PATCH tag.
+  local staging_version="v0.${K8S_VERSION#v1.}"
+  local m
+  for m in $(sed -n 's#^[[:space:]]*\(k8s\.io/[a-z0-9-]*\) => \./staging/.*#\1#p' "$gomod"); do
+    go mod edit -replace="$m=$m@$staging_version"
+  done
+  grep -m1 '^godebug ' "$gomod" >> go.mod || true
+  local pkgs="k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl"
+  local p gets=""
+  for p in $pkgs; do gets+="$p@$K8S_VERSION "; done
+  # shellcheck disable=SC2086
+  go get $gets
+  local minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
+  local ldflags="-s -w"
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+  done
+  # shellcheck disable=SC2086
+  go build -ldflags "$ldflags" -o "$out/" $pkgs
+}
+
+build_etcd() {
+  local out; out=$(versioned_dir etcd "$ETCD_VERSION"); mkdir -p "$out"
+  # server/go.mod has local replaces, so `go install` refuses; a wrapper module ignores them.
+  go mod init harness.invalid/etcd >/dev/null 2>&1
+  go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+  go build -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3
+}
+
+build_dex() {
+  local out; out=$(versioned_dir dex "$DEX_VERSION"); mkdir -p "$out"
+  go mod init harness.invalid/dex >/dev/null 2>&1
+  go get "github.com/dexidp/dex/cmd/dex@$DEX_REF"
+  go build -ldflags "-s -w -X main.version=$DEX_VERSION" -o "$out/dex" github.com/dexidp/dex/cmd/dex
+}
+
+# go_install NAME VERSION PACKAGE [LDFLAGS]: a plain `go install` into the versioned directory
+go_install() {
+  local name=$1 version=$2 pkg=$3 ldflags=${4:-"-s -w"}
+  GOBIN=$(versioned_dir "$name" "$version") go install -ldflags "$ldflags" "$pkg@$version"
+}
+
+build_helm() {
+  go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm \
+    "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+}
+build_kustomize() { go_install kustomize "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5; }
+build_kwok() { go_install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok; }
+build_grpcurl() { go_install grpcurl "$GRPCURL_VERSION" github.com/fullstorydev/grpcurl/cmd/grpcurl; }
+
+build_buf() {
+  local out; out=$(versioned_dir buf "$BUF_VERSION"); mkdir -p "$out"
+  npm install --silent --no-save --no-audit --no-fund --prefix "$CACHE/buf-$BUF_VERSION/npm" "@bufbuild/buf@$BUF_VERSION"
+  ln -sfn "$CACHE/buf-$BUF_VERSION/npm/node_modules/.bin/buf" "$out/buf"
+}
+
+# kwok has no built-in stages; they ship in its module source. Render the "fast" set once.
+build_kwok_stages() {
+  local out; out=$(versioned_dir kwok "$KWOK_VERSION")
+  go mod init harness.invalid/kwokstages >/dev/null 2>&1
+  go mod download "sigs.k8s.io/kwok@$KWOK_VERSION"
+  "$BIN/kustomize" build "$GOMODCACHE/sigs.k8s.io/kwok@$KWOK_VERSION/kustomize/stage/fast" > "$out/kwok-stages.yaml.tmp"
+  mv "$out/kwok-stages.yaml.tmp" "$out/kwok-stages.yaml"
+}
+
+ensure() {
+  local tool=$1
+  case $tool in
+    kubernetes)
+      local bins="kube-apiserver kube-controller-manager kube-scheduler kubectl"
+      # shellcheck disable=SC2086
+      have kubernetes "$K8S_VERSION" $bins || timed "kubernetes $K8S_VERSION" with_scratch build_k8s
+      # shellcheck disable=SC2086
+      link_tool kubernetes "$K8S_VERSION" $bins ;;
+    etcd)
+      have etcd "$ETCD_VERSION" etcd || timed "etcd $ETCD_VERSION" with_scratch build_etcd
+      link_tool etcd "$ETCD_VERSION" etcd ;;
+    helm)
+      have helm "$HELM_VERSION" helm || timed "helm $HELM_VERSION" with_scratch build_helm
+      link_tool helm "$HELM_VERSION" helm ;;
+    kustomize)
+      have kustomize "$KUSTOMIZE_VERSION" kustomize || timed "kustomize $KUSTOMIZE_VERSION" with_scratch build_kustomize
+      link_tool kustomize "$KUSTOMIZE_VERSION" kustomize ;;
+    kwok)
+      have kwok "$KWOK_VERSION" kwok || timed "kwok $KWOK_VERSION" with_scratch build_kwok
+      [ -s "$(versioned_dir kwok "$KWOK_VERSION")/kwok-stages.yaml" ] || { ensure kustomize; with_scratch build_kwok_stages; }
+      link_tool kwok "$KWOK_VERSION" kwok kwok-stages.yaml ;;
+    grpcurl)
+      have grpcurl "$GRPCURL_VERSION" grpcurl || timed "grpcurl $GRPCURL_VERSION" with_scratch build_grpcurl
+      link_tool grpcurl "$GRPCURL_VERSION" grpcurl ;;
+    buf)
+      have buf "$BUF_VERSION" buf || timed "buf $BUF_VERSION" build_buf
+      link_tool buf "$BUF_VERSION" buf ;;
+    dex)
+      have dex "$DEX_VERSION" dex || timed "dex $DEX_VERSION" with_scratch build_dex
+      link_tool dex "$DEX_VERSION" dex ;;
+    *) echo "unknown tool: $tool" >&2; exit 2 ;;
+  esac
+}
+
+start=$SECONDS
+tools=("$@")
+[ ${#tools[@]} -gt 0 ] || tools=(buf etcd kustomize helm kwok grpcurl kubernetes)
+for t in "${tools[@]}"; do ensure "$t"; done
+log "tools ready in $BIN ($((SECONDS - start))s); module cache $(du -sh "$GOMODCACHE" 2>/dev/null | cut -f1)"
