@@ -113,8 +113,20 @@ go_install() {
 }
 
 build_helm() {
-  go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm \
-    "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+  # Like helm's Makefile: the default Capabilities.KubeVersion follows the client-go helm builds
+  # with (without it, `helm template` assumes Kubernetes v1.20 and refuses charts needing newer).
+  go mod init harness.invalid/helm >/dev/null 2>&1
+  local gomod client_go major minor
+  gomod=$(go mod download -json "helm.sh/helm/v3@$HELM_VERSION" |
+          python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
+  client_go=$(sed -n 's#^[[:space:]]*k8s.io/client-go v\([0-9.]*\).*#\1#p' "$gomod")
+  major=$((${client_go%%.*} + 1)); minor=$(echo "$client_go" | cut -d. -f2)
+  local ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+  local pkg
+  for pkg in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
+    ldflags+=" -X $pkg.k8sVersionMajor=$major -X $pkg.k8sVersionMinor=$minor"
+  done
+  go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm "$ldflags"
 }
 build_kustomize() { go_install kustomize "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5; }
 build_kwok() { go_install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok; }

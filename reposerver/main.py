@@ -19,7 +19,7 @@ PROG = "ferry-reposerver"
 @listen_options(port=8081, metrics_port=8084)
 def command(address: str, port: int, metrics_port: int, **_logging: str) -> None:
     """Serve ferry.v1.RepoService: render manifests from Git and Helm repositories."""
-    servicer = (repo_pb2_grpc.RepoServiceServicer(),)  # type: ignore[abstract]  # RPCs answer UNIMPLEMENTED until built
+    servicer = repo_pb2_grpc.RepoServiceServicer()  # type: ignore[abstract]  # RPCs answer UNIMPLEMENTED until built
     server = GrpcServer(
         address=address,
         port=port,

@@ -1,0 +1,398 @@
+"""A real Kubernetes control plane on loopback: etcd + kube-apiserver (own CA, service-account keys,
+an admin token) + kube-controller-manager, and on request kube-scheduler + kwok with one fake node.
+
+With the workload components, Deployments become Available, Jobs complete and — for Pods labelled
+``ferrycd.io/test-fail: "true"`` — containers fail: a Pod with restartPolicy Always crash-loops
+(CrashLoopBackOff, not ready), any other Pod ends in phase Failed with exit code 1.
+
+    plane = ControlPlane("ferry").start(workloads=True)
+    ... use plane.kubeconfig ...
+    plane.stop()
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import shutil
+import ssl
+import urllib.error
+import urllib.request
+from typing import Any
+
+import yaml
+
+from ferry import pki
+from ferry.devenv.process import ManagedProcess, free_port, new_workdir
+from ferry.devenv.tools import kwok_stages, tool
+
+FAIL_LABEL = "ferrycd.io/test-fail"
+FAKE_NODE = "kwok-node-0"
+SERVICE_CIDR = "10.96.0.0/16"
+POD_CIDR = "10.244.0.0/16"  # kept apart from SERVICE_CIDR
+
+# A Pending Pod labelled FAIL_LABEL=true fails instead of becoming ready.
+_FAIL_STAGE = {
+    "apiVersion": "kwok.x-k8s.io/v1alpha1",
+    "kind": "Stage",
+    "metadata": {"name": "ferry-pod-fail"},
+    "spec": {
+        "resourceRef": {"apiGroup": "v1", "kind": "Pod"},
+        "selector": {
+            "matchExpressions": [
+                {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"},
+                {"key": f'.metadata.labels["{FAIL_LABEL}"]', "operator": "In", "values": ["true"]},
+                {"key": ".status.phase", "operator": "In", "values": ["Pending"]},
+            ]
+        },
+        "next": {
+            "statusTemplate": """\
+{{ $now := Now }}
+startTime: {{ $now | Quote }}
+{{ if eq .spec.restartPolicy "Always" }}
+phase: Running
+conditions:
+- type: Ready
+  status: "False"
+  reason: ContainersNotReady
+  lastTransitionTime: {{ $now | Quote }}
+containerStatuses:
+{{ range .spec.containers }}
+- image: {{ .image | Quote }}
+  name: {{ .name | Quote }}
+  ready: false
+  restartCount: 3
+  state:
+    waiting:
+      reason: CrashLoopBackOff
+      message: back-off restarting failed container
+  lastState:
+    terminated:
+      exitCode: 1
+      reason: Error
+      startedAt: {{ $now | Quote }}
+      finishedAt: {{ $now | Quote }}
+{{ end }}
+{{ else }}
+phase: Failed
+reason: Error
+message: container exited with code 1
+containerStatuses:
+{{ range .spec.containers }}
+- image: {{ .image | Quote }}
+  name: {{ .name | Quote }}
+  ready: false
+  restartCount: 0
+  state:
+    terminated:
+      exitCode: 1
+      reason: Error
+      startedAt: {{ $now | Quote }}
+      finishedAt: {{ $now | Quote }}
+{{ end }}
+{{ end }}
+"""
+        },
+    },
+}
+
+
+def _stage_definitions() -> list[dict[str, Any]]:
+    """kwok's "fast" stages, with labelled Pods taken out of the happy path, plus the fail stage."""
+    stages = [doc for doc in yaml.safe_load_all(kwok_stages().read_text()) if doc]
+    not_failing = {"key": f'.metadata.labels["{FAIL_LABEL}"]', "operator": "DoesNotExist"}
+    for stage in stages:
+        if stage["metadata"]["name"] in ("pod-ready", "pod-complete"):
+            stage["spec"]["selector"].setdefault("matchExpressions", []).append(not_failing)
+    return [*stages, _FAIL_STAGE]
+
+
+class ControlPlane:
+    """One independent Kubernetes cluster; start several for multi-cluster tests."""
+
+    def __init__(self, name: str = "ferry") -> None:
+        self.name = name
+        self.workdir = new_workdir(name)
+        self.token = secrets.token_hex(16)
+        self.apiserver_port = free_port()
+        self.server = f"https://127.0.0.1:{self.apiserver_port}"
+        self.kubeconfig = self.workdir / "kubeconfig"
+        self.ca_path = self.workdir / "pki" / "ca.crt"
+        self._etcd_port = free_port()
+        self._procs: dict[str, ManagedProcess] = {}
+        self._ssl = ssl.create_default_context()
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    def start(self, *, workloads: bool = False) -> ControlPlane:
+        try:
+            self._write_pki()
+            self._start_etcd()
+            self._start_apiserver()
+            self._write_kubeconfig()
+            self._start_controller_manager()
+            if workloads:
+                self.start_workloads()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def start_workloads(self) -> None:
+        """Adds kube-scheduler and kwok with one fake node (idempotent)."""
+        if "kwok" in self._procs:
+            return
+        self._start_scheduler()
+        self._start_kwok()
+
+    def stop(self) -> None:
+        """Stops every process in reverse start order and removes the work directory."""
+        for name in reversed(list(self._procs)):
+            self._procs.pop(name).stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def restart_apiserver(self) -> None:
+        """Stops and restarts kube-apiserver on the same port; data stays in etcd."""
+        self._procs.pop("kube-apiserver").stop()
+        self._start_apiserver()
+
+    def stop_apiserver(self) -> None:
+        """Stops kube-apiserver only (for outage tests); ``start_apiserver`` brings it back."""
+        self._procs.pop("kube-apiserver").stop()
+
+    def start_apiserver(self) -> None:
+        self._start_apiserver()
+
+    def __enter__(self) -> ControlPlane:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    @property
+    def processes(self) -> dict[str, ManagedProcess]:
+        return dict(self._procs)
+
+    # --- API access for the harness itself (tests use the kubernetes client with kubeconfig) ----
+
+    def request(self, method: str, path: str, body: object | None = None) -> tuple[int, Any]:
+        """One authenticated request to the API server; JSON in, (status, JSON or text) out."""
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.server + path, data=data, method=method)
+        req.add_header("Authorization", f"Bearer {self.token}")
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, context=self._ssl, timeout=30) as resp:
+                status, raw = resp.status, resp.read()
+        except urllib.error.HTTPError as err:
+            status, raw = err.code, err.read()
+        try:
+            return status, json.loads(raw)
+        except ValueError:
+            return status, raw.decode(errors="replace")
+
+    def metrics(self) -> str:
+        status, text = self.request("GET", "/metrics")
+        if status != 200:
+            raise RuntimeError(f"GET /metrics: {status}")
+        return str(text)
+
+    # --- pieces ----------------------------------------------------------------------------------
+
+    def _write_pki(self) -> None:
+        pki_dir = self.workdir / "pki"
+        pki_dir.mkdir(parents=True, exist_ok=True)
+        ca = pki.new_ca(f"{self.name}-ca")
+        serving = pki.issue_cert(
+            ca,
+            "kube-apiserver",
+            hosts=["127.0.0.1", "localhost", "10.96.0.1", "kubernetes", "kubernetes.default.svc"],
+        )
+        sa_key = pki.new_rsa_key()
+        files = {
+            "ca.crt": ca.cert_pem,
+            "ca.key": ca.key_pem,
+            "apiserver.crt": serving.cert_pem,
+            "apiserver.key": serving.key_pem,
+            "sa.key": pki.private_key_pem(sa_key),
+            "sa.pub": pki.public_key_pem(sa_key),
+            "tokens.csv": f"{self.token},admin,admin-uid,system:masters\n".encode(),
+        }
+        for name, content in files.items():
+            (pki_dir / name).write_bytes(content)
+            (pki_dir / name).chmod(0o600)
+        self._ssl = ssl.create_default_context(cafile=str(self.ca_path))
+
+    def _spawn(self, name: str, argv: list[str]) -> ManagedProcess:
+        proc = ManagedProcess(name, argv, log_path=self.workdir / "logs" / f"{name}.log").start()
+        self._procs[name] = proc
+        return proc
+
+    def _start_etcd(self) -> None:
+        peer = free_port()
+        url = f"http://127.0.0.1:{self._etcd_port}"
+        proc = self._spawn(
+            "etcd",
+            [
+                str(tool("etcd")),
+                f"--name={self.name}",
+                f"--data-dir={self.workdir / 'etcd'}",
+                f"--listen-client-urls={url}",
+                f"--advertise-client-urls={url}",
+                f"--listen-peer-urls=http://127.0.0.1:{peer}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
+                f"--initial-cluster={self.name}=http://127.0.0.1:{peer}",
+                "--unsafe-no-fsync",
+                "--log-level=warn",
+                "--quota-backend-bytes=4294967296",
+            ],
+        )
+        proc.wait_until(lambda: _http_ok(f"{url}/health"), timeout=30, what="etcd /health")
+
+    def _start_apiserver(self) -> None:
+        pki_dir = self.workdir / "pki"
+        proc = self._spawn(
+            "kube-apiserver",
+            [
+                str(tool("kube-apiserver")),
+                f"--etcd-servers=http://127.0.0.1:{self._etcd_port}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={self.apiserver_port}",
+                f"--tls-cert-file={pki_dir / 'apiserver.crt'}",
+                f"--tls-private-key-file={pki_dir / 'apiserver.key'}",
+                f"--client-ca-file={pki_dir / 'ca.crt'}",
+                f"--token-auth-file={pki_dir / 'tokens.csv'}",
+                "--authorization-mode=Node,RBAC",
+                f"--service-account-issuer={self.server}",
+                f"--service-account-key-file={pki_dir / 'sa.pub'}",
+                f"--service-account-signing-key-file={pki_dir / 'sa.key'}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--allow-privileged=true",
+                # No kubelet mints default ServiceAccounts before Pods arrive; keep Pods admissible.
+                "--disable-admission-plugins=ServiceAccount",
+                # A loopback advertise address is rejected for the kubernetes Service's Endpoints.
+                "--endpoint-reconciler-type=none",
+                f"--cert-dir={self.workdir / 'certs'}",
+                "--profiling=false",
+            ],
+        )
+        proc.wait_until(lambda: self.request("GET", "/readyz")[0] == 200, timeout=90, what="/readyz")
+
+    def _write_kubeconfig(self) -> None:
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": self.name,
+                    "cluster": {
+                        "server": self.server,
+                        "certificate-authority-data": base64.b64encode(self.ca_path.read_bytes()).decode(),
+                    },
+                }
+            ],
+            "users": [{"name": "admin", "user": {"token": self.token}}],
+            "contexts": [{"name": self.name, "context": {"cluster": self.name, "user": "admin"}}],
+            "current-context": self.name,
+        }
+        self.kubeconfig.write_text(yaml.safe_dump(config))
+        self.kubeconfig.chmod(0o600)
+
+    def _start_controller_manager(self) -> None:
+        port = free_port()
+        pki_dir = self.workdir / "pki"
+        proc = self._spawn(
+            "kube-controller-manager",
+            [
+                str(tool("kube-controller-manager")),
+                f"--kubeconfig={self.kubeconfig}",
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={port}",
+                f"--service-account-private-key-file={pki_dir / 'sa.key'}",
+                f"--root-ca-file={pki_dir / 'ca.crt'}",
+                f"--cluster-cidr={POD_CIDR}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--controllers=*,-node-ipam-controller,-cloud-node-lifecycle-controller,-service-lb-controller,-node-route-controller",
+            ],
+        )
+        proc.wait_until(lambda: _http_ok(f"https://127.0.0.1:{port}/healthz"), timeout=60, what="/healthz")
+
+    def _start_scheduler(self) -> None:
+        port = free_port()
+        proc = self._spawn(
+            "kube-scheduler",
+            [
+                str(tool("kube-scheduler")),
+                f"--kubeconfig={self.kubeconfig}",
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={port}",
+            ],
+        )
+        proc.wait_until(lambda: _http_ok(f"https://127.0.0.1:{port}/healthz"), timeout=60, what="/healthz")
+
+    def _start_kwok(self) -> None:
+        stages = self.workdir / "kwok-stages.yaml"
+        stages.write_text(yaml.safe_dump_all(_stage_definitions()))
+        port = free_port()
+        proc = self._spawn(
+            "kwok",
+            [
+                str(tool("kwok")),
+                f"--kubeconfig={self.kubeconfig}",
+                f"--config={stages}",
+                "--manage-all-nodes=false",
+                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+                "--manage-nodes-with-label-selector=",
+                "--manage-single-node=",
+                f"--cidr={POD_CIDR}",
+                "--node-ip=10.0.0.1",
+                "--node-lease-duration-seconds=40",
+                f"--server-address=127.0.0.1:{port}",
+            ],
+        )
+        proc.wait_until(lambda: _http_ok(f"http://127.0.0.1:{port}/healthz"), timeout=60, what="/healthz")
+        node = {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": FAKE_NODE,
+                "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+                "labels": {
+                    "kubernetes.io/hostname": FAKE_NODE,
+                    "kubernetes.io/os": "linux",
+                    "kubernetes.io/arch": "amd64",
+                    "type": "kwok",
+                },
+            },
+            "status": {
+                "allocatable": {"cpu": "64", "memory": "256Gi", "pods": "1000"},
+                "capacity": {"cpu": "64", "memory": "256Gi", "pods": "1000"},
+            },
+        }
+        status, body = self.request("POST", "/api/v1/nodes", node)
+        if status not in (201, 409):
+            raise RuntimeError(f"creating the fake node: {status} {body}")
+        proc.wait_until(self._node_ready, timeout=60, what=f"node {FAKE_NODE} Ready")
+
+    def _node_ready(self) -> bool:
+        status, node = self.request("GET", f"/api/v1/nodes/{FAKE_NODE}")
+        if status != 200:
+            return False
+        conditions = node.get("status", {}).get("conditions", [])
+        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def _http_ok(url: str) -> bool:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # component health ports serve self-signed certificates
+    try:
+        with urllib.request.urlopen(url, context=context, timeout=5) as resp:
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False

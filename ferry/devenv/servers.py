@@ -1,0 +1,202 @@
+"""Git servers (git daemon, smart HTTP with basic auth and optional TLS, sshd with key auth), a
+static HTTP server for Helm chart repositories, and redis-server — each on a free loopback port,
+each its own process.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from ferry import pki
+from ferry.devenv.process import ManagedProcess, free_port, new_workdir, port_open
+
+
+class _Server:
+    """A process serving one port; subclasses build the argv."""
+
+    name = "server"
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.workdir = new_workdir(self.name)
+        self._proc: ManagedProcess | None = None
+
+    def _argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self) -> _Server:
+        self._proc = ManagedProcess(self.name, self._argv(), log_path=self.workdir / f"{self.name}.log")
+        self._proc.start()
+        try:
+            self._proc.wait_until(lambda: port_open(self.port), timeout=30, what=f"port {self.port}")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.stop()
+            self._proc = None
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def pause(self) -> None:
+        """Stops the process but keeps its state; ``resume`` serves again on the same port."""
+        if self._proc is not None:
+            self._proc.stop()
+
+    def resume(self) -> None:
+        assert self._proc is not None
+        self._proc.start()
+        self._proc.wait_until(lambda: port_open(self.port), timeout=30, what=f"port {self.port}")
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / f"{self.name}.log"
+
+
+class GitDaemon(_Server):
+    """``git daemon`` exporting every repository under ``root``: git://127.0.0.1:PORT/NAME.git"""
+
+    name = "git-daemon"
+
+    def __init__(self, root: Path) -> None:
+        super().__init__()
+        self.root = root
+
+    def _argv(self) -> list[str]:
+        return [
+            "git", "daemon", "--reuseaddr", "--export-all", "--informative-errors",
+            f"--base-path={self.root}", "--listen=127.0.0.1", f"--port={self.port}", str(self.root),
+        ]  # fmt: skip
+
+    def url(self, repo: str) -> str:
+        return f"git://127.0.0.1:{self.port}/{repo}.git"
+
+
+class HttpServer(_Server):
+    """Git smart HTTP (``git_root``) or static files (``static_root``), optional basic auth and TLS."""
+
+    name = "http"
+
+    def __init__(
+        self,
+        *,
+        git_root: Path | None = None,
+        static_root: Path | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        tls: pki.KeyPair | None = None,
+    ) -> None:
+        super().__init__()
+        self.git_root, self.static_root = git_root, static_root
+        self.username, self.password = username, password
+        self.tls = tls
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    def _argv(self) -> list[str]:
+        argv = [sys.executable, "-m", "ferry.devenv.httpserve", f"--port={self.port}"]
+        if self.git_root:
+            argv.append(f"--git-root={self.git_root}")
+        if self.static_root:
+            argv.append(f"--static-root={self.static_root}")
+        if self.username:
+            argv += [f"--username={self.username}", f"--password={self.password or ''}"]
+        if self.tls:
+            cert, key = self.workdir / "tls.crt", self.workdir / "tls.key"
+            cert.write_bytes(self.tls.cert_pem)
+            key.write_bytes(self.tls.key_pem)
+            argv += [f"--tls-cert={cert}", f"--tls-key={key}"]
+        return argv
+
+    def url(self, path: str = "") -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}/{path}"
+
+    def git_url(self, repo: str) -> str:
+        return self.url(f"{repo}.git")
+
+    def requests_served(self) -> list[str]:
+        """Request lines logged so far (one per request)."""
+        return [line for line in self.log_path.read_text(errors="replace").splitlines() if '"' in line]
+
+
+class SshGitServer(_Server):
+    """sshd on loopback accepting one generated client key: ssh://USER@127.0.0.1:PORT/ROOT/NAME.git"""
+
+    name = "sshd"
+
+    def __init__(self, root: Path) -> None:
+        super().__init__()
+        self.root = root
+        self.user = getpass.getuser()
+        keys = self.workdir / "keys"
+        keys.mkdir()
+        self.host_key = keys / "ssh_host_ed25519_key"
+        self.client_key_path = keys / "client_ed25519"
+        for path in (self.host_key, self.client_key_path):
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ferry-dev", "-f", str(path)],
+                check=True,
+            )
+        authorized = keys / "authorized_keys"
+        authorized.write_text(self.client_key_path.with_suffix(".pub").read_text())
+        authorized.chmod(0o600)
+        host_pub = self.host_key.with_suffix(".pub").read_text().split()
+        self.known_hosts_line = f"[127.0.0.1]:{self.port} {host_pub[0]} {host_pub[1]}"
+        self.config = self.workdir / "sshd_config"
+        self.config.write_text(
+            "\n".join(
+                [
+                    f"Port {self.port}",
+                    "ListenAddress 127.0.0.1",
+                    f"HostKey {self.host_key}",
+                    f"PidFile {self.workdir / 'sshd.pid'}",
+                    f"AuthorizedKeysFile {authorized}",
+                    "PubkeyAuthentication yes",
+                    "PasswordAuthentication no",
+                    "KbdInteractiveAuthentication no",
+                    "UsePAM no",
+                    "StrictModes no",
+                    "PermitRootLogin prohibit-password",
+                    f"AllowUsers {self.user}",
+                    "LogLevel VERBOSE",
+                    "",
+                ]
+            )
+        )
+
+    @property
+    def client_private_key(self) -> str:
+        return self.client_key_path.read_text()
+
+    def _argv(self) -> list[str]:
+        if os.geteuid() == 0:
+            Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation dir
+        return ["/usr/sbin/sshd", "-D", "-e", "-f", str(self.config)]
+
+    def url(self, repo: str) -> str:
+        return f"ssh://{self.user}@127.0.0.1:{self.port}{self.root}/{repo}.git"
+
+
+class RedisServer(_Server):
+    """redis-server without persistence: redis://127.0.0.1:PORT/0"""
+
+    name = "redis"
+
+    def _argv(self) -> list[str]:
+        return [
+            "redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+            "--appendonly", "no", "--dir", str(self.workdir), "--protected-mode", "yes",
+        ]  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"

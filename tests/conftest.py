@@ -1,0 +1,164 @@
+"""Fixtures shared by every tier: the real parts ferry is tested against.
+
+Session-wide (started once, on first use): one Kubernetes control plane (workload components are
+attached to the same plane the first time a test asks for ``workload_plane``), a second
+independent cluster on request, Git servers over git://, HTTP with basic auth and ssh, a Helm
+chart repository over HTTP and a redis-server. Per test: a fresh namespace and fresh Git
+repositories. Unit tests use none of them, so they start nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+
+from ferry.devenv.controlplane import ControlPlane
+from ferry.devenv.gitrepo import GitRepo
+from ferry.devenv.process import new_workdir
+from ferry.devenv.servers import GitDaemon, HttpServer, RedisServer, SshGitServer
+from ferry.devenv.tools import tool
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+GIT_USER, GIT_PASSWORD = "ferry", "s3cret-git-password"
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    """Real-world manifests nobody here wrote (podinfo: Kustomize overlays, a Helm chart with hooks)."""
+    path = CORPUS / "podinfo"
+    assert path.is_dir(), f"the shared corpus is missing at {path}"
+    return path
+
+
+@pytest.fixture(scope="session")
+def control_plane() -> Iterator[ControlPlane]:
+    plane = ControlPlane("ferry-test").start()
+    yield plane
+    plane.stop()
+
+
+@pytest.fixture(scope="session")
+def workload_plane(control_plane: ControlPlane) -> ControlPlane:
+    """The session's control plane with kube-scheduler and kwok attached: Pods run and finish."""
+    control_plane.start_workloads()
+    return control_plane
+
+
+@pytest.fixture(scope="session")
+def second_plane() -> Iterator[ControlPlane]:
+    """An independent second cluster, for multi-cluster tests."""
+    plane = ControlPlane("ferry-test-2").start()
+    yield plane
+    plane.stop()
+
+
+def api_client(plane: ControlPlane) -> k8s.ApiClient:
+    api: k8s.ApiClient = k8s_config.new_client_from_config(config_file=str(plane.kubeconfig))
+    return api
+
+
+@pytest.fixture(scope="session")
+def kube(control_plane: ControlPlane) -> Iterator[k8s.ApiClient]:
+    """A Kubernetes API client for the session's control plane (admin)."""
+    api = api_client(control_plane)
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def namespace(request: pytest.FixtureRequest, kube: k8s.ApiClient) -> Iterator[str]:
+    """A fresh namespace named after the test, deleted afterwards."""
+    digest = hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:8]  # noqa: S324 (a name, not security)
+    name = f"t-{digest}-{int(time.time() * 1000) % 100000}"
+    core = k8s.CoreV1Api(kube)
+    core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name)))
+    yield name
+    core.delete_namespace(name)
+
+
+@pytest.fixture(scope="session")
+def git_root() -> Iterator[Path]:
+    """Directory holding every bare repository the Git servers export."""
+    root = new_workdir("git")
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def git_daemon(git_root: Path) -> Iterator[GitDaemon]:
+    server = GitDaemon(git_root)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def git_http(git_root: Path) -> Iterator[HttpServer]:
+    """Git smart HTTP with basic auth (GIT_USER / GIT_PASSWORD)."""
+    server = HttpServer(git_root=git_root, username=GIT_USER, password=GIT_PASSWORD)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def git_ssh(git_root: Path) -> Iterator[SshGitServer]:
+    server = SshGitServer(git_root)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def git_repo(git_root: Path, request: pytest.FixtureRequest) -> Iterator[Callable[[str], GitRepo]]:
+    """Factory of fresh repositories: ``repo = git_repo("apps")``; removed after the test."""
+    made: list[GitRepo] = []
+    digest = hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:6]  # noqa: S324
+
+    def make(name: str) -> GitRepo:
+        repo = GitRepo(git_root, f"{name}-{digest}-{len(made)}")
+        made.append(repo)
+        return repo
+
+    yield make
+    for repo in made:
+        repo.cleanup()
+
+
+HELM_USER, HELM_PASSWORD = "charts", "s3cret-helm-password"
+
+
+@pytest.fixture(scope="session")
+def helm_repo(corpus: Path) -> Iterator[HttpServer]:
+    """A Helm chart repository over HTTP with basic auth (HELM_USER / HELM_PASSWORD) serving the
+    corpus podinfo chart, packaged and indexed by the real helm."""
+    root = new_workdir("helm-repo")
+    server = HttpServer(static_root=root, username=HELM_USER, password=HELM_PASSWORD)
+    helm = str(tool("helm"))
+    subprocess.run(
+        [helm, "package", str(corpus / "charts" / "podinfo"), "-d", str(root)],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [helm, "repo", "index", str(root), "--url", server.url().rstrip("/")], check=True, capture_output=True
+    )
+    server.start()
+    yield server
+    server.stop()
