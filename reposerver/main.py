@@ -3,36 +3,142 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import shutil
+import tempfile
+from pathlib import Path
 
 import click
 
+from ferry import servicetoken
+from ferry.cache import make_cache
 from ferry.cmdline import CONTEXT_SETTINGS, listen_options, logging_options, version_option
+from ferry.interceptors import bearer_token, standard_interceptors
 from ferry.serving import GrpcServer, ServiceRegistration, serve_until_signalled, start_metrics_server
 from ferry.v1 import repo_pb2, repo_pb2_grpc
+from reposerver.generator import Generator, GeneratorConfig
+from reposerver.render import Tools
+from reposerver.service import RepoService
 
 PROG = "ferry-reposerver"
+log = logging.getLogger(__name__)
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
 @version_option(PROG)
 @logging_options
 @listen_options(port=8081, metrics_port=8084)
-def command(address: str, port: int, metrics_port: int, **_logging: str) -> None:
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(tempfile.gettempdir()) / "ferry-reposerver",
+    show_envvar=True,
+    help="Git mirrors and Helm chart archives.",
+)
+@click.option(
+    "--redis",
+    "redis_url",
+    default="",
+    show_envvar=True,
+    help="Redis URL of the shared cache (in-process when empty).",
+)
+@click.option(
+    "--parallelism-limit", type=click.IntRange(1), default=4, show_envvar=True, help="Renders run at once."
+)
+@click.option(
+    "--revision-cache-expiration",
+    type=click.FloatRange(0),
+    default=60.0,
+    show_envvar=True,
+    help="Seconds a remote's references stay cached.",
+)
+@click.option(
+    "--max-combined-manifests-size",
+    type=click.IntRange(1),
+    default=10 * 1024 * 1024,
+    show_envvar=True,
+    help="Bytes of manifest files one directory app may have.",
+)
+@click.option(
+    "--exec-timeout",
+    type=click.FloatRange(1),
+    default=90.0,
+    show_envvar=True,
+    help="Seconds helm and kustomize may run.",
+)
+@click.option("--helm-path", default="", show_envvar=True, help="helm binary (found on PATH when empty).")
+@click.option(
+    "--kustomize-path", default="", show_envvar=True, help="kustomize binary (found on PATH when empty)."
+)
+@click.option(
+    "--service-key-file",
+    default="",
+    show_envvar=True,
+    help="File with the service key (ferry-secret service.key); FERRY_SERVICE_KEY otherwise.",
+)
+@click.option(
+    "--disable-auth",
+    is_flag=True,
+    show_envvar=True,
+    help="Accept calls without a service token (tests only).",
+)
+def command(
+    address: str,
+    port: int,
+    metrics_port: int,
+    cache_dir: Path,
+    redis_url: str,
+    parallelism_limit: int,
+    revision_cache_expiration: float,
+    max_combined_manifests_size: int,
+    exec_timeout: float,
+    helm_path: str,
+    kustomize_path: str,
+    service_key_file: str,
+    disable_auth: bool,
+    **_logging: str,
+) -> None:
     """Serve ferry.v1.RepoService: render manifests from Git and Helm repositories."""
-    servicer = repo_pb2_grpc.RepoServiceServicer()  # type: ignore[abstract]  # RPCs answer UNIMPLEMENTED until built
-    server = GrpcServer(
-        address=address,
-        port=port,
-        services=[
-            ServiceRegistration(
-                repo_pb2.DESCRIPTOR.services_by_name["RepoService"].full_name,
-                servicer,
-                repo_pb2_grpc.add_RepoServiceServicer_to_server,
-            )
-        ],
+    key = servicetoken.load_key(key_file=service_key_file or None)
+    if not key and not disable_auth:
+        raise click.UsageError(
+            "no service key: set --service-key-file or FERRY_SERVICE_KEY (or --disable-auth)"
+        )
+    tools = Tools(
+        helm=helm_path or shutil.which("helm") or "helm",
+        kustomize=kustomize_path or shutil.which("kustomize") or "kustomize",
+        timeout=exec_timeout,
     )
+    config = GeneratorConfig(
+        cache_dir=cache_dir,
+        parallelism=parallelism_limit,
+        ref_cache_seconds=revision_cache_expiration,
+        max_manifest_bytes=max_combined_manifests_size,
+        tools=tools,
+    )
+
+    def authenticate(metadata: dict[str, str], method: str) -> str:
+        return servicetoken.verify(key, bearer_token(metadata))
+
+    async def serve() -> None:
+        cache = make_cache(redis_url or None, initiator="reposerver")
+        server = GrpcServer(
+            address=address,
+            port=port,
+            services=[
+                ServiceRegistration(
+                    repo_pb2.DESCRIPTOR.services_by_name["RepoService"].full_name,
+                    RepoService(Generator(config, cache)),
+                    repo_pb2_grpc.add_RepoServiceServicer_to_server,
+                )
+            ],
+            interceptors=standard_interceptors(None if disable_auth else authenticate),
+        )
+        await serve_until_signalled(server, on_stop=cache.close)
+
+    cache_dir.mkdir(parents=True, exist_ok=True)
     start_metrics_server(address, metrics_port)
-    asyncio.run(serve_until_signalled(server))
+    asyncio.run(serve())
 
 
 def main() -> None:

@@ -10,19 +10,24 @@ repositories. Unit tests use none of them, so they start nothing.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
+from prometheus_client.parser import text_string_to_metric_families
 
 from ferry.devenv.controlplane import ControlPlane
 from ferry.devenv.gitrepo import GitRepo
-from ferry.devenv.process import new_workdir
+from ferry.devenv.process import ManagedProcess, free_port, new_workdir, port_open
 from ferry.devenv.servers import GitDaemon, HttpServer, RedisServer, SshGitServer
 from ferry.devenv.tools import tool
 
@@ -162,3 +167,65 @@ def helm_repo(corpus: Path) -> Iterator[HttpServer]:
     server.start()
     yield server
     server.stop()
+
+
+SERVICE_KEY = "test-service-key-0123456789abcdef"
+
+
+@dataclass
+class RunningServer:
+    """A ferry process under test: its gRPC address, metrics URL and process handle."""
+
+    proc: ManagedProcess
+    address: str
+    metrics_url: str
+
+    def metric(self, name: str, **labels: str) -> float:
+        """Sum of a metric's samples matching ``labels``, read from the process's /metrics."""
+        with urllib.request.urlopen(self.metrics_url, timeout=10) as resp:
+            text = resp.read().decode()
+        total = 0.0
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                    total += sample.value
+        return total
+
+
+def start_ferry_process(name: str, args: list[str], *, env: dict[str, str] | None = None) -> RunningServer:
+    port, metrics_port = free_port(), free_port()
+    workdir = new_workdir(name)
+    exe = str(Path(sys.executable).parent / name)
+    proc = ManagedProcess(
+        name,
+        [exe, "--port", str(port), "--metrics-port", str(metrics_port), *args],
+        log_path=workdir / f"{name}.log",
+        env={**os.environ, **(env or {})},
+    ).start()
+    proc.wait_until(lambda: port_open(port), timeout=30, what="gRPC port")
+    return RunningServer(proc, f"127.0.0.1:{port}", f"http://127.0.0.1:{metrics_port}/metrics")
+
+
+@pytest.fixture(scope="session")
+def reposerver_process() -> Iterator[RunningServer]:
+    """ferry-reposerver as its own process, with the real helm and kustomize."""
+    cache = new_workdir("reposerver-cache")
+    server = start_ferry_process(
+        "ferry-reposerver",
+        [
+            "--cache-dir",
+            str(cache),
+            "--helm-path",
+            str(tool("helm")),
+            "--kustomize-path",
+            str(tool("kustomize")),
+            "--revision-cache-expiration",
+            "0",
+            "--loglevel",
+            "debug",
+        ],
+        env={"FERRY_SERVICE_KEY": SERVICE_KEY},
+    )
+    yield server
+    server.proc.stop()
+    shutil.rmtree(cache, ignore_errors=True)

@@ -1,0 +1,43 @@
+"""Renderers: a source at a commit -> Kubernetes objects, plus the repository paths the render
+read (its inputs). One module per source type; all share ``RenderContext``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ferry.v1 import types_pb2
+from reposerver.source import SourceType
+from reposerver.tree import CommitTree
+
+WHOLE_REPOSITORY = "/"
+
+
+@dataclass(frozen=True)
+class Tools:
+    helm: str = "helm"
+    kustomize: str = "kustomize"
+    timeout: float = 90.0
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    tree: CommitTree
+    path: str
+    source: types_pb2.ApplicationSource
+    app_name: str
+    namespace: str
+    kube_version: str = ""
+    api_versions: tuple[str, ...] = ()
+    helm_repos: tuple[types_pb2.Repository, ...] = ()
+    tools: Tools = field(default_factory=Tools)
+    max_manifest_bytes: int = 10 * 1024 * 1024
+
+
+@dataclass
+class RenderResult:
+    source_type: SourceType
+    manifests: list[dict[str, Any]]
+    # Repository paths (files or directories) the render depends on; {"/"}: all of it.
+    input_paths: set[str]
