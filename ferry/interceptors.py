@@ -17,7 +17,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from prometheus_client import Counter, Histogram
@@ -50,8 +50,12 @@ EXEMPT_SERVICES = (
 # The authenticated caller of the current RPC (set by the authentication interceptor).
 CALLER: contextvars.ContextVar[Any] = contextvars.ContextVar("ferry_caller", default=None)
 
-Context = grpc.aio.ServicerContext[Any, Any]
-Handler = grpc.RpcMethodHandler[Any, Any]
+if TYPE_CHECKING:  # the stubs are generic; the runtime classes are not subscriptable
+    Context = grpc.aio.ServicerContext[Any, Any]
+    Handler = grpc.RpcMethodHandler[Any, Any]
+else:
+    Context = grpc.aio.ServicerContext
+    Handler = grpc.RpcMethodHandler
 Behaviour = Callable[[Any, Context], Any]
 
 

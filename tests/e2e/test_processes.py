@@ -3,6 +3,7 @@ its services without .proto files), Prometheus metrics, and exits cleanly on SIG
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import urllib.request
@@ -24,7 +25,8 @@ SERVERS = {
 
 def _start(name: str, args: list[str], tmp_path: Path) -> ManagedProcess:
     exe = str(Path(sys.executable).parent / name)
-    return ManagedProcess(name, [exe, *args], log_path=tmp_path / f"{name}.log").start()
+    env = {**os.environ, "FERRY_SERVICE_KEY": "e2e-service-key"}
+    return ManagedProcess(name, [exe, *args], log_path=tmp_path / f"{name}.log", env=env).start()
 
 
 @pytest.mark.parametrize("name", sorted(SERVERS))
@@ -67,3 +69,13 @@ def test_controller_serves_metrics_and_stops_on_sigterm(tmp_path: Path) -> None:
     finally:
         proc.stop(timeout=10)
     assert not proc.alive()
+
+
+def test_reposerver_refuses_to_start_without_a_service_key(tmp_path: Path) -> None:
+    exe = str(Path(sys.executable).parent / "ferry-reposerver")
+    env = {k: v for k, v in os.environ.items() if k != "FERRY_SERVICE_KEY"}
+    result = subprocess.run(
+        [exe, "--port", "0"], capture_output=True, text=True, env=env, timeout=30, check=False
+    )
+    assert result.returncode == 2
+    assert "no service key" in result.stderr
