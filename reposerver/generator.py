@@ -42,7 +42,7 @@ from ferry.v1 import repo_pb2, types_pb2
 from reposerver import metrics
 from reposerver.git import Credentials, Mirrors, normalize_url
 from reposerver.helmrepo import HelmRepos
-from reposerver.render import RenderContext, RenderResult, Tools
+from reposerver.render import RenderContext, RenderResult, Tools, minimal_paths
 from reposerver.render.directory import render_directory
 from reposerver.render.helm import render_helm
 from reposerver.render.kustomize import images_in, render_kustomize
@@ -178,7 +178,7 @@ class Generator:
             namespace=req.namespace,
             revision=sha,
             source_type=str(result.source_type),
-            input_paths=sorted(result.input_paths),
+            input_paths=sorted(minimal_paths(result.input_paths)),
         )
         await self._store(key, sha, response)
         return response

@@ -180,6 +180,10 @@ class RunningServer:
     address: str
     metrics_url: str
 
+    def stop(self) -> None:
+        self.proc.stop()
+        shutil.rmtree(self.proc.log_path.parent, ignore_errors=True)
+
     def metric(self, name: str, **labels: str) -> float:
         """Sum of a metric's samples matching ``labels``, read from the process's /metrics."""
         with urllib.request.urlopen(self.metrics_url, timeout=10) as resp:
@@ -227,5 +231,5 @@ def reposerver_process() -> Iterator[RunningServer]:
         env={"FERRY_SERVICE_KEY": SERVICE_KEY},
     )
     yield server
-    server.proc.stop()
+    server.stop()
     shutil.rmtree(cache, ignore_errors=True)

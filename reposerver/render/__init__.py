@@ -41,3 +41,14 @@ class RenderResult:
     manifests: list[dict[str, Any]]
     # Repository paths (files or directories) the render depends on; {"/"}: all of it.
     input_paths: set[str]
+
+
+def minimal_paths(paths: set[str]) -> set[str]:
+    """The same set of inputs without paths that lie inside other paths of the set."""
+    if WHOLE_REPOSITORY in paths or "" in paths:
+        return {WHOLE_REPOSITORY}
+    kept: list[str] = []
+    for path in sorted(paths, key=len):
+        if not any(path == k or path.startswith(k + "/") for k in kept):
+            kept.append(path)
+    return set(kept)

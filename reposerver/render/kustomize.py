@@ -18,7 +18,7 @@ import yaml
 
 from ferry import subproc
 from ferry.errors import InvalidArgument
-from reposerver.render import WHOLE_REPOSITORY, RenderContext, RenderResult
+from reposerver.render import WHOLE_REPOSITORY, RenderContext, RenderResult, minimal_paths
 from reposerver.source import KUSTOMIZATION_FILES, SourceType, objects_from_yaml, parse_yaml_document
 from reposerver.tree import CommitTree, join
 
@@ -99,17 +99,7 @@ def kustomize_inputs(tree: CommitTree, app_path: str) -> set[str]:
                 pending.append(target)
             else:
                 inputs.add(target)
-    return _minimal(inputs)
-
-
-def _minimal(paths: set[str]) -> set[str]:
-    """Drops paths inside other paths of the set."""
-    ordered = sorted(paths, key=len)
-    kept: list[str] = []
-    for path in ordered:
-        if not any(path == k or path.startswith(k + "/") or k == "" for k in kept):
-            kept.append(path)
-    return {p or WHOLE_REPOSITORY for p in kept}
+    return minimal_paths(inputs)
 
 
 def _edit(kustomization: dict[str, Any], ctx: RenderContext) -> list[list[str]]:
