@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-SUITES = ["engine"]
+SUITES = ["engine", "reposerver"]
 
 
 def main(argv: list[str]) -> None:

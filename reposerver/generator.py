@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,6 +109,9 @@ class Generator:
         self.helm_repos = HelmRepos(config.cache_dir / "helm", index_cache_seconds=config.ref_cache_seconds)
         self._slots = asyncio.Semaphore(max(1, config.parallelism))
         self._render_locks: dict[str, asyncio.Lock] = {}
+        # (repo, old, new) -> files changed between the commits: one tree diff serves every app
+        # of a monorepo asking about the same pair of commits.
+        self._changes: OrderedDict[tuple[str, str, str], asyncio.Future[set[str]]] = OrderedDict()
 
     # --- revisions -------------------------------------------------------------------------------
 
@@ -206,8 +210,7 @@ class Generator:
             previous = await self.cache.get(f"mfst|{key}|{previous_sha}")
             if previous is not None and previous_sha != sha:
                 response = types_pb2.ManifestResponse.FromString(previous)
-                tree = await self.commit_tree(repo, sha)
-                changed = await asyncio.to_thread(_changed_paths, tree.repo, previous_sha, sha)
+                changed = await self._changed_between(repo, previous_sha, sha)
                 if not touches(changed, list(response.input_paths)):
                     metrics.CACHE_REQUESTS.labels("reuse").inc()
                     response.revision = sha
@@ -215,6 +218,24 @@ class Generator:
                     return response
         metrics.CACHE_REQUESTS.labels("miss").inc()
         return None
+
+    async def _changed_between(self, repo: types_pb2.Repository, old: str, new: str) -> set[str]:
+        key = (normalize_url(repo.repo), old, new)
+        future = self._changes.get(key)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._changes[key] = future
+            while len(self._changes) > 256:
+                self._changes.popitem(last=False)
+            try:
+                tree = await self.commit_tree(repo, new)
+                future.set_result(await asyncio.to_thread(_changed_paths, tree.repo, old, new))
+            except BaseException as err:
+                self._changes.pop(key, None)
+                future.set_exception(err)
+                future.exception()  # retrieved here; waiters get it below
+                raise
+        return await asyncio.shield(future)
 
     async def _store(self, key: str, sha: str, response: types_pb2.ManifestResponse) -> None:
         ttl = self.config.manifest_ttl_seconds
