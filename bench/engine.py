@@ -19,7 +19,7 @@ import yaml
 from ferry.engine.diff import diff
 from ferry.engine.health import HealthChecker
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "podinfo" / "deploy"
+CORPUS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "corpus" / "podinfo" / "deploy"
 N = 10_000
 
 

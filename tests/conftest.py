@@ -31,7 +31,7 @@ from ferry.devenv.process import ManagedProcess, free_port, new_workdir, port_op
 from ferry.devenv.servers import GitDaemon, HttpServer, RedisServer, SshGitServer
 from ferry.devenv.tools import tool
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parent / "fixtures" / "corpus"
 GIT_USER, GIT_PASSWORD = "ferry", "s3cret-git-password"
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-CORPUS = Path(__file__).resolve().parents[5] / "shared" / "corpus" / "podinfo"
+CORPUS = Path(__file__).resolve().parents[3] / "fixtures" / "corpus" / "podinfo"
 
 
 def corpus_manifests() -> list[dict[str, Any]]:
