@@ -3,32 +3,169 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 
 import click
 
+from controller import metrics
+from controller.appcontroller import USER_AGENT, AppController, ControllerConfig
+from ferry import __version__, servicetoken
 from ferry.cmdline import CONTEXT_SETTINGS, listen_options, logging_options, version_option
+from ferry.kube.client import KubeClient
+from ferry.kube.config import ClusterConfig, ConfigError
 from ferry.serving import start_metrics_server
+from ferry.settings import CONTROL_NAMESPACE
 
 PROG = "ferry-controller"
+log = logging.getLogger(__name__)
 
 
-async def _wait_for_signal() -> None:
+async def _run(config: ControllerConfig, cluster: ClusterConfig) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    client = KubeClient(
+        cluster,
+        user_agent=f"{USER_AGENT}/{__version__}",
+        qps=config.kube_qps,
+        burst=config.kube_burst,
+        observer=metrics.observer("https://kubernetes.default.svc"),
+    )
+    controller = AppController(config, client)
+    try:
+        await controller.start()
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        await controller.stop()
+        await client.close()
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
 @version_option(PROG)
 @logging_options
 @listen_options(port=0, metrics_port=8082)
-def command(address: str, metrics_port: int, **_logging: str) -> None:
+@click.option(
+    "--namespace",
+    default=CONTROL_NAMESPACE,
+    show_envvar=True,
+    help="Control namespace (Applications, settings).",
+)
+@click.option(
+    "--kubeconfig",
+    default="",
+    show_envvar=True,
+    help="Kubeconfig of the management cluster (in-cluster when empty).",
+)
+@click.option("--context", "kube_context", default="", show_envvar=True, help="Context in --kubeconfig.")
+@click.option(
+    "--repo-server", default="127.0.0.1:8081", show_envvar=True, help="Address of ferry-reposerver."
+)
+@click.option("--repo-server-timeout-seconds", type=click.FloatRange(1), default=120.0, show_envvar=True)
+@click.option(
+    "--service-key-file", default="", show_envvar=True, help="Service key file; FERRY_SERVICE_KEY otherwise."
+)
+@click.option(
+    "--status-processors",
+    type=click.IntRange(1),
+    default=20,
+    show_envvar=True,
+    help="Workers comparing apps.",
+)
+@click.option(
+    "--operation-processors",
+    type=click.IntRange(1),
+    default=10,
+    show_envvar=True,
+    help="Workers running syncs.",
+)
+@click.option(
+    "--kube-qps",
+    type=click.FloatRange(0),
+    default=50.0,
+    show_envvar=True,
+    help="Requests per second to each cluster (client-go's default is 5).",
+)
+@click.option(
+    "--kube-burst", type=click.IntRange(1), default=100, show_envvar=True, help="Burst above --kube-qps."
+)
+@click.option(
+    "--app-resync",
+    type=click.FloatRange(0),
+    default=None,
+    show_envvar=True,
+    help="Seconds between periodic refreshes (ferry-cm timeout.reconciliation when unset).",
+)
+@click.option(
+    "--app-resync-jitter",
+    type=click.FloatRange(0),
+    default=None,
+    show_envvar=True,
+    help="Random seconds added to --app-resync (ferry-cm timeout.reconciliation.jitter when unset).",
+)
+@click.option(
+    "--install-crds",
+    is_flag=True,
+    show_envvar=True,
+    help="Install the CRDs and a default AppProject (development).",
+)
+@click.option(
+    "--server-side-diff/--no-server-side-diff",
+    default=True,
+    show_envvar=True,
+    help="Use the API server's dry run (cached) as the diff's prediction.",
+)
+def command(
+    address: str,
+    metrics_port: int,
+    namespace: str,
+    kubeconfig: str,
+    kube_context: str,
+    repo_server: str,
+    repo_server_timeout_seconds: float,
+    service_key_file: str,
+    status_processors: int,
+    operation_processors: int,
+    kube_qps: float,
+    kube_burst: int,
+    app_resync: float | None,
+    app_resync_jitter: float | None,
+    install_crds: bool,
+    server_side_diff: bool,
+    **_logging: str,
+) -> None:
     """Reconcile Applications: compare clusters with Git and converge them."""
+    key = servicetoken.load_key(key_file=service_key_file or None)
+    if not key:
+        raise click.UsageError(
+            "no service key for the repo server: set --service-key-file or FERRY_SERVICE_KEY"
+        )
+    try:
+        cluster = (
+            ClusterConfig.from_kubeconfig(kubeconfig, kube_context or None)
+            if kubeconfig
+            else ClusterConfig.in_cluster()
+        )
+    except (ConfigError, OSError) as err:
+        raise click.UsageError(str(err)) from None
+    config = ControllerConfig(
+        namespace=namespace,
+        repo_server=repo_server,
+        service_key=key,
+        status_processors=status_processors,
+        operation_processors=operation_processors,
+        kube_qps=kube_qps,
+        kube_burst=kube_burst,
+        repo_timeout=repo_server_timeout_seconds,
+        resync_seconds=app_resync,
+        jitter_seconds=app_resync_jitter,
+        install_crds=install_crds,
+        server_side_diff=server_side_diff,
+    )
     start_metrics_server(address, metrics_port)
-    asyncio.run(_wait_for_signal())
+    asyncio.run(_run(config, cluster))
 
 
 def main() -> None:

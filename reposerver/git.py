@@ -41,6 +41,7 @@ from ferry.errors import (
     Unavailable,
 )
 from ferry.redact import strip_userinfo
+from ferry.repourl import normalize
 from ferry.v1 import types_pb2
 from reposerver import metrics
 
@@ -85,10 +86,7 @@ class Credentials:
         return [v for v in values if v]
 
 
-def normalize_url(url: str) -> str:
-    """The URL a mirror is keyed by: no credentials, no trailing slash or ``.git`` difference."""
-    url = strip_userinfo(url.strip())
-    return url.rstrip("/").removesuffix(".git")
+normalize_url = normalize
 
 
 def _split_userinfo(url: str, creds: Credentials) -> tuple[str, Credentials]:

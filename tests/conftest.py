@@ -196,17 +196,22 @@ class RunningServer:
         return total
 
 
-def start_ferry_process(name: str, args: list[str], *, env: dict[str, str] | None = None) -> RunningServer:
+def start_ferry_process(
+    name: str, args: list[str], *, env: dict[str, str] | None = None, grpc_port: bool = True
+) -> RunningServer:
+    """Starts a ferry executable on free ports; returns once it listens (gRPC, else metrics)."""
     port, metrics_port = free_port(), free_port()
     workdir = new_workdir(name)
     exe = str(Path(sys.executable).parent / name)
+    ports = ["--port", str(port)] if grpc_port else []
     proc = ManagedProcess(
         name,
-        [exe, "--port", str(port), "--metrics-port", str(metrics_port), *args],
+        [exe, *ports, "--metrics-port", str(metrics_port), *args],
         log_path=workdir / f"{name}.log",
         env={**os.environ, **(env or {})},
     ).start()
-    proc.wait_until(lambda: port_open(port), timeout=30, what="gRPC port")
+    ready = port if grpc_port else metrics_port
+    proc.wait_until(lambda: port_open(ready), timeout=60, what=f"port {ready}")
     return RunningServer(proc, f"127.0.0.1:{port}", f"http://127.0.0.1:{metrics_port}/metrics")
 
 

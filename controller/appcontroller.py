@@ -1,0 +1,501 @@
+"""The reconcile loop: for every Application, know whether its cluster matches Git and whether
+what runs is healthy, and write that into ``Application.status`` — only when it changed.
+
+Concurrency model:
+- Informers (one asyncio task each) keep Applications, AppProjects, ferry's Secrets and
+  ``ferry-cm`` in memory; each destination cluster has a ClusterCache of watches.
+- Events become keys in a WorkQueue: an Application spec or refresh-annotation change (refresh
+  LATEST/HARD), a change of a live object the app manages (RECENT: compare again with the
+  manifests already rendered), and the periodic refresh (LATEST, ``timeout.reconciliation`` +
+  jitter after the last LATEST compare).
+- ``status_processors`` workers take keys; one app is reconciled by one worker at a time. Nothing
+  waits while holding a worker: retries and periodic refreshes are timers on the queue.
+- Sync operations have their own pool of workers (``operation_processors``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import random
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+
+from controller import metrics
+from controller.clusters import Destination, DestinationError, Destinations
+from controller.compare import Comparison, DryRunCache, compare
+from controller.project import DEFAULT_PROJECT, violations
+from controller.repocreds import RepoCredentials
+from controller.status import changed, comparison_status, merge_patch, now
+from controller.workqueue import Refresh, WorkQueue
+from ferry import __version__, crds, servicetoken
+from ferry.convert import from_k8s
+from ferry.engine.health import HealthChecker
+from ferry.engine.ignore import IgnoreRule, IgnoreRuleError, rule_from_spec
+from ferry.engine.tracking import instance_label_value
+from ferry.kube.client import KubeClient, Obj, ResourceInfo
+from ferry.kube.errors import Conflict, KubeError, NotFoundError
+from ferry.kube.informer import Informer
+from ferry.settings import (
+    APP_API_VERSION,
+    REFRESH_ANNOTATION,
+    SECRET_TYPE_LABEL,
+    SETTINGS_CONFIGMAP,
+    Settings,
+)
+from ferry.v1 import repo_pb2, repo_pb2_grpc, types_pb2
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "ferry-controller"
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    namespace: str
+    repo_server: str
+    service_key: bytes
+    status_processors: int = 20
+    operation_processors: int = 10
+    kube_qps: float = 50.0
+    kube_burst: int = 100
+    repo_timeout: float = 120.0
+    resync_seconds: float | None = None  # overrides ferry-cm timeout.reconciliation
+    jitter_seconds: float | None = None
+    install_crds: bool = False
+    server_side_diff: bool = True
+
+
+@dataclass
+class AppMemory:
+    """What the controller remembers about an app between reconciles (never persisted)."""
+
+    spec_key: str = ""
+    manifests: list[Obj] | None = None
+    revision: str = ""
+    source_type: str = ""
+    manifest_error: str = ""
+    last_latest: float = 0.0
+    cluster: str = ""
+    summary: dict[str, Any] = field(default_factory=dict)
+    comparison: Comparison | None = None
+
+
+def _spec_key(spec: dict[str, Any]) -> str:
+    """What in the spec decides the manifests and the comparison."""
+    material = {k: spec.get(k) for k in ("source", "destination", "project", "ignoreDifferences")}
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+
+
+class AppController:
+    def __init__(self, config: ControllerConfig, management: KubeClient) -> None:
+        self.config = config
+        self.kube = management
+        self.queue = WorkQueue()
+        self.memory: dict[str, AppMemory] = {}
+        self.dry_runs = DryRunCache()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._tokens = servicetoken.TokenSource(config.service_key, "controller")
+        self._channel: grpc.aio.Channel | None = None
+        self._repo: Any = None  # repo_pb2_grpc.RepoServiceStub on an aio channel (the stubs type it sync)
+        self.apps: Informer
+        self.projects: Informer
+        self.secrets: Informer
+        self.settings_cm: Informer
+        self.app_info: ResourceInfo
+        self.destinations: Destinations
+        self.repo_creds: RepoCredentials
+        self._checker: HealthChecker = HealthChecker()
+        self._checker_source: dict[tuple[str, str], str] = {}
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        ns = self.config.namespace
+        if self.config.install_crds:
+            await self._install_crds()
+        self.app_info = await self.kube.resource(APP_API_VERSION, "Application")
+        project_info = await self.kube.resource(APP_API_VERSION, "AppProject")
+        secret_info = await self.kube.resource("v1", "Secret")
+        configmap_info = await self.kube.resource("v1", "ConfigMap")
+        self.apps = Informer(self.kube, self.app_info, namespace=ns, handler=self._on_app)
+        self.projects = Informer(self.kube, project_info, namespace=ns, handler=self._on_project)
+        self.secrets = Informer(
+            self.kube, secret_info, namespace=ns, label_selector=SECRET_TYPE_LABEL, handler=self._on_secret
+        )
+        self.settings_cm = Informer(
+            self.kube,
+            configmap_info,
+            namespace=ns,
+            field_selector=f"metadata.name={SETTINGS_CONFIGMAP}",
+            handler=self._on_settings,
+        )
+        self.repo_creds = RepoCredentials(self.secrets)
+        self.destinations = Destinations(
+            self.kube,
+            self.secrets,
+            user_agent=f"{USER_AGENT}/{_version()}",
+            qps=self.config.kube_qps,
+            burst=self.config.kube_burst,
+            observer=metrics.observer,
+            on_change=self._on_live_change,
+            settings=self.settings,
+        )
+        for informer in (self.settings_cm, self.secrets, self.projects):
+            informer.start()
+            await informer.wait_synced(60)
+        self._channel = grpc.aio.insecure_channel(self.config.repo_server)
+        self._repo = repo_pb2_grpc.RepoServiceStub(self._channel)
+        self.apps.start()
+        await self.apps.wait_synced(60)
+        metrics.register(metrics.StateCollector(self._app_metrics, self._cluster_metrics))
+        for index in range(max(1, self.config.status_processors)):
+            self._tasks.append(asyncio.create_task(self._worker(), name=f"status-worker-{index}"))
+        log.info("controller started", extra={"namespace": ns, "applications": len(self.apps.store)})
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for informer in (self.apps, self.projects, self.secrets, self.settings_cm):
+            await informer.stop()
+        for destination in self.destinations.all():
+            await destination.cache.stop()
+            if destination.client is not self.kube:
+                await destination.client.close()
+        if self._channel is not None:
+            await self._channel.close()
+
+    async def _install_crds(self) -> None:
+        for crd in crds.load():
+            await self.kube.apply(crd, field_manager=USER_AGENT)
+        crd_info = await self.kube.resource("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+        for _ in range(100):
+            established = True
+            for name in ("applications.ferrycd.io", "appprojects.ferrycd.io"):
+                crd = await self.kube.get(crd_info, name)
+                conditions = (crd.get("status") or {}).get("conditions") or []
+                established &= any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
+            if established:
+                break
+            await asyncio.sleep(0.1)
+        await self.kube.discover(force=True)
+        project = {**DEFAULT_PROJECT, "metadata": {"name": "default", "namespace": self.config.namespace}}
+        with contextlib.suppress(Conflict):  # the default project exists: never overwrite an admin's edits
+            await self.kube.create(project)
+
+    def settings(self) -> Settings:
+        return Settings.from_configmap(self.settings_cm.get(self.config.namespace, SETTINGS_CONFIGMAP))
+
+    def _health_checker(self) -> HealthChecker:
+        rules = self.settings().health_rules
+        if rules != self._checker_source:
+            self._checker = HealthChecker(rules)
+            self._checker_source = rules
+        return self._checker
+
+    # --- events ------------------------------------------------------------------------------------
+
+    def _on_app(self, event: str, new: Obj | None, old: Obj | None) -> None:
+        obj = new or old
+        assert obj is not None
+        name = obj["metadata"]["name"]
+        if event == "DELETED":
+            self.queue.forget(name)
+            self.memory.pop(name, None)
+            return
+        if old is None:
+            self.queue.add(name, Refresh.LATEST)
+            return
+        assert new is not None
+        new_annotations = (new.get("metadata") or {}).get("annotations") or {}
+        if new_annotations.get(REFRESH_ANNOTATION):
+            level = Refresh.HARD if new_annotations[REFRESH_ANNOTATION] == "hard" else Refresh.LATEST
+            self.queue.add(name, level)
+        elif new.get("spec") != old.get("spec"):
+            self.queue.add(name, Refresh.LATEST)
+        # status-only changes are our own writes: nothing to do
+
+    def _on_project(self, event: str, new: Obj | None, old: Obj | None) -> None:
+        obj = new or old
+        assert obj is not None
+        if new is not None and old is not None and new.get("spec") == old.get("spec"):
+            return
+        project = obj["metadata"]["name"]
+        for app in self.apps.items():
+            if ((app.get("spec") or {}).get("project") or "default") == project:
+                self.queue.add(app["metadata"]["name"], Refresh.RECENT)
+
+    def _on_secret(self, event: str, new: Obj | None, old: Obj | None) -> None:
+        obj = new or old
+        assert obj is not None
+        if new is not None and old is not None and new.get("data") == old.get("data"):
+            return
+        kind = ((obj.get("metadata") or {}).get("labels") or {}).get(SECRET_TYPE_LABEL)
+        level = Refresh.LATEST if kind in ("repository", "repo-creds") else Refresh.RECENT
+        for app in self.apps.items():
+            self.queue.add(app["metadata"]["name"], level)
+
+    def _on_settings(self, event: str, new: Obj | None, old: Obj | None) -> None:
+        if new is not None and old is not None and new.get("data") == old.get("data"):
+            return
+        for app in self.apps.items():
+            self.queue.add(app["metadata"]["name"], Refresh.RECENT)
+
+    def _on_live_change(self, cluster: str, app_or_label: str) -> None:
+        for name in self._apps_for(app_or_label):
+            memory = self.memory.get(name)
+            if memory is None or memory.cluster == cluster:
+                self.queue.add(name, Refresh.RECENT)
+
+    def _apps_for(self, app_or_label: str) -> list[str]:
+        if self.apps.get(self.config.namespace, app_or_label) is not None:
+            return [app_or_label]
+        return [
+            a["metadata"]["name"]
+            for a in self.apps.items()
+            if instance_label_value(a["metadata"]["name"]) == app_or_label
+        ]
+
+    # --- work --------------------------------------------------------------------------------------
+
+    async def _worker(self) -> None:
+        while True:
+            name, level = await self.queue.get()
+            try:
+                await self.reconcile(name, level)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reconcile failed", extra={"application": name})
+                self.queue.add_after(name, 10.0, level)
+            finally:
+                self.queue.done(name)
+
+    def _schedule_periodic(self, name: str, memory: AppMemory) -> None:
+        settings = self.settings()
+        resync = (
+            self.config.resync_seconds
+            if self.config.resync_seconds is not None
+            else settings.reconciliation_seconds
+        )
+        jitter = (
+            self.config.jitter_seconds
+            if self.config.jitter_seconds is not None
+            else settings.reconciliation_jitter_seconds
+        )
+        if resync <= 0:
+            return
+        due = memory.last_latest + resync + random.uniform(0, max(0.0, jitter))  # noqa: S311 (jitter, not security)
+        self.queue.add_after(name, max(0.5, due - time.monotonic()), Refresh.LATEST)
+
+    async def reconcile(self, name: str, level: Refresh) -> None:
+        app = self.apps.get(self.config.namespace, name)
+        if app is None:
+            return
+        started = time.monotonic()
+        spec = app.get("spec") or {}
+        annotations = (app.get("metadata") or {}).get("annotations") or {}
+        refresh = annotations.get(REFRESH_ANNOTATION)
+        if refresh:
+            level = max(level, Refresh.HARD if refresh == "hard" else Refresh.LATEST)
+        memory = self.memory.setdefault(name, AppMemory())
+        key = _spec_key(spec)
+        if key != memory.spec_key:
+            level = max(level, Refresh.LATEST)
+        conditions, destination = self._validate(app)
+        comparison: Comparison | None = None
+        if destination is not None:
+            if memory.cluster and memory.cluster != destination.cache.name:
+                memory.manifests = None
+            memory.cluster = destination.cache.name
+            if level >= Refresh.LATEST or memory.manifests is None:
+                await self._fetch_manifests(app, destination, memory, hard=level == Refresh.HARD)
+                memory.spec_key = key
+                memory.last_latest = time.monotonic()
+            if memory.manifest_error:
+                conditions.append(("ComparisonError", memory.manifest_error))
+            else:
+                comparison = await self._compare(app, destination, memory, conditions)
+        elif level >= Refresh.LATEST:
+            memory.last_latest = time.monotonic()
+        memory.comparison = comparison
+        status = comparison_status(
+            app, comparison, revision=memory.revision, source_type=memory.source_type, conditions=conditions
+        )
+        await self._write_status(app, status)
+        if refresh:
+            await self._clear_refresh(name)
+        self._schedule_periodic(name, memory)
+        server = self.destinations.server_label(destination.config) if destination else ""
+        metrics.RECONCILE.labels(server).observe(time.monotonic() - started)
+
+    def _validate(self, app: Obj) -> tuple[list[tuple[str, str]], Destination | None]:
+        spec = app.get("spec") or {}
+        conditions: list[tuple[str, str]] = []
+        source = spec.get("source") or {}
+        dest = spec.get("destination") or {}
+        if not source.get("repoURL"):
+            conditions.append(("InvalidSpecError", "spec.source.repoURL is required"))
+        project_name = spec.get("project") or "default"
+        project = self.projects.get(self.config.namespace, project_name)
+        if project is None:
+            conditions.append(
+                ("InvalidSpecError", f"application references project {project_name!r} which does not exist")
+            )
+        try:
+            config = self.destinations.resolve(str(dest.get("server") or ""), str(dest.get("name") or ""))
+        except DestinationError as err:
+            conditions.append(("InvalidSpecError", str(err)))
+            return conditions, None
+        if project is not None:
+            conditions += [
+                ("InvalidSpecError", p) for p in violations(project, spec, cluster_name=config.name)
+            ]
+        if conditions:
+            return conditions, None
+        return conditions, self.destinations.get(config)
+
+    async def _fetch_manifests(
+        self, app: Obj, destination: Destination, memory: AppMemory, *, hard: bool
+    ) -> None:
+        spec = app["spec"]
+        source = spec.get("source") or {}
+        assert self._repo is not None
+        try:
+            request = repo_pb2.ManifestRequest(
+                repo=self.repo_creds.for_url(source.get("repoURL", "")),
+                application_source=_source_message(source),
+                revision=str(source.get("targetRevision") or ""),
+                no_cache=hard,
+                app_name=app["metadata"]["name"],
+                namespace=str((spec.get("destination") or {}).get("namespace") or ""),
+                kube_version=await self._kube_version(destination),
+                project_name=str(spec.get("project") or "default"),
+            )
+            response = await self._repo.GenerateManifests(
+                request, metadata=self._tokens.metadata(), timeout=self.config.repo_timeout
+            )
+        except grpc.aio.AioRpcError as err:
+            metrics.REPO_ERRORS.labels(err.code().name).inc()
+            memory.manifest_error = f"rpc error: code = {_code_name(err.code())} desc = {err.details()}"
+            return
+        except ValueError as err:
+            memory.manifest_error = f"invalid source: {err}"
+            return
+        memory.manifest_error = ""
+        memory.manifests = [json.loads(m) for m in response.manifests]
+        memory.revision = response.revision
+        memory.source_type = response.source_type
+
+    async def _kube_version(self, destination: Destination) -> str:
+        if not destination.kube_version:
+            try:
+                version = await destination.client.server_version()
+            except KubeError:
+                return ""
+            destination.kube_version = version.removeprefix("v").split("+")[0]
+        return destination.kube_version
+
+    async def _compare(
+        self, app: Obj, destination: Destination, memory: AppMemory, conditions: list[tuple[str, str]]
+    ) -> Comparison | None:
+        name = app["metadata"]["name"]
+        spec = app["spec"]
+        ignore: list[IgnoreRule] = []
+        try:
+            ignore = [
+                rule_from_spec(r) for r in spec.get("ignoreDifferences") or []
+            ] + self.settings().ignore_rules
+        except (IgnoreRuleError, ValueError) as err:
+            conditions.append(("InvalidSpecError", f"ignoreDifferences: {err}"))
+        try:
+            return await compare(
+                name,
+                instance_label_value(name),
+                memory.manifests or [],
+                client=destination.client,
+                cache=destination.cache,
+                dry_runs=self.dry_runs,
+                checker=self._health_checker(),
+                ignore=ignore,
+                destination_namespace=str((spec.get("destination") or {}).get("namespace") or ""),
+                server_side_diff=self.config.server_side_diff,
+            )
+        except KubeError as err:
+            conditions.append(("ComparisonError", f"cluster {destination.cache.name}: {err.message}"))
+            return None
+
+    async def _write_status(self, app: Obj, status: dict[str, Any]) -> None:
+        old = app.get("status") or {}
+        if not changed(old, status):
+            return
+        status["reconciledAt"] = now()
+        old_part = {k: old[k] for k in status if k in old}
+        patch = merge_patch(old_part, status)
+        if not patch:
+            return
+        name = app["metadata"]["name"]
+        try:
+            updated = await self.kube.patch(
+                self.app_info, name, {"status": patch}, namespace=self.config.namespace, subresource="status"
+            )
+            metrics.STATUS_WRITES.labels("comparison").inc()
+            self.apps.store[(self.config.namespace, name)] = (
+                updated  # our view is current before the watch says so
+            )
+        except NotFoundError:
+            pass  # deleted meanwhile
+
+    async def _clear_refresh(self, name: str) -> None:
+        patch = {"metadata": {"annotations": {REFRESH_ANNOTATION: None}}}
+        with contextlib.suppress(NotFoundError):
+            await self.kube.patch(self.app_info, name, patch, namespace=self.config.namespace)
+
+    # --- metrics -----------------------------------------------------------------------------------
+
+    def _app_metrics(self) -> Iterable[dict[str, Any]]:
+        for app in self.apps.items():
+            spec = app.get("spec") or {}
+            status = app.get("status") or {}
+            yield {
+                "name": app["metadata"]["name"],
+                "project": spec.get("project") or "default",
+                "repo": (spec.get("source") or {}).get("repoURL", ""),
+                "dest_server": (spec.get("destination") or {}).get("server")
+                or (spec.get("destination") or {}).get("name", ""),
+                "dest_namespace": (spec.get("destination") or {}).get("namespace", ""),
+                "sync_status": (status.get("sync") or {}).get("status", ""),
+                "health_status": (status.get("health") or {}).get("status", ""),
+                "autosync_enabled": str(bool((spec.get("syncPolicy") or {}).get("automated"))).lower(),
+            }
+
+    def _cluster_metrics(self) -> Iterable[dict[str, Any]]:
+        for destination in self.destinations.all():
+            yield {
+                "server": self.destinations.server_label(destination.config),
+                "objects": sum(destination.cache.object_counts().values()),
+                "age": destination.cache.age_seconds(),
+                "connected": destination.cache.connected,
+            }
+
+
+def _source_message(source: dict[str, Any]) -> types_pb2.ApplicationSource:
+    return from_k8s(source, types_pb2.ApplicationSource)
+
+
+def _code_name(code: grpc.StatusCode) -> str:
+    return "".join(part.capitalize() for part in code.name.split("_"))
+
+
+def _version() -> str:
+    return __version__

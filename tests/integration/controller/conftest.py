@@ -1,0 +1,133 @@
+"""The controller as its own process on the session's control plane, with a real repo server."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from kubernetes import client as k8s
+from kubernetes.dynamic import DynamicClient
+
+from ferry.devenv.controlplane import ControlPlane
+from ferry.engine.diff import CONTROLLER_MANAGER
+from ferry.engine.tracking import with_tracking
+from tests.conftest import SERVICE_KEY, RunningServer, start_ferry_process
+
+CONTROL_NS = "ferry"
+GROUP, VERSION = "ferrycd.io", "v1alpha1"
+
+
+@pytest.fixture(scope="session")
+def control_namespace(kube: k8s.ApiClient) -> str:
+    core = k8s.CoreV1Api(kube)
+    try:
+        core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=CONTROL_NS)))
+    except k8s.ApiException as err:
+        if err.status != 409:
+            raise
+    return CONTROL_NS
+
+
+@pytest.fixture(scope="session")
+def controller_process(
+    control_plane: ControlPlane, reposerver_process: RunningServer, control_namespace: str
+) -> Iterator[RunningServer]:
+    server = start_ferry_process(
+        "ferry-controller",
+        [
+            "--kubeconfig",
+            str(control_plane.kubeconfig),
+            "--namespace",
+            control_namespace,
+            "--repo-server",
+            reposerver_process.address,
+            "--install-crds",
+            "--app-resync",
+            "3",
+            "--app-resync-jitter",
+            "0",
+            "--loglevel",
+            "debug",
+        ],
+        env={"FERRY_SERVICE_KEY": SERVICE_KEY},
+        grpc_port=False,
+    )
+    yield server
+    server.stop()
+
+
+class Apps:
+    """Applications in the control namespace, as plain dicts."""
+
+    def __init__(self, kube: k8s.ApiClient) -> None:
+        self.api = k8s.CustomObjectsApi(kube)
+        self.dynamic = DynamicClient(kube)
+
+    def create(self, name: str, repo: str, path: str, namespace: str, **spec: Any) -> dict[str, Any]:
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "Application",
+            "metadata": {"name": name, "namespace": CONTROL_NS},
+            "spec": {
+                "project": "default",
+                "source": {"repoURL": repo, "path": path, "targetRevision": "HEAD"},
+                "destination": {"server": "https://kubernetes.default.svc", "namespace": namespace},
+                **spec,
+            },
+        }
+        created: dict[str, Any] = self.api.create_namespaced_custom_object(
+            GROUP, VERSION, CONTROL_NS, "applications", body
+        )
+        return created
+
+    def get(self, name: str) -> dict[str, Any]:
+        app: dict[str, Any] = self.api.get_namespaced_custom_object(
+            GROUP, VERSION, CONTROL_NS, "applications", name
+        )
+        return app
+
+    def patch(self, name: str, patch: dict[str, Any]) -> None:
+        self.api.patch_namespaced_custom_object(GROUP, VERSION, CONTROL_NS, "applications", name, patch)
+
+    def delete(self, name: str) -> None:
+        self.api.delete_namespaced_custom_object(GROUP, VERSION, CONTROL_NS, "applications", name)
+
+    def wait(
+        self, name: str, check: Callable[[dict[str, Any]], bool], *, timeout: float = 60, what: str = ""
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        app: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            app = self.get(name)
+            if check(app):
+                return app
+            time.sleep(0.25)
+        raise AssertionError(
+            f"application {name}: timed out waiting for {what or 'condition'}; status: {app.get('status')}"
+        )
+
+    def apply_as_ferry(self, app: str, manifests: list[dict[str, Any]], namespace: str) -> None:
+        """What a sync by ferry leaves behind: tracked objects applied by ferry's field manager."""
+        for manifest in manifests:
+            obj = with_tracking(
+                {**manifest, "metadata": {**manifest["metadata"], "namespace": namespace}}, app
+            )
+            resource = self.dynamic.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+            resource.server_side_apply(
+                body=obj, namespace=namespace, field_manager=CONTROLLER_MANAGER, force_conflicts=True
+            )
+
+
+@pytest.fixture
+def apps(kube: k8s.ApiClient, controller_process: RunningServer) -> Apps:
+    return Apps(kube)
+
+
+def sync_status(app: dict[str, Any]) -> str:
+    return str(((app.get("status") or {}).get("sync") or {}).get("status", ""))
+
+
+def health_status(app: dict[str, Any]) -> str:
+    return str(((app.get("status") or {}).get("health") or {}).get("status", ""))
