@@ -77,15 +77,13 @@ class Apps:
                 **spec,
             },
         }
-        created: dict[str, Any] = self.api.create_namespaced_custom_object(
-            GROUP, VERSION, CONTROL_NS, "applications", body
-        )
+        created = self.api.create_namespaced_custom_object(GROUP, VERSION, CONTROL_NS, "applications", body)
+        assert isinstance(created, dict)
         return created
 
     def get(self, name: str) -> dict[str, Any]:
-        app: dict[str, Any] = self.api.get_namespaced_custom_object(
-            GROUP, VERSION, CONTROL_NS, "applications", name
-        )
+        app = self.api.get_namespaced_custom_object(GROUP, VERSION, CONTROL_NS, "applications", name)
+        assert isinstance(app, dict)
         return app
 
     def patch(self, name: str, patch: dict[str, Any]) -> None:
