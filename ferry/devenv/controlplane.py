@@ -19,6 +19,7 @@ import shutil
 import ssl
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -119,6 +120,7 @@ class ControlPlane:
         self.server = f"https://127.0.0.1:{self.apiserver_port}"
         self.kubeconfig = self.workdir / "kubeconfig"
         self.ca_path = self.workdir / "pki" / "ca.crt"
+        self.audit_log = self.workdir / "audit.log"
         self._etcd_port = free_port()
         self._procs: dict[str, ManagedProcess] = {}
         self._ssl = ssl.create_default_context()
@@ -199,7 +201,38 @@ class ControlPlane:
             raise RuntimeError(f"GET /metrics: {status}")
         return str(text)
 
+    def audit_events(self, *, user_agent_prefix: str = "") -> list[dict[str, Any]]:
+        """Requests the API server has handled so far (audit log, stage ResponseComplete)."""
+        events = []
+        if not self.audit_log.exists():
+            return events
+        for line in self.audit_log.read_text(errors="replace").splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if event.get("stage") != "ResponseComplete":
+                continue
+            if user_agent_prefix and not str(event.get("userAgent", "")).startswith(user_agent_prefix):
+                continue
+            events.append(event)
+        return events
+
     # --- pieces ----------------------------------------------------------------------------------
+
+    def _audit_policy(self) -> Path:
+        path = self.workdir / "audit-policy.yaml"
+        path.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "audit.k8s.io/v1",
+                    "kind": "Policy",
+                    "omitStages": ["RequestReceived"],
+                    "rules": [{"level": "Metadata"}],
+                }
+            )
+        )
+        return path
 
     def _write_pki(self) -> None:
         pki_dir = self.workdir / "pki"
@@ -277,6 +310,11 @@ class ControlPlane:
                 "--endpoint-reconciler-type=none",
                 f"--cert-dir={self.workdir / 'certs'}",
                 "--profiling=false",
+                # Every request with its user agent, so tests can count what one client sent.
+                f"--audit-policy-file={self._audit_policy()}",
+                f"--audit-log-path={self.audit_log}",
+                "--audit-log-format=json",
+                "--audit-log-maxsize=0",
             ],
         )
         proc.wait_until(lambda: self.request("GET", "/readyz")[0] == 200, timeout=90, what="/readyz")
