@@ -203,7 +203,7 @@ class ControlPlane:
 
     def audit_events(self, *, user_agent_prefix: str = "") -> list[dict[str, Any]]:
         """Requests the API server has handled so far (audit log, stage ResponseComplete)."""
-        events = []
+        events: list[dict[str, Any]] = []
         if not self.audit_log.exists():
             return events
         for line in self.audit_log.read_text(errors="replace").splitlines():
