@@ -31,6 +31,7 @@ import grpc
 from controller import metrics
 from controller.clusters import Destination, DestinationError, Destinations
 from controller.compare import Comparison, DryRunCache, compare
+from controller.operations import OperationDriver
 from controller.project import DEFAULT_PROJECT, violations
 from controller.repocreds import RepoCredentials
 from controller.status import changed, comparison_status, merge_patch, now
@@ -99,6 +100,8 @@ class AppController:
         self.config = config
         self.kube = management
         self.queue = WorkQueue()
+        self.op_queue = WorkQueue()
+        self.operations = OperationDriver(self)
         self.memory: dict[str, AppMemory] = {}
         self.dry_runs = DryRunCache()
         self._tasks: list[asyncio.Task[None]] = []
@@ -158,6 +161,10 @@ class AppController:
         metrics.register(metrics.StateCollector(self._app_metrics, self._cluster_metrics))
         for index in range(max(1, self.config.status_processors)):
             self._tasks.append(asyncio.create_task(self._worker(), name=f"status-worker-{index}"))
+        for index in range(max(1, self.config.operation_processors)):
+            self._tasks.append(
+                asyncio.create_task(self._operation_worker(), name=f"operation-worker-{index}")
+            )
         log.info("controller started", extra={"namespace": ns, "applications": len(self.apps.store)})
 
     async def stop(self) -> None:
@@ -211,8 +218,11 @@ class AppController:
         name = obj["metadata"]["name"]
         if event == "DELETED":
             self.queue.forget(name)
+            self.op_queue.forget(name)
             self.memory.pop(name, None)
             return
+        if _operation_pending(obj):
+            self.op_queue.add(name)
         if old is None:
             self.queue.add(name, Refresh.LATEST)
             return
@@ -256,6 +266,12 @@ class AppController:
             memory = self.memory.get(name)
             if memory is None or memory.cluster == cluster:
                 self.queue.add(name, Refresh.RECENT)
+                app = self.apps.get(self.config.namespace, name)
+                if app is not None and _operation_pending(app):
+                    self.op_queue.add(name)
+
+    def on_operation_finished(self, app: Obj, state: dict[str, Any]) -> None:
+        """Called when an operation ends (automation keeps its bookkeeping here)."""
 
     def _apps_for(self, app_or_label: str) -> list[str]:
         if self.apps.get(self.config.namespace, app_or_label) is not None:
@@ -280,6 +296,29 @@ class AppController:
                 self.queue.add_after(name, 10.0, level)
             finally:
                 self.queue.done(name)
+
+    async def _operation_worker(self) -> None:
+        while True:
+            name, _level = await self.op_queue.get()
+            try:
+                delay = await self.operations.step(name)
+            except asyncio.CancelledError:
+                raise
+            except KubeError as err:
+                log.warning(
+                    "operation step failed; retrying", extra={"application": name, "error": err.message}
+                )
+                delay = 5.0
+            except Exception:
+                log.exception("operation step failed", extra={"application": name})
+                delay = 10.0
+            finally:
+                self.op_queue.done(name)
+            if delay is not None:
+                if delay <= 0:
+                    self.op_queue.add(name)
+                else:
+                    self.op_queue.add_after(name, delay)
 
     def _schedule_periodic(self, name: str, memory: AppMemory) -> None:
         settings = self.settings()
@@ -487,6 +526,14 @@ class AppController:
                 "age": destination.cache.age_seconds(),
                 "connected": destination.cache.connected,
             }
+
+
+def _operation_pending(app: Obj) -> bool:
+    """An operation was requested or is running."""
+    if app.get("operation"):
+        return True
+    phase = ((app.get("status") or {}).get("operationState") or {}).get("phase")
+    return phase in ("Running", "Terminating")
 
 
 def _source_message(source: dict[str, Any]) -> types_pb2.ApplicationSource:

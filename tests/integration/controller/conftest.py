@@ -129,3 +129,21 @@ def sync_status(app: dict[str, Any]) -> str:
 
 def health_status(app: dict[str, Any]) -> str:
     return str(((app.get("status") or {}).get("health") or {}).get("status", ""))
+
+
+def request_sync(apps: Apps, name: str, **sync: Any) -> None:
+    apps.patch(name, {"operation": {"sync": sync, "initiatedBy": {"username": "test"}}})
+
+
+def operation_phase(app: dict[str, Any]) -> str:
+    return str(((app.get("status") or {}).get("operationState") or {}).get("phase", ""))
+
+
+def wait_operation(apps: Apps, name: str, *, timeout: float = 90) -> dict[str, Any]:
+    """Waits until the app's operation ended; returns the app."""
+    return apps.wait(
+        name,
+        lambda a: not a.get("operation") and operation_phase(a) in ("Succeeded", "Failed", "Error"),
+        timeout=timeout,
+        what="operation to finish",
+    )
