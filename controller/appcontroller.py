@@ -29,6 +29,7 @@ from typing import Any
 import grpc
 
 from controller import metrics
+from controller.automation import Automation, SelfHealPolicy
 from controller.clusters import Destination, DestinationError, Destinations
 from controller.compare import Comparison, DryRunCache, compare
 from controller.operations import OperationDriver
@@ -38,15 +39,17 @@ from controller.status import changed, comparison_status, merge_patch, now
 from controller.workqueue import Refresh, WorkQueue
 from ferry import __version__, crds, servicetoken
 from ferry.convert import from_k8s
+from ferry.engine.annotations import AnnotationError, sync_options
 from ferry.engine.health import HealthChecker
 from ferry.engine.ignore import IgnoreRule, IgnoreRuleError, rule_from_spec
-from ferry.engine.tracking import instance_label_value
+from ferry.engine.tracking import instance_label_value, owning_app
 from ferry.kube.client import KubeClient, Obj, ResourceInfo
 from ferry.kube.errors import Conflict, KubeError, NotFoundError
 from ferry.kube.informer import Informer
 from ferry.settings import (
     APP_API_VERSION,
     REFRESH_ANNOTATION,
+    RESOURCES_FINALIZER,
     SECRET_TYPE_LABEL,
     SETTINGS_CONFIGMAP,
     Settings,
@@ -71,6 +74,9 @@ class ControllerConfig:
     resync_seconds: float | None = None  # overrides ferry-cm timeout.reconciliation
     jitter_seconds: float | None = None
     install_crds: bool = False
+    self_heal_backoff_seconds: float = 2.0
+    self_heal_backoff_factor: float = 3.0
+    self_heal_backoff_cap_seconds: float = 300.0
     server_side_diff: bool = True
 
 
@@ -102,6 +108,13 @@ class AppController:
         self.queue = WorkQueue()
         self.op_queue = WorkQueue()
         self.operations = OperationDriver(self)
+        self.automation = Automation(
+            SelfHealPolicy(
+                config.self_heal_backoff_seconds,
+                config.self_heal_backoff_factor,
+                config.self_heal_backoff_cap_seconds,
+            )
+        )
         self.memory: dict[str, AppMemory] = {}
         self.dry_runs = DryRunCache()
         self._tasks: list[asyncio.Task[None]] = []
@@ -220,6 +233,10 @@ class AppController:
             self.queue.forget(name)
             self.op_queue.forget(name)
             self.memory.pop(name, None)
+            self.automation.forget(name)
+            return
+        if (obj.get("metadata") or {}).get("deletionTimestamp"):
+            self.queue.add(name, Refresh.RECENT)
             return
         if _operation_pending(obj):
             self.op_queue.add(name)
@@ -335,11 +352,14 @@ class AppController:
         if resync <= 0:
             return
         due = memory.last_latest + resync + random.uniform(0, max(0.0, jitter))  # noqa: S311 (jitter, not security)
-        self.queue.add_after(name, max(0.5, due - time.monotonic()), Refresh.LATEST)
+        self.queue.add_after(name, max(0.5, due - time.monotonic()), Refresh.LATEST, slot="periodic")
 
     async def reconcile(self, name: str, level: Refresh) -> None:
         app = self.apps.get(self.config.namespace, name)
         if app is None:
+            return
+        if (app.get("metadata") or {}).get("deletionTimestamp"):
+            await self._finalize(app)
             return
         started = time.monotonic()
         spec = app.get("spec") or {}
@@ -368,15 +388,106 @@ class AppController:
         elif level >= Refresh.LATEST:
             memory.last_latest = time.monotonic()
         memory.comparison = comparison
+        decision = self.automation.decide(app, comparison, memory.revision)
+        conditions += decision.conditions
         status = comparison_status(
             app, comparison, revision=memory.revision, source_type=memory.source_type, conditions=conditions
         )
         await self._write_status(app, status)
         if refresh:
             await self._clear_refresh(name)
+        if decision.operation is not None:
+            await self._request_operation(name, decision.operation)
+        if decision.retry_after is not None:
+            self.queue.add_after(name, decision.retry_after, Refresh.RECENT, slot="self-heal")
         self._schedule_periodic(name, memory)
         server = self.destinations.server_label(destination.config) if destination else ""
         metrics.RECONCILE.labels(server).observe(time.monotonic() - started)
+
+    async def _request_operation(self, name: str, operation: dict[str, Any]) -> None:
+        try:
+            updated = await self.kube.patch(
+                self.app_info, name, {"operation": operation}, namespace=self.config.namespace
+            )
+        except NotFoundError:
+            return
+        self.apps.store[(self.config.namespace, name)] = updated
+        self.op_queue.add(name)
+        log.info("auto-sync", extra={"application": name, "revision": operation["sync"].get("revision", "")})
+
+    async def _finalize(self, app: Obj) -> None:
+        """An Application being deleted: with ferry's resources finalizer, delete its resources
+        first (foreground, or background for the ``/background`` variant), then let it go."""
+        name = app["metadata"]["name"]
+        finalizers = list((app.get("metadata") or {}).get("finalizers") or [])
+        ours = [f for f in finalizers if f in (RESOURCES_FINALIZER, f"{RESOURCES_FINALIZER}/background")]
+        if not ours:
+            return
+        policy = "Background" if ours[0].endswith("/background") else "Foreground"
+        conditions, destination = self._validate(app)
+        remaining: list[Obj] = []
+        errors: list[str] = []
+        if destination is not None:
+            memory = self.memory.get(name)
+            kinds = {(m["apiVersion"], m["kind"]) for m in (memory.manifests or [])} if memory else set()
+            kinds |= {
+                (f"{r['group']}/{r['version']}" if r.get("group") else r.get("version", "v1"), r["kind"])
+                for r in (app.get("status") or {}).get("resources") or []
+            }
+            await destination.cache.watch(kinds)
+            for live in destination.cache.managed_by(name, instance_label_value(name)):
+                if owning_app(live) != name:
+                    continue
+                options = sync_options(live) if _annotations_readable(live) else {}
+                if options.get("Delete") == "false":
+                    continue
+                remaining.append(live)
+                if (live.get("metadata") or {}).get("deletionTimestamp"):
+                    continue
+                try:
+                    info = await destination.client.resource(live["apiVersion"], live["kind"])
+                    await destination.client.delete(
+                        info,
+                        live["metadata"]["name"],
+                        namespace=live["metadata"].get("namespace"),
+                        propagation_policy=policy,
+                    )
+                except NotFoundError:
+                    continue
+                except KubeError as err:
+                    errors.append(f"{live['kind']}/{live['metadata']['name']}: {err.message}")
+        elif conditions:
+            errors += [message for _, message in conditions]
+        if errors:
+            status = {
+                "conditions": [
+                    {"type": "DeletionError", "message": "; ".join(errors), "lastTransitionTime": now()}
+                ]
+            }
+            await self._write_status(app, {**(app.get("status") or {}), **status}, force=True)
+            self.queue.add_after(name, 10.0, Refresh.RECENT, slot="deletion")
+            return
+        if remaining:
+            self.queue.add_after(name, 1.0, Refresh.RECENT, slot="deletion")  # until the cache saw them go
+            return
+        patch = [
+            {"op": "test", "path": "/metadata/finalizers", "value": finalizers},
+            {
+                "op": "replace",
+                "path": "/metadata/finalizers",
+                "value": [f for f in finalizers if f not in ours],
+            },
+        ]
+        try:
+            await self.kube.patch(
+                self.app_info, name, patch, namespace=self.config.namespace, patch_type="json"
+            )
+        except (NotFoundError, Conflict):
+            pass
+        except KubeError as err:
+            if err.status != 422:
+                raise
+            self.queue.add(name, Refresh.RECENT)  # finalizers changed meanwhile: look again
 
     def _validate(self, app: Obj) -> tuple[list[tuple[str, str]], Destination | None]:
         spec = app.get("spec") or {}
@@ -474,9 +585,9 @@ class AppController:
             conditions.append(("ComparisonError", f"cluster {destination.cache.name}: {err.message}"))
             return None
 
-    async def _write_status(self, app: Obj, status: dict[str, Any]) -> None:
+    async def _write_status(self, app: Obj, status: dict[str, Any], *, force: bool = False) -> None:
         old = app.get("status") or {}
-        if not changed(old, status):
+        if not force and not changed(old, status):
             return
         status["reconciledAt"] = now()
         old_part = {k: old[k] for k in status if k in old}
@@ -526,6 +637,14 @@ class AppController:
                 "age": destination.cache.age_seconds(),
                 "connected": destination.cache.connected,
             }
+
+
+def _annotations_readable(obj: Obj) -> bool:
+    try:
+        sync_options(obj)
+    except AnnotationError:
+        return False
+    return True
 
 
 def _operation_pending(app: Obj) -> bool:

@@ -106,6 +106,15 @@ async def _run(config: ControllerConfig, cluster: ClusterConfig) -> None:
     help="Random seconds added to --app-resync (ferry-cm timeout.reconciliation.jitter when unset).",
 )
 @click.option(
+    "--self-heal-backoff-timeout-seconds",
+    type=click.FloatRange(0),
+    default=2.0,
+    show_envvar=True,
+    help="Wait before the second self-heal attempt (grows by --self-heal-backoff-factor).",
+)
+@click.option("--self-heal-backoff-factor", type=click.FloatRange(1), default=3.0, show_envvar=True)
+@click.option("--self-heal-backoff-cap-seconds", type=click.FloatRange(0), default=300.0, show_envvar=True)
+@click.option(
     "--install-crds",
     is_flag=True,
     show_envvar=True,
@@ -132,6 +141,9 @@ def command(
     kube_burst: int,
     app_resync: float | None,
     app_resync_jitter: float | None,
+    self_heal_backoff_timeout_seconds: float,
+    self_heal_backoff_factor: float,
+    self_heal_backoff_cap_seconds: float,
     install_crds: bool,
     server_side_diff: bool,
     **_logging: str,
@@ -163,6 +175,9 @@ def command(
         jitter_seconds=app_resync_jitter,
         install_crds=install_crds,
         server_side_diff=server_side_diff,
+        self_heal_backoff_seconds=self_heal_backoff_timeout_seconds,
+        self_heal_backoff_factor=self_heal_backoff_factor,
+        self_heal_backoff_cap_seconds=self_heal_backoff_cap_seconds,
     )
     start_metrics_server(address, metrics_port)
     asyncio.run(_run(config, cluster))

@@ -28,6 +28,7 @@ from ferry.engine.status import OperationPhase, ResultCode, SyncPhase
 from ferry.engine.tracking import ResourceKey, instance_label_value, owning_app
 from ferry.kube.client import Obj
 from ferry.kube.errors import Conflict, KubeError, NotFoundError
+from ferry.settings import parse_duration
 from ferry.v1 import repo_pb2, types_pb2
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_HISTORY_LIMIT = 10
+TERMINATED = "Operation terminated"
 
 
 class OperationError(Exception):
@@ -63,7 +65,7 @@ class OperationDriver:
         if state is None or OperationPhase(state.get("phase", "Succeeded")).completed:
             return None
         if state.get("phase") == OperationPhase.TERMINATING:
-            await self._finish(app, state, OperationPhase.FAILED, "Operation terminated")
+            await self._finish(app, state, OperationPhase.FAILED, TERMINATED)
             return None
         try:
             return await self._advance(app, state)
@@ -107,6 +109,12 @@ class OperationDriver:
             )
 
     async def _finish(self, app: Obj, state: dict[str, Any], phase: OperationPhase, message: str) -> None:
+        if (
+            phase is OperationPhase.FAILED
+            and message != TERMINATED
+            and await self._retry(app, state, message)
+        ):
+            return
         state = copy.deepcopy(state)
         state["phase"] = str(phase)
         state["message"] = message
@@ -122,6 +130,26 @@ class OperationDriver:
             "operation finished",
             extra={"application": app["metadata"]["name"], "phase": str(phase), "detail": message},
         )
+
+    async def _retry(self, app: Obj, state: dict[str, Any], message: str) -> bool:
+        """Starts the operation again after its retry backoff when ``operation.retry`` allows."""
+        retry = (state.get("operation") or {}).get("retry") or {}
+        limit = int(retry.get("limit") or 0)
+        attempts = int(state.get("retryCount") or 0)
+        if limit == 0 or (limit > 0 and attempts >= limit):
+            return False
+        backoff = retry.get("backoff") or {}
+        duration = parse_duration(str(backoff.get("duration") or ""), 5.0)
+        factor = float(backoff.get("factor") or 2)
+        cap = parse_duration(str(backoff.get("maxDuration") or ""), 180.0)
+        delay = min(duration * factor**attempts, cap)
+        state = copy.deepcopy(state)
+        state["retryCount"] = attempts + 1
+        state["message"] = f"retrying attempt #{attempts + 1} in {delay:g}s: {message}"
+        state["syncResult"]["resources"] = []
+        await self._write_state(app, state)
+        self.c.op_queue.add_after(app["metadata"]["name"], delay, slot="retry")
+        return True
 
     def _history(self, app: Obj, state: dict[str, Any]) -> list[dict[str, Any]]:
         history = list((app.get("status") or {}).get("history") or [])

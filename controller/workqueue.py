@@ -24,7 +24,7 @@ class WorkQueue:
         self._pending: dict[str, Refresh] = {}
         self._processing: set[str] = set()
         self._again: dict[str, Refresh] = {}
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
 
     def add(self, key: str, level: Refresh = Refresh.LATEST) -> None:
         if key in self._processing:
@@ -35,21 +35,21 @@ class WorkQueue:
             self._pending[key] = level
             self._queue.put_nowait(key)
 
-    def add_after(self, key: str, delay: float, level: Refresh = Refresh.LATEST) -> None:
-        """Adds ``key`` after ``delay`` seconds; a later call for the same key replaces the timer."""
-        timer = self._timers.pop(key, None)
+    def add_after(self, key: str, delay: float, level: Refresh = Refresh.LATEST, *, slot: str = "") -> None:
+        """Adds ``key`` after ``delay`` seconds. One timer per (key, slot): a later call for the same
+        slot replaces it (the periodic refresh and a self-heal backoff use different slots)."""
+        timer = self._timers.pop((key, slot), None)
         if timer is not None:
             timer.cancel()
-        self._timers[key] = asyncio.get_running_loop().call_later(delay, self._fire, key, level)
+        self._timers[(key, slot)] = asyncio.get_running_loop().call_later(delay, self._fire, key, level, slot)
 
-    def _fire(self, key: str, level: Refresh) -> None:
-        self._timers.pop(key, None)
+    def _fire(self, key: str, level: Refresh, slot: str) -> None:
+        self._timers.pop((key, slot), None)
         self.add(key, level)
 
     def forget(self, key: str) -> None:
-        timer = self._timers.pop(key, None)
-        if timer is not None:
-            timer.cancel()
+        for timer_key in [k for k in self._timers if k[0] == key]:
+            self._timers.pop(timer_key).cancel()
 
     async def get(self) -> tuple[str, Refresh]:
         while True:
