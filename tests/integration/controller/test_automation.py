@@ -40,32 +40,39 @@ def app_factory(
             apps.delete(name)
 
 
+def synced_by_operation(app: dict[str, Any]) -> bool:
+    return sync_status(app) == "Synced" and operation_phase(app) == "Succeeded"
+
+
 def refresh(apps: Apps, name: str) -> None:
     apps.patch(name, {"metadata": {"annotations": {"ferrycd.io/refresh": "normal"}}})
 
 
 def test_auto_sync_follows_git(apps: Apps, app_factory: Any, kube: k8s.ApiClient, namespace: str) -> None:
     name, repo = app_factory("auto", [cm("v1")], syncPolicy=AUTO)
-    apps.wait(name, lambda a: sync_status(a) == "Synced" and operation_phase(a) == "Succeeded", what="auto-synced")
+    apps.wait(name, synced_by_operation, what="auto-synced")
     assert "v1" in configmaps(kube, namespace)
     sha = repo.commit("v2", {"app/all.yaml": yaml.safe_dump_all([cm("v2")])})
     refresh(apps, name)
-    app = apps.wait(name, lambda a: (a["status"].get("sync") or {}).get("revision") == sha and sync_status(a) == "Synced",
-                    what="synced to the new commit")
+    app = apps.wait(
+        name, lambda a: synced_by_operation(a) and a["status"]["sync"]["revision"] == sha, what="at sha"
+    )
     assert app["status"]["operationState"]["operation"]["initiatedBy"] == {"automated": True}
     assert configmaps(kube, namespace) >= {"v2"}
     assert "v1" not in configmaps(kube, namespace)  # automated.prune
     assert [h["revision"] for h in app["status"]["history"]][-1] == sha
 
 
-def test_self_heal_reverts_a_manual_edit(apps: Apps, app_factory: Any, kube: k8s.ApiClient, namespace: str) -> None:
+def test_self_heal_reverts_a_manual_edit(
+    apps: Apps, app_factory: Any, kube: k8s.ApiClient, namespace: str
+) -> None:
     name, _ = app_factory("healing", [cm("healed")], syncPolicy=AUTO)
-    apps.wait(name, lambda a: sync_status(a) == "Synced" and operation_phase(a) == "Succeeded", what="synced")
+    apps.wait(name, synced_by_operation, what="synced")
     core = k8s.CoreV1Api(kube)
     core.patch_namespaced_config_map("healed", namespace, {"data": {"k": "tampered"}})
 
     def healed() -> bool:
-        return core.read_namespaced_config_map("healed", namespace).to_dict()["data"] == {"k": "healed"}
+        return bool(core.read_namespaced_config_map("healed", namespace).to_dict()["data"] == {"k": "healed"})
 
     deadline = time.monotonic() + 60
     while not healed():
@@ -73,9 +80,11 @@ def test_self_heal_reverts_a_manual_edit(apps: Apps, app_factory: Any, kube: k8s
         time.sleep(0.5)
 
 
-def test_without_self_heal_drift_stays(apps: Apps, app_factory: Any, kube: k8s.ApiClient, namespace: str) -> None:
+def test_without_self_heal_drift_stays(
+    apps: Apps, app_factory: Any, kube: k8s.ApiClient, namespace: str
+) -> None:
     name, _ = app_factory("drifting", [cm("drifty")], syncPolicy={"automated": {"prune": False}})
-    app = apps.wait(name, lambda a: sync_status(a) == "Synced" and operation_phase(a) == "Succeeded", what="synced")
+    app = apps.wait(name, synced_by_operation, what="synced")
     started = app["status"]["operationState"]["startedAt"]
     k8s.CoreV1Api(kube).patch_namespaced_config_map("drifty", namespace, {"data": {"k": "edited"}})
     apps.wait(name, lambda a: sync_status(a) == "OutOfSync", what="OutOfSync")
@@ -85,8 +94,15 @@ def test_without_self_heal_drift_stays(apps: Apps, app_factory: Any, kube: k8s.A
     assert app["status"]["operationState"]["startedAt"] == started
 
 
-def test_a_failed_revision_is_not_auto_synced_again(apps: Apps, app_factory: Any, kube: k8s.ApiClient, namespace: str) -> None:
-    bad = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "bad"}, "spec": {"ports": [{"port": 99999}]}}
+def test_a_failed_revision_is_not_auto_synced_again(
+    apps: Apps, app_factory: Any, kube: k8s.ApiClient, namespace: str
+) -> None:
+    bad = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "bad"},
+        "spec": {"ports": [{"port": 99999}]},
+    }
     policy = {**AUTO, "retry": {"limit": 1, "backoff": {"duration": "1s"}}}
     name, repo = app_factory("no-retry", [cm("fine"), bad], syncPolicy=policy)
     app = apps.wait(
@@ -104,12 +120,19 @@ def test_a_failed_revision_is_not_auto_synced_again(apps: Apps, app_factory: Any
     assert apps.get(name)["status"]["operationState"]["startedAt"] == started  # no new attempt
     repo.commit("fixed", {"app/all.yaml": yaml.safe_dump_all([cm("fine")])})
     refresh(apps, name)
-    apps.wait(name, lambda a: operation_phase(a) == "Succeeded" and sync_status(a) == "Synced", timeout=90, what="fixed")
+    apps.wait(
+        name,
+        lambda a: operation_phase(a) == "Succeeded" and sync_status(a) == "Synced",
+        timeout=90,
+        what="fixed",
+    )
 
 
-def test_auto_sync_refuses_to_wipe_out_everything(apps: Apps, app_factory: Any, kube: k8s.ApiClient, namespace: str) -> None:
+def test_auto_sync_refuses_to_wipe_out_everything(
+    apps: Apps, app_factory: Any, kube: k8s.ApiClient, namespace: str
+) -> None:
     name, repo = app_factory("wipe", [cm("precious")], syncPolicy=AUTO)
-    apps.wait(name, lambda a: sync_status(a) == "Synced" and operation_phase(a) == "Succeeded", what="synced")
+    apps.wait(name, synced_by_operation, what="synced")
     repo.commit("empty", {"app/all.yaml": None, "app/README.md": "nothing here\n"})
     refresh(apps, name)
     app = apps.wait(
@@ -117,16 +140,20 @@ def test_auto_sync_refuses_to_wipe_out_everything(apps: Apps, app_factory: Any, 
         lambda a: any(c["type"] == "SyncError" for c in (a.get("status") or {}).get("conditions") or []),
         what="wipe-out guard",
     )
-    assert "wipe out all resources" in next(c["message"] for c in app["status"]["conditions"] if c["type"] == "SyncError")
+    assert "wipe out all resources" in next(
+        c["message"] for c in app["status"]["conditions"] if c["type"] == "SyncError"
+    )
     assert "precious" in configmaps(kube, namespace)
 
 
-def test_deletion_with_and_without_the_finalizer(apps: Apps, app_factory: Any, kube: k8s.ApiClient, namespace: str) -> None:
+def test_deletion_with_and_without_the_finalizer(
+    apps: Apps, app_factory: Any, kube: k8s.ApiClient, namespace: str
+) -> None:
     kept, _ = app_factory("kept", [cm("stays")], syncPolicy=AUTO)
     gone, _ = app_factory("gone", [cm("goes")], syncPolicy=AUTO)
     apps.patch(gone, {"metadata": {"finalizers": ["ferrycd.io/resources-finalizer"]}})
     for name in (kept, gone):
-        apps.wait(name, lambda a: sync_status(a) == "Synced" and operation_phase(a) == "Succeeded", what="synced")
+        apps.wait(name, synced_by_operation, what="synced")
     apps.delete(kept)
     apps.delete(gone)
     deadline = time.monotonic() + 60
@@ -147,8 +174,13 @@ def test_health_follows_workloads(apps: Apps, app_factory: Any, workload_plane: 
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {"name": "broken"},
-        "spec": {"backoffLimit": 0, "template": {"metadata": {"labels": {FAIL_LABEL: "true"}},
-                 "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}},
+        "spec": {
+            "backoffLimit": 0,
+            "template": {
+                "metadata": {"labels": {FAIL_LABEL: "true"}},
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]},
+            },
+        },
     }
     healthy, _ = app_factory("healthy", [deployment("fine")], syncPolicy=AUTO)
     degraded, _ = app_factory("degraded", [failing_job], syncPolicy=AUTO)
@@ -165,5 +197,7 @@ def test_an_api_server_restart_loses_no_event(
     apps.apply_as_ferry("restart", [cm("watched")], namespace)
     apps.wait(name, lambda a: sync_status(a) == "Synced", what="Synced")
     control_plane.restart_apiserver()
-    k8s.CoreV1Api(kube).patch_namespaced_config_map("watched", namespace, {"data": {"k": "changed during outage"}})
+    k8s.CoreV1Api(kube).patch_namespaced_config_map(
+        "watched", namespace, {"data": {"k": "changed during outage"}}
+    )
     apps.wait(name, lambda a: sync_status(a) == "OutOfSync", timeout=60, what="OutOfSync after the restart")
