@@ -38,6 +38,7 @@ from controller.repocreds import RepoCredentials
 from controller.status import changed, comparison_status, merge_patch, now
 from controller.workqueue import Refresh, WorkQueue
 from ferry import __version__, crds, servicetoken
+from ferry.cache import Cache, make_cache
 from ferry.convert import from_k8s
 from ferry.engine.annotations import AnnotationError, sync_options
 from ferry.engine.health import HealthChecker
@@ -54,6 +55,7 @@ from ferry.settings import (
     SETTINGS_CONFIGMAP,
     Settings,
 )
+from ferry.tree import TREE_TTL_SECONDS, build_tree, tree_key
 from ferry.v1 import repo_pb2, repo_pb2_grpc, types_pb2
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,7 @@ class ControllerConfig:
     resync_seconds: float | None = None  # overrides ferry-cm timeout.reconciliation
     jitter_seconds: float | None = None
     install_crds: bool = False
+    redis_url: str = ""
     self_heal_backoff_seconds: float = 2.0
     self_heal_backoff_factor: float = 3.0
     self_heal_backoff_cap_seconds: float = 300.0
@@ -117,6 +120,10 @@ class AppController:
         )
         self.memory: dict[str, AppMemory] = {}
         self.dry_runs = DryRunCache()
+        self.shared_cache: Cache | None = (
+            make_cache(config.redis_url, initiator="controller") if config.redis_url else None
+        )
+        self._published: dict[str, str] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._tokens = servicetoken.TokenSource(config.service_key, "controller")
         self._channel: grpc.aio.Channel | None = None
@@ -194,6 +201,8 @@ class AppController:
                 await destination.client.close()
         if self._channel is not None:
             await self._channel.close()
+        if self.shared_cache is not None:
+            await self.shared_cache.close()
 
     async def _install_crds(self) -> None:
         for crd in crds.load():
@@ -388,6 +397,8 @@ class AppController:
         elif level >= Refresh.LATEST:
             memory.last_latest = time.monotonic()
         memory.comparison = comparison
+        if comparison is not None and destination is not None:
+            await self._publish_tree(name, comparison, destination)
         decision = self.automation.decide(app, comparison, memory.revision)
         conditions += decision.conditions
         status = comparison_status(
@@ -403,6 +414,19 @@ class AppController:
         self._schedule_periodic(name, memory)
         server = self.destinations.server_label(destination.config) if destination else ""
         metrics.RECONCILE.labels(server).observe(time.monotonic() - started)
+
+    async def _publish_tree(self, name: str, comparison: Comparison, destination: Destination) -> None:
+        """Puts the app's resource tree into the shared cache for the API server (when there is one)."""
+        if self.shared_cache is None:
+            return
+        managed = [r.live for r in comparison.resources if r.live is not None]
+        tree = build_tree(managed, destination.cache.children_for(name), self._health_checker())
+        data = json.dumps(tree, sort_keys=True, separators=(",", ":")).encode()
+        digest = hashlib.sha256(data).hexdigest()
+        if self._published.get(name) == digest:
+            return
+        await self.shared_cache.set(tree_key(self.config.namespace, name), data, TREE_TTL_SECONDS)
+        self._published[name] = digest
 
     async def _request_operation(self, name: str, operation: dict[str, Any]) -> None:
         try:

@@ -195,6 +195,15 @@ class ClusterCache:
             if any(str(o.get("uid")) == uid for o in (obj.get("metadata") or {}).get("ownerReferences") or [])
         ]
 
+    def children_for(self, app: str) -> list[Obj]:
+        """Child objects (ReplicaSets, Pods, Jobs) whose owner chain leads to ``app``'s objects."""
+        return [
+            obj
+            for informer in self._children.values()
+            for obj in informer.items()
+            if self._uid_app.get(str((obj.get("metadata") or {}).get("uid", ""))) == app
+        ]
+
     @property
     def connected(self) -> bool:
         return all(i.connected for i in [*self._managed.values(), *self._children.values()])

@@ -115,6 +115,13 @@ async def _run(config: ControllerConfig, cluster: ClusterConfig) -> None:
 @click.option("--self-heal-backoff-factor", type=click.FloatRange(1), default=3.0, show_envvar=True)
 @click.option("--self-heal-backoff-cap-seconds", type=click.FloatRange(0), default=300.0, show_envvar=True)
 @click.option(
+    "--redis",
+    "redis_url",
+    default="",
+    show_envvar=True,
+    help="Redis URL of the shared cache: resource trees are published there for the API server.",
+)
+@click.option(
     "--install-crds",
     is_flag=True,
     show_envvar=True,
@@ -144,6 +151,7 @@ def command(
     self_heal_backoff_timeout_seconds: float,
     self_heal_backoff_factor: float,
     self_heal_backoff_cap_seconds: float,
+    redis_url: str,
     install_crds: bool,
     server_side_diff: bool,
     **_logging: str,
@@ -174,6 +182,7 @@ def command(
         resync_seconds=app_resync,
         jitter_seconds=app_resync_jitter,
         install_crds=install_crds,
+        redis_url=redis_url,
         server_side_diff=server_side_diff,
         self_heal_backoff_seconds=self_heal_backoff_timeout_seconds,
         self_heal_backoff_factor=self_heal_backoff_factor,

@@ -20,6 +20,14 @@ K8S_REQUESTS = Counter(
     "Requests the controller sent to Kubernetes API servers.",
     ["server", "verb", "resource_kind", "response_code", "dry_run"],
 )
+SYNCS = Counter(
+    "ferry_app_sync_total", "Sync operations finished.", ["name", "project", "dest_server", "phase"]
+)
+SYNC_SECONDS = Counter(
+    "ferry_app_sync_duration_seconds_total",
+    "Seconds spent in sync operations.",
+    ["name", "project", "dest_server"],
+)
 STATUS_WRITES = Counter("ferry_app_status_write_total", "Application status updates written.", ["reason"])
 REPO_ERRORS = Counter("ferry_app_comparison_error_total", "Comparisons that failed.", ["reason"])
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import datetime
 import json
 import logging
 from typing import TYPE_CHECKING, Any
 
 import grpc
 
+from controller import metrics
 from controller.clusters import Destination
 from controller.status import merge_patch
 from controller.sync import POLL_SECONDS, SyncContext, SyncRunner, Task, find_result, now
@@ -124,12 +126,30 @@ class OperationDriver:
         if phase is OperationPhase.SUCCEEDED and not sync.get("dryRun"):
             extra["history"] = self._history(app, state)
         await self._write_state(app, state, extra)
+        self._count(app, state)
         self.c.queue.add(app["metadata"]["name"])
         self.c.on_operation_finished(app, state)
         log.info(
             "operation finished",
             extra={"application": app["metadata"]["name"], "phase": str(phase), "detail": message},
         )
+
+    @staticmethod
+    def _count(app: Obj, state: dict[str, Any]) -> None:
+        spec = app.get("spec") or {}
+        dest = spec.get("destination") or {}
+        labels = (
+            app["metadata"]["name"],
+            spec.get("project") or "default",
+            dest.get("server") or dest.get("name", ""),
+        )
+        metrics.SYNCS.labels(*labels, state["phase"]).inc()
+        try:
+            started = datetime.datetime.fromisoformat(str(state["startedAt"]).replace("Z", "+00:00"))
+            finished = datetime.datetime.fromisoformat(str(state["finishedAt"]).replace("Z", "+00:00"))
+            metrics.SYNC_SECONDS.labels(*labels).inc(max(0.0, (finished - started).total_seconds()))
+        except (KeyError, ValueError):
+            pass
 
     async def _retry(self, app: Obj, state: dict[str, Any], message: str) -> bool:
         """Starts the operation again after its retry backoff when ``operation.retry`` allows."""

@@ -11,6 +11,7 @@ from kubernetes import client as k8s
 from kubernetes.dynamic import DynamicClient
 
 from ferry.devenv.controlplane import ControlPlane
+from ferry.devenv.servers import RedisServer
 from ferry.engine.diff import CONTROLLER_MANAGER
 from ferry.engine.tracking import with_tracking
 from tests.conftest import SERVICE_KEY, RunningServer, start_ferry_process
@@ -32,7 +33,10 @@ def control_namespace(kube: k8s.ApiClient) -> str:
 
 @pytest.fixture(scope="session")
 def controller_process(
-    control_plane: ControlPlane, reposerver_process: RunningServer, control_namespace: str
+    control_plane: ControlPlane,
+    reposerver_process: RunningServer,
+    control_namespace: str,
+    redis_server: RedisServer,
 ) -> Iterator[RunningServer]:
     server = start_ferry_process(
         "ferry-controller",
@@ -50,6 +54,8 @@ def controller_process(
             "0",
             "--loglevel",
             "debug",
+            "--redis",
+            redis_server.url,
         ],
         env={"FERRY_SERVICE_KEY": SERVICE_KEY},
         grpc_port=False,
