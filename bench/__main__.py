@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-SUITES = ["engine", "reposerver"]
+SUITES = ["engine", "reposerver", "rbac"]
 
 
 def main(argv: list[str]) -> None:

@@ -34,7 +34,6 @@ from controller.clusters import Destination, DestinationError, Destinations
 from controller.compare import Comparison, DryRunCache, compare
 from controller.operations import OperationDriver
 from controller.project import DEFAULT_PROJECT, violations
-from controller.repocreds import RepoCredentials
 from controller.status import changed, comparison_status, merge_patch, now
 from controller.workqueue import Refresh, WorkQueue
 from ferry import __version__, crds, servicetoken
@@ -47,6 +46,7 @@ from ferry.engine.tracking import instance_label_value, owning_app
 from ferry.kube.client import KubeClient, Obj, ResourceInfo
 from ferry.kube.errors import Conflict, KubeError, NotFoundError
 from ferry.kube.informer import Informer
+from ferry.repocreds import RepoCredentials
 from ferry.settings import (
     APP_API_VERSION,
     REFRESH_ANNOTATION,

@@ -4,22 +4,19 @@ One KubeClient and one ClusterCache per destination, created on first use."""
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from controller.clustercache import ClusterCache
+from ferry import clusters
+from ferry.clusters import DestinationError
 from ferry.kube.client import KubeClient, RequestObserver
-from ferry.kube.config import ClusterConfig, ConfigError
+from ferry.kube.config import ClusterConfig
 from ferry.kube.informer import Informer
-from ferry.settings import IN_CLUSTER_NAME, IN_CLUSTER_SERVER, SECRET_TYPE_LABEL, Settings
+from ferry.settings import IN_CLUSTER_NAME, IN_CLUSTER_SERVER, Settings
 
 log = logging.getLogger(__name__)
-
-
-class DestinationError(ValueError):
-    """The destination names no known cluster; the message says which and how to register it."""
 
 
 @dataclass
@@ -51,39 +48,9 @@ class Destinations:
         self._settings = settings
         self._by_server: dict[str, Destination] = {}
 
-    def _registered(self) -> list[ClusterConfig]:
-        configs = []
-        for secret in self.secrets.items():
-            labels = (secret.get("metadata") or {}).get("labels") or {}
-            if labels.get(SECRET_TYPE_LABEL) != "cluster":
-                continue
-            try:
-                configs.append(ClusterConfig.from_secret(secret.get("data") or {}))
-            except (ConfigError, ValueError) as err:
-                log.warning(
-                    "unusable cluster secret", extra={"secret": secret["metadata"]["name"], "error": str(err)}
-                )
-        return configs
-
     def resolve(self, server: str, name: str) -> ClusterConfig:
         """The cluster a destination names (server URL wins over name, as in Argo CD)."""
-        server = server.rstrip("/")
-        if server == IN_CLUSTER_SERVER or (not server and name == IN_CLUSTER_NAME):
-            return ClusterConfig(**{**self.management.config.__dict__, "name": IN_CLUSTER_NAME})
-        registered = self._registered()
-        for config in registered:
-            if server and config.server == server:
-                return config
-        for config in registered:
-            if not server and name and config.name == name:
-                return config
-        if server:
-            raise DestinationError(
-                f"cluster {server!r} is not registered (add a cluster secret or use {IN_CLUSTER_SERVER})"
-            )
-        if name:
-            raise DestinationError(f"no cluster is named {name!r}")
-        raise DestinationError("the destination needs a server or a name")
+        return clusters.resolve(self.secrets.items(), self.management.config, server, name)
 
     def get(self, config: ClusterConfig) -> Destination:
         key = config.server if config.name != IN_CLUSTER_NAME else IN_CLUSTER_SERVER
@@ -114,9 +81,7 @@ class Destinations:
 
     @staticmethod
     def server_label(config: ClusterConfig) -> str:
-        return IN_CLUSTER_SERVER if config.name == IN_CLUSTER_NAME else config.server
+        return clusters.server_label(config)
 
 
-def decode(data: dict[str, str], key: str) -> str:
-    raw = data.get(key)
-    return base64.b64decode(raw).decode() if raw else ""
+__all__ = ["Destination", "DestinationError", "Destinations"]
