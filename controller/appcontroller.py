@@ -33,7 +33,6 @@ from controller.automation import Automation, SelfHealPolicy
 from controller.clusters import Destination, DestinationError, Destinations
 from controller.compare import Comparison, DryRunCache, compare
 from controller.operations import OperationDriver
-from controller.project import DEFAULT_PROJECT, violations
 from controller.status import changed, comparison_status, merge_patch, now
 from controller.workqueue import Refresh, WorkQueue
 from ferry import __version__, crds, servicetoken
@@ -46,6 +45,7 @@ from ferry.engine.tracking import instance_label_value, owning_app
 from ferry.kube.client import KubeClient, Obj, ResourceInfo
 from ferry.kube.errors import Conflict, KubeError, NotFoundError
 from ferry.kube.informer import Informer
+from ferry.projects import DEFAULT_PROJECT, violations
 from ferry.repocreds import RepoCredentials
 from ferry.settings import (
     APP_API_VERSION,

@@ -3,14 +3,108 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import logging
 
 import click
 
+from ferry import __version__, pki, servicetoken
+from ferry.cache import make_cache
 from ferry.cmdline import CONTEXT_SETTINGS, listen_options, logging_options, version_option
-from ferry.serving import GrpcServer, ServiceRegistration, serve_until_signalled, start_metrics_server
+from ferry.interceptors import bearer_token, standard_interceptors
+from ferry.kube.client import KubeClient
+from ferry.kube.config import ClusterConfig, ConfigError
+from ferry.kube.errors import Conflict, NotFoundError
+from ferry.serving import (
+    GrpcServer,
+    ServiceRegistration,
+    TlsConfig,
+    serve_until_signalled,
+    start_metrics_server,
+)
+from ferry.settings import CONTROL_NAMESPACE
 from ferry.v1 import application_pb2, application_pb2_grpc, session_pb2, session_pb2_grpc
+from server.applications import ApplicationService
+from server.session_service import SessionService
+from server.sessions import Caller
+from server.state import USER_AGENT, ServerState
 
 PROG = "ferry-server"
+TLS_SECRET = "ferry-server-tls"  # noqa: S105 (a Secret's name)
+log = logging.getLogger(__name__)
+
+# RPCs anyone may call: logging in (and, with the management services, version and settings).
+PUBLIC = ("ferry.v1.SessionService/Create", "ferry.v1.VersionService", "ferry.v1.SettingsService/Get")
+
+
+async def tls_from_secret(
+    kube: KubeClient, namespace: str, hosts: list[str], *, retry: bool = True
+) -> TlsConfig:
+    """The serving certificate from ``ferry-server-tls``; self-signed and stored on first start."""
+    info = await kube.resource("v1", "Secret")
+    try:
+        secret = await kube.get(info, TLS_SECRET, namespace)
+        data = secret.get("data") or {}
+        return TlsConfig(base64.b64decode(data["tls.crt"]), base64.b64decode(data["tls.key"]))
+    except NotFoundError:
+        pass
+    except (KeyError, ValueError) as err:
+        log.warning(
+            "unusable TLS secret; making a new certificate", extra={"secret": TLS_SECRET, "error": str(err)}
+        )
+    pair = pki.issue_cert(None, "ferry-server", hosts=hosts)
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": TLS_SECRET, "namespace": namespace},
+        "type": "kubernetes.io/tls",
+        "data": {
+            "tls.crt": base64.b64encode(pair.cert_pem).decode(),
+            "tls.key": base64.b64encode(pair.key_pem).decode(),
+        },
+    }
+    try:
+        await kube.create(secret)
+    except Conflict:
+        if not retry:
+            raise click.ClickException(
+                f"the Secret {TLS_SECRET} exists but has no usable tls.crt/tls.key; fix or delete it"
+            ) from None
+        return await tls_from_secret(kube, namespace, hosts, retry=False)  # another replica stored one first
+    log.info("created a self-signed TLS certificate", extra={"secret": TLS_SECRET})
+    return TlsConfig(pair.cert_pem, pair.key_pem)
+
+
+async def _serve(address: str, port: int, insecure: bool, state: ServerState, hosts: list[str]) -> None:
+    await state.start()
+
+    def authenticate(metadata: dict[str, str], method: str) -> Caller:
+        return state.sessions.verify(bearer_token(metadata), state.project)
+
+    tls = None if insecure else await tls_from_secret(state.kube, state.namespace, hosts)
+    server = GrpcServer(
+        address=address,
+        port=port,
+        services=[
+            ServiceRegistration(
+                application_pb2.DESCRIPTOR.services_by_name["ApplicationService"].full_name,
+                ApplicationService(state),
+                application_pb2_grpc.add_ApplicationServiceServicer_to_server,
+            ),
+            ServiceRegistration(
+                session_pb2.DESCRIPTOR.services_by_name["SessionService"].full_name,
+                SessionService(state),
+                session_pb2_grpc.add_SessionServiceServicer_to_server,
+            ),
+        ],
+        interceptors=standard_interceptors(authenticate, exempt=PUBLIC),
+        tls=tls,
+    )
+    try:
+        await serve_until_signalled(server)
+    finally:
+        await state.stop()
+        await state.kube.close()
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -18,26 +112,72 @@ PROG = "ferry-server"
 @logging_options
 @listen_options(port=8080, metrics_port=8083)
 @click.option("--insecure", is_flag=True, show_envvar=True, help="Serve gRPC without TLS (local use only).")
-def command(address: str, port: int, metrics_port: int, insecure: bool, **_logging: str) -> None:
+@click.option("--namespace", default=CONTROL_NAMESPACE, show_envvar=True, help="Control namespace.")
+@click.option(
+    "--kubeconfig",
+    default="",
+    show_envvar=True,
+    help="Kubeconfig of the management cluster (in-cluster when empty).",
+)
+@click.option("--context", "kube_context", default="", show_envvar=True, help="Context in --kubeconfig.")
+@click.option(
+    "--repo-server", default="127.0.0.1:8081", show_envvar=True, help="Address of ferry-reposerver."
+)
+@click.option(
+    "--service-key-file", default="", show_envvar=True, help="Service key file; FERRY_SERVICE_KEY otherwise."
+)
+@click.option(
+    "--redis",
+    "redis_url",
+    default="",
+    show_envvar=True,
+    help="Redis URL of the shared cache (resource trees).",
+)
+@click.option(
+    "--tls-host",
+    "tls_hosts",
+    multiple=True,
+    default=["localhost", "127.0.0.1"],
+    show_envvar=True,
+    help="Names in the self-signed certificate (repeatable).",
+)
+def command(
+    address: str,
+    port: int,
+    metrics_port: int,
+    insecure: bool,
+    namespace: str,
+    kubeconfig: str,
+    kube_context: str,
+    repo_server: str,
+    service_key_file: str,
+    redis_url: str,
+    tls_hosts: tuple[str, ...],
+    **_logging: str,
+) -> None:
     """Serve the ferry API: applications, sessions and management services."""
-    server = GrpcServer(
-        address=address,
-        port=port,
-        services=[
-            ServiceRegistration(
-                application_pb2.DESCRIPTOR.services_by_name["ApplicationService"].full_name,
-                application_pb2_grpc.ApplicationServiceServicer(),  # type: ignore[abstract]  # RPCs answer UNIMPLEMENTED until built
-                application_pb2_grpc.add_ApplicationServiceServicer_to_server,
-            ),
-            ServiceRegistration(
-                session_pb2.DESCRIPTOR.services_by_name["SessionService"].full_name,
-                session_pb2_grpc.SessionServiceServicer(),  # type: ignore[abstract]  # RPCs answer UNIMPLEMENTED until built
-                session_pb2_grpc.add_SessionServiceServicer_to_server,
-            ),
-        ],
-    )
+    key = servicetoken.load_key(key_file=service_key_file or None)
+    if not key:
+        raise click.UsageError(
+            "no service key for the repo server: set --service-key-file or FERRY_SERVICE_KEY"
+        )
+    try:
+        cluster = (
+            ClusterConfig.from_kubeconfig(kubeconfig, kube_context or None)
+            if kubeconfig
+            else ClusterConfig.in_cluster()
+        )
+    except (ConfigError, OSError) as err:
+        raise click.UsageError(str(err)) from None
     start_metrics_server(address, metrics_port)
-    asyncio.run(serve_until_signalled(server))
+
+    async def main() -> None:
+        kube = KubeClient(cluster, user_agent=f"{USER_AGENT}/{__version__}")
+        cache = make_cache(redis_url, initiator="server") if redis_url else None
+        state = ServerState(kube, namespace, repo_server=repo_server, service_key=key, shared_cache=cache)
+        await _serve(address, port, insecure, state, list(tls_hosts))
+
+    asyncio.run(main())
 
 
 def main() -> None:

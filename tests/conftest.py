@@ -170,6 +170,8 @@ def helm_repo(corpus: Path) -> Iterator[HttpServer]:
 
 
 SERVICE_KEY = "test-service-key-0123456789abcdef"
+CONTROL_NS = "ferry"
+GROUP, VERSION = "ferrycd.io", "v1alpha1"
 
 
 @dataclass
@@ -182,6 +184,9 @@ class RunningServer:
 
     def stop(self) -> None:
         self.proc.stop()
+        if os.environ.get("FERRY_TEST_KEEP_LOGS"):
+            print(f"\n--- {self.proc.name} log: {self.proc.log_path}")
+            return
         shutil.rmtree(self.proc.log_path.parent, ignore_errors=True)
 
     def metric(self, name: str, **labels: str) -> float:
@@ -238,3 +243,58 @@ def reposerver_process() -> Iterator[RunningServer]:
     yield server
     server.stop()
     shutil.rmtree(cache, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def control_namespace(kube: k8s.ApiClient) -> str:
+    core = k8s.CoreV1Api(kube)
+    try:
+        core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=CONTROL_NS)))
+    except k8s.ApiException as err:
+        if err.status != 409:
+            raise
+    return CONTROL_NS
+
+
+@pytest.fixture(scope="session")
+def controller_process(
+    control_plane: ControlPlane,
+    reposerver_process: RunningServer,
+    control_namespace: str,
+    redis_server: RedisServer,
+) -> Iterator[RunningServer]:
+    server = start_ferry_process(
+        "ferry-controller",
+        [
+            "--kubeconfig",
+            str(control_plane.kubeconfig),
+            "--namespace",
+            control_namespace,
+            "--repo-server",
+            reposerver_process.address,
+            "--install-crds",
+            "--app-resync",
+            "3",
+            "--app-resync-jitter",
+            "0",
+            "--loglevel",
+            "debug",
+            "--redis",
+            redis_server.url,
+        ],
+        env={"FERRY_SERVICE_KEY": SERVICE_KEY},
+        grpc_port=False,
+    )
+    # Ready once it installed the CRDs and the default project (what everything else needs).
+    server.proc.wait_until(
+        lambda: (
+            control_plane.request(
+                "GET", f"/apis/{GROUP}/{VERSION}/namespaces/{control_namespace}/appprojects/default"
+            )[0]
+            == 200
+        ),
+        timeout=60,
+        what="the default AppProject",
+    )
+    yield server
+    server.stop()

@@ -14,8 +14,7 @@ from kubernetes import client as k8s
 
 from ferry.devenv.controlplane import ControlPlane
 from ferry.devenv.gitrepo import GitRepo
-from tests.conftest import SERVICE_KEY, RunningServer, start_ferry_process
-from tests.integration.controller.conftest import GROUP, VERSION
+from tests.conftest import GROUP, SERVICE_KEY, VERSION, RunningServer, start_ferry_process
 from tests.integration.controller.test_sync import cm, deployment, job
 
 NS = "ferry-crash"

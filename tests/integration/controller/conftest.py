@@ -3,65 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from kubernetes import client as k8s
 from kubernetes.dynamic import DynamicClient
 
-from ferry.devenv.controlplane import ControlPlane
-from ferry.devenv.servers import RedisServer
 from ferry.engine.diff import CONTROLLER_MANAGER
 from ferry.engine.tracking import with_tracking
-from tests.conftest import SERVICE_KEY, RunningServer, start_ferry_process
-
-CONTROL_NS = "ferry"
-GROUP, VERSION = "ferrycd.io", "v1alpha1"
-
-
-@pytest.fixture(scope="session")
-def control_namespace(kube: k8s.ApiClient) -> str:
-    core = k8s.CoreV1Api(kube)
-    try:
-        core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=CONTROL_NS)))
-    except k8s.ApiException as err:
-        if err.status != 409:
-            raise
-    return CONTROL_NS
-
-
-@pytest.fixture(scope="session")
-def controller_process(
-    control_plane: ControlPlane,
-    reposerver_process: RunningServer,
-    control_namespace: str,
-    redis_server: RedisServer,
-) -> Iterator[RunningServer]:
-    server = start_ferry_process(
-        "ferry-controller",
-        [
-            "--kubeconfig",
-            str(control_plane.kubeconfig),
-            "--namespace",
-            control_namespace,
-            "--repo-server",
-            reposerver_process.address,
-            "--install-crds",
-            "--app-resync",
-            "3",
-            "--app-resync-jitter",
-            "0",
-            "--loglevel",
-            "debug",
-            "--redis",
-            redis_server.url,
-        ],
-        env={"FERRY_SERVICE_KEY": SERVICE_KEY},
-        grpc_port=False,
-    )
-    yield server
-    server.stop()
+from tests.conftest import CONTROL_NS, GROUP, VERSION, RunningServer
 
 
 class Apps:

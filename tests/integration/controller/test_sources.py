@@ -18,8 +18,8 @@ from ferry.devenv.gitrepo import GitRepo
 from ferry.devenv.servers import HttpServer, RedisServer
 from ferry.kube.config import ClusterConfig
 from ferry.tree import tree_key
-from tests.conftest import GIT_PASSWORD, GIT_USER, api_client
-from tests.integration.controller.conftest import CONTROL_NS, Apps, health_status, sync_status
+from tests.conftest import CONTROL_NS, GIT_PASSWORD, GIT_USER, api_client
+from tests.integration.controller.conftest import Apps, health_status, sync_status
 from tests.integration.controller.test_automation import AUTO, synced_by_operation
 from tests.integration.controller.test_sync import cm, deployment
 

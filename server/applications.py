@@ -1,0 +1,831 @@
+"""ferry.v1.ApplicationService: the public API for Applications.
+
+Every RPC authenticates (interceptor), checks RBAC where the object is known, validates its input
+(INVALID_ARGUMENT saying what to fix), and maps Kubernetes and repo-server errors to precise
+codes. It never applies manifests: a sync is an ``operation`` written on the Application for the
+controller to carry out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import json
+import re
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import jsonpatch
+from google.protobuf import json_format
+
+from ferry.convert import from_k8s, to_k8s
+from ferry.engine.diff import DiffOptions, diff
+from ferry.engine.health import HealthChecker, custom_rules_from_settings
+from ferry.engine.ignore import IgnoreRuleError, rule_from_spec
+from ferry.engine.tracking import ResourceKey, owning_app, with_tracking
+from ferry.errors import AlreadyExists, FailedPrecondition, FerryError, InvalidArgument, NotFound, Unavailable
+from ferry.interceptors import CALLER, Context
+from ferry.kube.client import KubeClient, Obj
+from ferry.kube.errors import KubeError, NotFoundError, to_ferry
+from ferry.selectors import parse as parse_selector
+from ferry.settings import APP_API_VERSION, REFRESH_ANNOTATION, RESOURCES_FINALIZER
+from ferry.tree import build_tree, tree_key
+from ferry.v1 import application_pb2, application_pb2_grpc, repo_pb2, types_pb2
+from server.project import check_project
+from server.sessions import Caller, require
+from server.state import ServerState
+
+NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+DEFAULT_PAGE = 500
+MAX_PAGE = 2000
+REFRESH_WAIT_SECONDS = 30.0
+
+
+def caller() -> Caller:
+    who = CALLER.get()
+    assert isinstance(who, Caller), "the authentication interceptor sets the caller"
+    return who
+
+
+def app_object(app: Obj) -> str:
+    return f"{(app.get('spec') or {}).get('project') or 'default'}/{app['metadata']['name']}"
+
+
+def _rpc_error(err: grpc.aio.AioRpcError, what: str) -> FerryError:
+    """A repo server error, passed on with its code (UNAVAILABLE when it cannot be reached)."""
+    code = err.code()
+    message = f"{what}: {err.details()}"
+    for cls in FerryError.__subclasses__():
+        if cls.code == code:
+            return cls(message)
+    return Unavailable(message)
+
+
+class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
+    def __init__(self, state: ServerState) -> None:
+        self.s = state
+
+    # --- helpers -----------------------------------------------------------------------------------
+
+    def _enforce(self, action: str, obj: str, resource: str = "applications") -> None:
+        who = caller()
+        require(
+            self.s.enforcer().enforce(who.subjects, resource, action, obj),
+            f"{who.username} cannot {action} {resource} {obj}",
+        )
+
+    def _get(self, name: str) -> Obj:
+        if not name:
+            raise InvalidArgument("application name is required")
+        app = self.s.apps.get(self.s.namespace, name)
+        if app is None:
+            raise NotFound(f'application "{name}" not found')
+        return app
+
+    def _get_checked(self, name: str, action: str = "get") -> Obj:
+        """The app, after RBAC. An app the caller may not see is answered like a missing one only
+        when the caller may not get it either, so existence does not leak."""
+        app = self._get(name)
+        who = caller()
+        enforcer = self.s.enforcer()
+        obj = app_object(app)
+        if not enforcer.enforce(who.subjects, "applications", action, obj):
+            if action != "get" and enforcer.enforce(who.subjects, "applications", "get", obj):
+                require(False, f"{who.username} cannot {action} applications {obj}")
+            require(False, f"{who.username} cannot {action} applications {obj}")
+        return app
+
+    @staticmethod
+    def _message(app: Obj) -> types_pb2.Application:
+        shown = {
+            k: v
+            for k, v in app.items()
+            if k in ("apiVersion", "kind", "metadata", "spec", "status", "operation")
+        }
+        try:
+            return from_k8s(shown, types_pb2.Application)
+        except json_format.ParseError as err:
+            raise FailedPrecondition(
+                f"application {app['metadata'].get('name')!r} is stored in an unreadable form: {err}"
+            ) from None
+
+    async def _write(self, method: str, *args: Any, **kwargs: Any) -> Obj:
+        try:
+            result: Obj = await getattr(self.s.kube, method)(*args, **kwargs)
+        except KubeError as err:
+            raise to_ferry(err, "application") from None
+        self.s.apps.store[(self.s.namespace, result["metadata"]["name"])] = result
+        return result
+
+    async def _validate(self, app: Obj, *, check_source: bool) -> None:
+        """Spec checks the controller would otherwise report only as a condition."""
+        name = str(app.get("metadata", {}).get("name", ""))
+        if not NAME.match(name) or len(name) > 253:
+            raise InvalidArgument(
+                f"application name {name!r} is invalid: use lower case letters, digits, '-' and '.'"
+            )
+        spec = app.get("spec") or {}
+        source = spec.get("source") or {}
+        if not source.get("repoURL"):
+            raise InvalidArgument("spec.source.repoURL is required")
+        if source.get("chart") and source.get("path"):
+            raise InvalidArgument("spec.source: give either chart (Helm repository) or path (Git), not both")
+        dest = spec.get("destination") or {}
+        if not dest.get("server") and not dest.get("name"):
+            raise InvalidArgument("spec.destination needs a server or a name")
+        if dest.get("server") and dest.get("name"):
+            raise InvalidArgument("spec.destination: give either server or name, not both")
+        for index, rule in enumerate(spec.get("ignoreDifferences") or []):
+            try:
+                rule_from_spec(rule)
+            except IgnoreRuleError as err:
+                raise InvalidArgument(f"spec.ignoreDifferences[{index}]: {err}") from None
+        project_name = spec.get("project") or "default"
+        project = self.s.project(project_name)
+        if project is None:
+            raise InvalidArgument(f"application references project {project_name!r} which does not exist")
+        config = self.s.destination(spec)
+        check_project(project, spec, cluster_name=config.name)
+        if check_source:
+            await self._check_source(app)
+
+    async def _check_source(self, app: Obj) -> None:
+        spec = app.get("spec") or {}
+        source = spec.get("source") or {}
+        query = repo_pb2.RepoServerAppDetailsQuery(
+            repo=self.s.repo_credentials.for_url(str(source.get("repoURL"))),
+            source=from_k8s(source, types_pb2.ApplicationSource),
+            app_name=str(app["metadata"]["name"]),
+        )
+        if source.get("chart"):
+            query.repo.type = "helm"
+            request = repo_pb2.TestRepositoryRequest(repo=query.repo)
+            await self._repo("TestRepository", request, "repository not accessible")
+            return
+        await self._repo("GetAppDetails", query, "unable to resolve the source")
+
+    async def _repo(self, method: str, request: Any, what: str) -> Any:
+        try:
+            return await getattr(self.s.repo, method)(
+                request, metadata=self.s.repo_tokens.metadata(), timeout=120
+            )
+        except grpc.aio.AioRpcError as err:
+            raise _rpc_error(err, what) from None
+
+    # --- reads -------------------------------------------------------------------------------------
+
+    def _visible(self, query: application_pb2.ApplicationQuery) -> list[Obj]:
+        who = caller()
+        enforcer = self.s.enforcer()
+        matches = parse_selector(query.selector)
+        projects = set(query.projects)
+        found = []
+        for app in self.s.apps.items():
+            spec = app.get("spec") or {}
+            dest = spec.get("destination") or {}
+            if query.HasField("name") and query.name and app["metadata"]["name"] != query.name:
+                continue
+            if projects and (spec.get("project") or "default") not in projects:
+                continue
+            if query.repo and (spec.get("source") or {}).get("repoURL", "").rstrip("/") != query.repo.rstrip(
+                "/"
+            ):
+                continue
+            if query.dest_server and dest.get("server") != query.dest_server:
+                continue
+            if query.dest_namespace and dest.get("namespace") != query.dest_namespace:
+                continue
+            if query.dest_name and dest.get("name") != query.dest_name:
+                continue
+            if not matches((app.get("metadata") or {}).get("labels") or {}):
+                continue
+            if not enforcer.enforce(who.subjects, "applications", "get", app_object(app)):
+                continue
+            found.append(app)
+        return sorted(found, key=lambda a: a["metadata"]["name"])
+
+    async def List(
+        self, request: application_pb2.ApplicationQuery, context: Context
+    ) -> types_pb2.ApplicationList:
+        if request.limit < 0:
+            raise InvalidArgument("limit must not be negative")
+        apps = self._visible(request)
+        limit = min(int(request.limit) or DEFAULT_PAGE, MAX_PAGE)
+        start = ""
+        if request.continue_token:
+            try:
+                start = base64.urlsafe_b64decode(request.continue_token.encode()).decode()
+            except (ValueError, UnicodeDecodeError):
+                raise InvalidArgument("continue token is invalid; start again without it") from None
+        if start:
+            apps = [a for a in apps if a["metadata"]["name"] > start]
+        page, rest = apps[:limit], apps[limit:]
+        result = types_pb2.ApplicationList(items=[self._message(a) for a in page])
+        result.metadata.resource_version = self.s.apps.resource_version
+        if rest:
+            result.metadata.continue_token = base64.urlsafe_b64encode(
+                page[-1]["metadata"]["name"].encode()
+            ).decode()
+            result.metadata.remaining_item_count = len(rest)
+        return result
+
+    async def Get(self, request: application_pb2.ApplicationQuery, context: Context) -> types_pb2.Application:
+        app = self._get_checked(request.name)
+        if request.HasField("refresh") and request.refresh:
+            if request.refresh not in ("normal", "hard"):
+                raise InvalidArgument(f"refresh must be 'normal' or 'hard', not {request.refresh!r}")
+            app = await self._refresh(app, request.refresh)
+        return self._message(app)
+
+    async def _refresh(self, app: Obj, level: str) -> Obj:
+        name = app["metadata"]["name"]
+        before = (app.get("status") or {}).get("reconciledAt")
+        await self._write(
+            "patch",
+            self.s.app_info,
+            name,
+            {"metadata": {"annotations": {REFRESH_ANNOTATION: level}}},
+            namespace=self.s.namespace,
+        )
+        deadline = time.monotonic() + REFRESH_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            current = self.s.apps.get(self.s.namespace, name)
+            if current is None:
+                raise NotFound(f'application "{name}" not found')
+            annotations = (current.get("metadata") or {}).get("annotations") or {}
+            if (
+                REFRESH_ANNOTATION not in annotations
+                or (current.get("status") or {}).get("reconciledAt") != before
+            ):
+                return current
+        return self.s.apps.get(self.s.namespace, name) or app
+
+    # --- writes ------------------------------------------------------------------------------------
+
+    def _incoming(self, message: types_pb2.Application) -> Obj:
+        app = to_k8s(message)
+        app["apiVersion"], app["kind"] = APP_API_VERSION, "Application"
+        meta = app.setdefault("metadata", {})
+        meta["namespace"] = self.s.namespace
+        for key in ("uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp"):
+            meta.pop(key, None)
+        app.pop("status", None)
+        app.pop("operation", None)
+        spec = app.setdefault("spec", {})
+        spec.setdefault("project", "default")
+        return app
+
+    async def Create(
+        self, request: application_pb2.ApplicationCreateRequest, context: Context
+    ) -> types_pb2.Application:
+        if not request.HasField("application"):
+            raise InvalidArgument("application is required")
+        app = self._incoming(request.application)
+        name = app["metadata"].get("name", "")
+        self._enforce("create", f"{app['spec'].get('project') or 'default'}/{name}")
+        await self._validate(app, check_source=not request.HasField("validate") or request.validate)
+        existing = self.s.apps.get(self.s.namespace, name)
+        if existing is not None:
+            if existing.get("spec") == app["spec"]:
+                return self._message(existing)
+            if not request.upsert:
+                raise AlreadyExists(
+                    f'existing application spec is different; use upsert to replace application "{name}"'
+                )
+            self._enforce("update", app_object(existing))
+            merged = copy.deepcopy(existing)
+            merged["spec"] = app["spec"]
+            for key in ("labels", "annotations", "finalizers"):
+                if key in app["metadata"]:
+                    merged["metadata"][key] = app["metadata"][key]
+            merged.pop("status", None)
+            return self._message(await self._write("replace", merged))
+        return self._message(await self._write("create", app))
+
+    async def Update(
+        self, request: application_pb2.ApplicationUpdateRequest, context: Context
+    ) -> types_pb2.Application:
+        if not request.HasField("application"):
+            raise InvalidArgument("application is required")
+        incoming = self._incoming(request.application)
+        current = self._get_checked(incoming["metadata"].get("name", ""), "update")
+        if request.project and request.project != ((current.get("spec") or {}).get("project") or "default"):
+            raise InvalidArgument(
+                f"application is in project {current['spec'].get('project')!r}, not {request.project!r}"
+            )
+        self._enforce(
+            "update", f"{incoming['spec'].get('project') or 'default'}/{incoming['metadata']['name']}"
+        )
+        await self._validate(incoming, check_source=not request.HasField("validate") or request.validate)
+        merged = copy.deepcopy(current)
+        merged["spec"] = incoming["spec"]
+        for key in ("labels", "annotations", "finalizers"):
+            merged["metadata"][key] = (
+                incoming["metadata"].get(key) or {}
+                if key != "finalizers"
+                else incoming["metadata"].get(key, [])
+            )
+        merged.pop("status", None)
+        return self._message(await self._write("replace", merged))
+
+    async def UpdateSpec(
+        self, request: application_pb2.ApplicationUpdateSpecRequest, context: Context
+    ) -> types_pb2.ApplicationSpec:
+        current = self._get_checked(request.name, "update")
+        if not request.HasField("spec"):
+            raise InvalidArgument("spec is required")
+        merged = copy.deepcopy(current)
+        merged["spec"] = to_k8s(request.spec)
+        merged["spec"].setdefault("project", "default")
+        self._enforce("update", app_object(merged))
+        await self._validate(merged, check_source=not request.HasField("validate") or request.validate)
+        merged.pop("status", None)
+        stored = await self._write("replace", merged)
+        return from_k8s(stored.get("spec") or {}, types_pb2.ApplicationSpec)
+
+    async def Patch(
+        self, request: application_pb2.ApplicationPatchRequest, context: Context
+    ) -> types_pb2.Application:
+        current = self._get_checked(request.name, "update")
+        patch_type = request.patch_type or "json"
+        if patch_type not in ("json", "merge"):
+            raise InvalidArgument(f"patch type must be 'json' or 'merge', not {patch_type!r}")
+        try:
+            patch = json.loads(request.patch)
+        except json.JSONDecodeError as err:
+            raise InvalidArgument(f"patch is not JSON: {err}") from None
+        editable = {k: copy.deepcopy(current.get(k)) for k in ("metadata", "spec")}
+        try:
+            if patch_type == "json":
+                patched = jsonpatch.apply_patch(editable, patch)
+            else:
+                if not isinstance(patch, dict):
+                    raise InvalidArgument("a merge patch must be a JSON object")
+                patched = _merge_patch(editable, patch)
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError) as err:
+            raise InvalidArgument(f"patch does not apply: {err}") from None
+        if (patched.get("metadata") or {}).get("name") != current["metadata"]["name"]:
+            raise InvalidArgument("a patch cannot rename the application")
+        checked = from_k8s(patched.get("spec") or {}, types_pb2.ApplicationSpec)
+        merged = copy.deepcopy(current)
+        merged["spec"] = to_k8s(checked)
+        merged["metadata"] = {
+            **current["metadata"],
+            **{
+                k: v
+                for k, v in (patched.get("metadata") or {}).items()
+                if k in ("labels", "annotations", "finalizers")
+            },
+        }
+        self._enforce("update", app_object(merged))
+        await self._validate(merged, check_source=False)
+        merged.pop("status", None)
+        return self._message(await self._write("replace", merged))
+
+    async def Delete(
+        self, request: application_pb2.ApplicationDeleteRequest, context: Context
+    ) -> application_pb2.ApplicationResponse:
+        app = self._get_checked(request.name, "delete")
+        cascade = not request.HasField("cascade") or request.cascade
+        policy = (request.propagation_policy or "foreground").lower()
+        if policy not in ("foreground", "background"):
+            raise InvalidArgument(
+                f"propagation policy must be 'foreground' or 'background', not {request.propagation_policy!r}"
+            )
+        finalizers = [
+            f for f in (app["metadata"].get("finalizers") or []) if not f.startswith(RESOURCES_FINALIZER)
+        ]
+        if cascade:
+            finalizers.append(
+                RESOURCES_FINALIZER if policy == "foreground" else f"{RESOURCES_FINALIZER}/background"
+            )
+        if finalizers != (app["metadata"].get("finalizers") or []):
+            await self._write(
+                "patch",
+                self.s.app_info,
+                request.name,
+                {"metadata": {"finalizers": finalizers}},
+                namespace=self.s.namespace,
+            )
+        try:
+            await self.s.kube.delete(
+                self.s.app_info, request.name, namespace=self.s.namespace, propagation_policy="Background"
+            )
+        except NotFoundError:
+            pass
+        except KubeError as err:
+            raise to_ferry(err, "application") from None
+        return application_pb2.ApplicationResponse()
+
+    # --- operations --------------------------------------------------------------------------------
+
+    def _operation_running(self, app: Obj) -> bool:
+        state = (app.get("status") or {}).get("operationState") or {}
+        return bool(app.get("operation")) or state.get("phase") in ("Running", "Terminating")
+
+    async def _request(self, app: Obj, sync: dict[str, Any], retry: dict[str, Any] | None = None) -> Obj:
+        name = app["metadata"]["name"]
+        if self._operation_running(app):
+            raise FailedPrecondition(f'another operation is already in progress on application "{name}"')
+        operation: dict[str, Any] = {"sync": sync, "initiatedBy": {"username": caller().username}}
+        if retry:
+            operation["retry"] = retry
+        return await self._write(
+            "patch", self.s.app_info, name, {"operation": operation}, namespace=self.s.namespace
+        )
+
+    async def Sync(
+        self, request: application_pb2.ApplicationSyncRequest, context: Context
+    ) -> types_pb2.Application:
+        app = self._get_checked(request.name, "sync")
+        sync: dict[str, Any] = {
+            "revision": request.revision,
+            "prune": request.prune,
+            "dryRun": request.dry_run,
+        }
+        if request.resources:
+            sync["resources"] = [to_k8s(r) for r in request.resources]
+            for resource in sync["resources"]:
+                if not resource.get("kind") or not resource.get("name"):
+                    raise InvalidArgument("each resource to sync needs a kind and a name")
+        if request.sync_options.items:
+            for option in request.sync_options.items:
+                if "=" not in option:
+                    raise InvalidArgument(
+                        f"sync option {option!r} must look like Key=Value (e.g. Prune=false)"
+                    )
+            sync["syncOptions"] = list(request.sync_options.items)
+        if request.HasField("strategy"):
+            sync["syncStrategy"] = to_k8s(request.strategy)
+        if request.manifests:
+            raise InvalidArgument("syncing local manifests is not supported; commit them to the repository")
+        retry = to_k8s(request.retry_strategy) if request.HasField("retry_strategy") else None
+        return self._message(
+            await self._request(app, {k: v for k, v in sync.items() if v not in ("", False)}, retry)
+        )
+
+    async def Rollback(
+        self, request: application_pb2.ApplicationRollbackRequest, context: Context
+    ) -> types_pb2.Application:
+        app = self._get_checked(request.name, "sync")
+        automated = ((app.get("spec") or {}).get("syncPolicy") or {}).get("automated")
+        if automated and automated.get("enabled") is not False:
+            raise FailedPrecondition(
+                "rollback cannot be initiated when auto-sync is enabled; disable it first"
+            )
+        history = (app.get("status") or {}).get("history") or []
+        entry = next((h for h in history if int(h.get("id", -1)) == request.id), None)
+        if entry is None:
+            ids = ", ".join(str(h.get("id")) for h in history) or "none"
+            raise NotFound(f"application {request.name!r} has no history entry {request.id} (entries: {ids})")
+        sync = {
+            "revision": entry.get("revision", ""),
+            "source": entry.get("source") or {},
+            "prune": request.prune,
+            "dryRun": request.dry_run,
+        }
+        return self._message(
+            await self._request(app, {k: v for k, v in sync.items() if v not in ("", False)})
+        )
+
+    async def TerminateOperation(
+        self, request: application_pb2.OperationTerminateRequest, context: Context
+    ) -> application_pb2.OperationTerminateResponse:
+        app = self._get_checked(request.name, "sync")
+        state = (app.get("status") or {}).get("operationState") or {}
+        if state.get("phase") != "Running":
+            raise FailedPrecondition("unable to terminate operation: no operation is in progress")
+        await self._write(
+            "patch",
+            self.s.app_info,
+            request.name,
+            {"status": {"operationState": {"phase": "Terminating"}}},
+            namespace=self.s.namespace,
+            subresource="status",
+        )
+        return application_pb2.OperationTerminateResponse()
+
+    # --- what the app is made of -------------------------------------------------------------------
+
+    async def _manifests(
+        self, app: Obj, revision: str = "", *, no_cache: bool = False
+    ) -> types_pb2.ManifestResponse:
+        spec = app.get("spec") or {}
+        source = spec.get("source") or {}
+        self.s.destination(spec)  # an unknown destination is INVALID_ARGUMENT before any rendering
+        request = repo_pb2.ManifestRequest(
+            repo=self.s.repo_credentials.for_url(str(source.get("repoURL", ""))),
+            application_source=from_k8s(source, types_pb2.ApplicationSource),
+            revision=revision or str(source.get("targetRevision") or ""),
+            no_cache=no_cache,
+            app_name=app["metadata"]["name"],
+            namespace=str((spec.get("destination") or {}).get("namespace") or ""),
+            project_name=str(spec.get("project") or "default"),
+        )
+        response: types_pb2.ManifestResponse = await self._repo(
+            "GenerateManifests", request, "unable to generate manifests"
+        )
+        return response
+
+    async def GetManifests(
+        self, request: application_pb2.ApplicationManifestQuery, context: Context
+    ) -> types_pb2.ManifestResponse:
+        app = self._get_checked(request.name)
+        return await self._manifests(app, request.revision, no_cache=request.no_cache)
+
+    async def _live(self, client: KubeClient, key: ResourceKey, version: str) -> Obj | None:
+        api_version = f"{key.group}/{version}" if key.group else version
+        try:
+            info = await client.resource(api_version, key.kind)
+            return await client.get(info, key.name, key.namespace or None)
+        except NotFoundError:
+            return None
+        except KubeError as err:
+            raise to_ferry(err, f"{key.kind}/{key.name}") from None
+
+    async def ManagedResources(
+        self, request: application_pb2.ResourcesQuery, context: Context
+    ) -> application_pb2.ManagedResourcesResponse:
+        app = self._get_checked(request.application_name)
+        spec = app.get("spec") or {}
+        client = self.s.client_for(self.s.destination(spec))
+        manifests = [json.loads(m) for m in (await self._manifests(app)).manifests]
+        namespace = str((spec.get("destination") or {}).get("namespace") or "")
+        name = app["metadata"]["name"]
+        ignore = [rule_from_spec(r) for r in spec.get("ignoreDifferences") or []]
+        items = []
+        seen: set[ResourceKey] = set()
+        for manifest in manifests:
+            obj = copy.deepcopy(manifest)
+            meta = obj.setdefault("metadata", {})
+            try:
+                info = await client.resource(obj["apiVersion"], obj["kind"])
+                namespaced = info.namespaced
+            except KubeError:
+                namespaced = True
+            if namespaced and not meta.get("namespace"):
+                meta["namespace"] = namespace
+            tracked = with_tracking(obj, name)
+            key = ResourceKey.of(tracked)
+            seen.add(key)
+            live = await self._live(client, key, str(obj["apiVersion"]).rpartition("/")[2])
+            items.append(_resource_diff(key, tracked, live, ignore))
+        for resource in (app.get("status") or {}).get("resources") or []:
+            key = ResourceKey(
+                resource.get("group", ""), resource["kind"], resource.get("namespace", ""), resource["name"]
+            )
+            if key in seen or not resource.get("requiresPruning"):
+                continue
+            live = await self._live(client, key, resource.get("version", "v1"))
+            if live is not None and owning_app(live) == name:
+                items.append(_resource_diff(key, None, live, ignore))
+        wanted = [i for i in items if _matches(i, request)]
+        return application_pb2.ManagedResourcesResponse(items=wanted)
+
+    async def ResourceTree(
+        self, request: application_pb2.ResourcesQuery, context: Context
+    ) -> types_pb2.ApplicationTree:
+        app = self._get_checked(request.application_name)
+        if self.s.shared_cache is not None:
+            published = await self.s.shared_cache.get(tree_key(self.s.namespace, app["metadata"]["name"]))
+            if published is not None:
+                return from_k8s(json.loads(published), types_pb2.ApplicationTree)
+        return from_k8s(await self._compute_tree(app), types_pb2.ApplicationTree)
+
+    async def _compute_tree(self, app: Obj) -> Obj:
+        """The tree from live reads, for when the controller published none (no Redis)."""
+        spec = app.get("spec") or {}
+        client = self.s.client_for(self.s.destination(spec))
+        managed = []
+        namespaces = set()
+        for resource in (app.get("status") or {}).get("resources") or []:
+            key = ResourceKey(
+                resource.get("group", ""), resource["kind"], resource.get("namespace", ""), resource["name"]
+            )
+            live = await self._live(client, key, resource.get("version", "v1"))
+            if live is not None:
+                managed.append(live)
+                namespaces.add(key.namespace)
+        children: list[Obj] = []
+        kinds = {str(m.get("kind")) for m in managed}
+        wanted = [("apps/v1", "ReplicaSet")] if "Deployment" in kinds else []
+        if kinds & {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"}:
+            wanted.append(("v1", "Pod"))
+        if "CronJob" in kinds:
+            wanted.append(("batch/v1", "Job"))
+        for api_version, kind in wanted:
+            info = await client.resource(api_version, kind)
+            for namespace in namespaces - {""}:
+                items, _ = await client.list(info, namespace=namespace)
+                children += items
+        checker = HealthChecker(custom_rules_from_settings(self.s.settings()))
+        return build_tree(managed, children, checker)
+
+    def _in_app(self, app: Obj, key: ResourceKey) -> bool:
+        for resource in (app.get("status") or {}).get("resources") or []:
+            if (
+                resource.get("group", ""),
+                resource.get("kind"),
+                resource.get("namespace", ""),
+                resource.get("name"),
+            ) == (key.group, key.kind, key.namespace, key.name):
+                return True
+        return False
+
+    async def GetResource(
+        self, request: application_pb2.ApplicationResourceRequest, context: Context
+    ) -> application_pb2.ApplicationResourceResponse:
+        app = self._get_checked(request.name)
+        if not request.kind or not request.resource_name:
+            raise InvalidArgument("kind and resourceName are required")
+        key = ResourceKey(request.group, request.kind, request.namespace, request.resource_name)
+        client = self.s.client_for(self.s.destination(app.get("spec") or {}))
+        if not self._in_app(app, key):
+            tree = await self._compute_tree(app)
+            if not any(
+                (n["group"], n["kind"], n["namespace"], n["name"])
+                == (key.group, key.kind, key.namespace, key.name)
+                for n in tree["nodes"]
+            ):
+                raise NotFound(f"{key.kind}/{key.name} is not a resource of application {request.name!r}")
+        live = await self._live(client, key, request.version or "v1")
+        if live is None:
+            raise NotFound(f"{key.kind}/{key.name} not found in namespace {key.namespace!r}")
+        result = _masked(live)
+        return application_pb2.ApplicationResourceResponse(manifest=json.dumps(result))
+
+    async def ListResourceEvents(
+        self, request: application_pb2.ApplicationResourceEventsQuery, context: Context
+    ) -> types_pb2.EventList:
+        app = self._get_checked(request.name)
+        if request.resource_name:
+            client = self.s.client_for(self.s.destination(app.get("spec") or {}))
+            namespace = request.resource_namespace or None
+            selector = f"involvedObject.name={request.resource_name}"
+            if request.resource_uid:
+                selector += f",involvedObject.uid={request.resource_uid}"
+        else:
+            client, namespace = self.s.kube, self.s.namespace
+            selector = f"involvedObject.name={request.name},involvedObject.kind=Application"
+        info = await client.resource("v1", "Event")
+        try:
+            items, version = await client.list(info, namespace=namespace, field_selector=selector)
+        except KubeError as err:
+            raise to_ferry(err, "events") from None
+        events = types_pb2.EventList(items=[from_k8s(e, types_pb2.Event) for e in items])
+        events.metadata.resource_version = version
+        return events
+
+    async def RevisionMetadata(
+        self, request: application_pb2.RevisionMetadataQuery, context: Context
+    ) -> types_pb2.RevisionMetadata:
+        app = self._get_checked(request.name)
+        if not request.revision:
+            raise InvalidArgument("revision is required")
+        source = (app.get("spec") or {}).get("source") or {}
+        query = repo_pb2.RepoServerRevisionMetadataRequest(
+            repo=self.s.repo_credentials.for_url(str(source.get("repoURL", ""))), revision=request.revision
+        )
+        metadata: types_pb2.RevisionMetadata = await self._repo(
+            "GetRevisionMetadata", query, "revision metadata"
+        )
+        return metadata
+
+    # --- streams -----------------------------------------------------------------------------------
+
+    async def Watch(
+        self, request: application_pb2.ApplicationQuery, context: Context
+    ) -> AsyncIterator[application_pb2.ApplicationWatchEvent]:
+        who = caller()
+        matches = parse_selector(request.selector)
+        projects = set(request.projects)
+        since = _version(request.resource_version)
+
+        def wanted(app: Obj) -> bool:
+            if request.HasField("name") and request.name and app["metadata"]["name"] != request.name:
+                return False
+            if projects and ((app.get("spec") or {}).get("project") or "default") not in projects:
+                return False
+            if not matches((app.get("metadata") or {}).get("labels") or {}):
+                return False
+            return self.s.enforcer().enforce(who.subjects, "applications", "get", app_object(app))
+
+        async with self.s.broadcaster.subscribe() as queue:
+            if since is None:
+                for app in self._visible(request):
+                    yield application_pb2.ApplicationWatchEvent(type="ADDED", application=self._message(app))
+            while True:
+                event = await queue.get()
+                if (
+                    since is not None
+                    and (_version(event.app["metadata"].get("resourceVersion")) or 0) <= since
+                ):
+                    continue
+                if wanted(event.app):
+                    yield application_pb2.ApplicationWatchEvent(
+                        type=event.type, application=self._message(event.app)
+                    )
+
+    async def PodLogs(
+        self, request: application_pb2.ApplicationPodLogsQuery, context: Context
+    ) -> AsyncIterator[application_pb2.LogEntry]:
+        app = self._get_checked(request.name)
+        self._enforce("get", app_object(app), resource="logs")
+        tree = await self._compute_tree(app)
+        pods = [n for n in tree["nodes"] if n["kind"] == "Pod"]
+        if request.pod_name:
+            pods = [n for n in pods if n["name"] == request.pod_name]
+            if not pods:
+                raise NotFound(f"pod {request.pod_name!r} is not part of application {request.name!r}")
+        client = self.s.client_for(self.s.destination(app.get("spec") or {}))
+        for pod in pods:
+            params: dict[str, str] = {}
+            if request.container:
+                params["container"] = request.container
+            if request.HasField("tail_lines"):
+                params["tailLines"] = str(request.tail_lines)
+            if request.since_seconds:
+                params["sinceSeconds"] = str(request.since_seconds)
+            params["timestamps"] = "true"
+            path = f"/api/v1/namespaces/{pod['namespace']}/pods/{pod['name']}/log"
+            try:
+                text = await client.request("GET", path, params=params, kind="Pod")
+            except KubeError as err:
+                raise to_ferry(err, f"logs of {pod['name']}") from None
+            for line in str(text).splitlines():
+                stamp, _, content = line.partition(" ")
+                if request.filter and request.filter not in content:
+                    continue
+                yield application_pb2.LogEntry(content=content, time_stamp=stamp, pod_name=pod["name"])
+        yield application_pb2.LogEntry(last=True)
+
+
+def _version(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        raise InvalidArgument(f"resourceVersion {value!r} is not a resource version") from None
+
+
+def _merge_patch(target: Any, patch: Any) -> Any:
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = _merge_patch(result.get(key), value)
+    return result
+
+
+def _masked(obj: Obj) -> Obj:
+    if obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1":
+        obj = copy.deepcopy(obj)
+        for section in ("data", "stringData"):
+            if isinstance(obj.get(section), dict):
+                obj[section] = dict.fromkeys(obj[section], "++++++++")
+        annotations = (obj.get("metadata") or {}).get("annotations") or {}
+        annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None)
+    return obj
+
+
+def _resource_diff(
+    key: ResourceKey, desired: Obj | None, live: Obj | None, ignore: list[Any]
+) -> types_pb2.ResourceDiff:
+    result = diff(desired, live, options=DiffOptions(ignore=ignore))
+    target = _masked(desired) if desired is not None else None
+    shown_live = _masked(live) if live is not None else None
+    if desired is not None and desired.get("kind") == "Secret" and result.predicted_live is not None:
+        target = result.predicted_live  # masked consistently with the live side
+    return types_pb2.ResourceDiff(
+        group=key.group,
+        kind=key.kind,
+        namespace=key.namespace,
+        name=key.name,
+        target_state=json.dumps(target) if target is not None else "",
+        live_state=json.dumps(shown_live) if shown_live is not None else "",
+        normalized_live_state=json.dumps(result.normalized_live)
+        if result.normalized_live is not None
+        else "",
+        predicted_live_state=json.dumps(result.predicted_live) if result.predicted_live is not None else "",
+        diff=result.diff,
+        modified=result.modified,
+        resource_version=str(((live or {}).get("metadata") or {}).get("resourceVersion", "")),
+    )
+
+
+def _matches(item: types_pb2.ResourceDiff, query: application_pb2.ResourcesQuery) -> bool:
+    return all(
+        not wanted or wanted == actual
+        for wanted, actual in (
+            (query.namespace, item.namespace),
+            (query.name, item.name),
+            (query.group, item.group),
+            (query.kind, item.kind),
+        )
+    )
