@@ -19,6 +19,8 @@ GRPCURL_VERSION=${GRPCURL_VERSION:-v1.9.3}
 DEX_REF=${DEX_REF:-11d2eeb52b42}      # dex tag v2.45.1: the module path lacks /v2, so only a commit pin works
 DEX_VERSION=${DEX_VERSION:-v2.45.1}
 BUF_VERSION=${BUF_VERSION:-1.75.0}     # protobuf linter, from npm (its own registry is unreachable here)
+NODE_GRPC_VERSION=${NODE_GRPC_VERSION:-1.14.7}  # @grpc/grpc-js: the other-language client of the contract tests
+PROTO_LOADER_VERSION=${PROTO_LOADER_VERSION:-0.8.1}
 
 CACHE=${FERRY_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ferry-tools}
 BIN=$CACHE/bin                         # symlinks to the versioned binaries: what PATH and tests use
@@ -138,6 +140,16 @@ build_buf() {
   ln -sfn "$CACHE/buf-$BUF_VERSION/npm/node_modules/.bin/buf" "$out/buf"
 }
 
+build_node_grpc() {
+  local dir="$CACHE/node-grpc-$NODE_GRPC_VERSION"
+  mkdir -p "$dir/bin"
+  npm install --silent --no-save --no-audit --no-fund --prefix "$dir" \
+    "@grpc/grpc-js@$NODE_GRPC_VERSION" "@grpc/proto-loader@$PROTO_LOADER_VERSION"
+  # a marker "binary" so the cache logic can see the tool is present; NODE_PATH is its node_modules
+  printf '#!/bin/sh\necho %s\n' "$dir/node_modules" > "$dir/bin/node-grpc-path"
+  chmod +x "$dir/bin/node-grpc-path"
+}
+
 # kwok has no built-in stages; they ship in its module source. Render the "fast" set once.
 build_kwok_stages() {
   local out; out=$(versioned_dir kwok "$KWOK_VERSION")
@@ -175,6 +187,9 @@ ensure() {
     buf)
       have buf "$BUF_VERSION" buf || timed "buf $BUF_VERSION" build_buf
       link_tool buf "$BUF_VERSION" buf ;;
+    node-grpc)
+      have node-grpc "$NODE_GRPC_VERSION" node-grpc-path || timed "node grpc-js $NODE_GRPC_VERSION" build_node_grpc
+      link_tool node-grpc "$NODE_GRPC_VERSION" node-grpc-path ;;
     dex)
       have dex "$DEX_VERSION" dex || timed "dex $DEX_VERSION" with_scratch build_dex
       link_tool dex "$DEX_VERSION" dex ;;
@@ -184,6 +199,6 @@ ensure() {
 
 start=$SECONDS
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(buf etcd kustomize helm kwok grpcurl kubernetes)
+[ ${#tools[@]} -gt 0 ] || tools=(buf node-grpc etcd kustomize helm kwok grpcurl kubernetes)
 for t in "${tools[@]}"; do ensure "$t"; done
 log "tools ready in $BIN ($((SECONDS - start))s); module cache $(du -sh "$GOMODCACHE" 2>/dev/null | cut -f1)"
