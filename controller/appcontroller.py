@@ -63,6 +63,10 @@ log = logging.getLogger(__name__)
 USER_AGENT = "ferry-controller"
 
 
+class StartupError(RuntimeError):
+    """The controller cannot start; the message says what to fix."""
+
+
 @dataclass(frozen=True)
 class ControllerConfig:
     namespace: str
@@ -144,6 +148,19 @@ class AppController:
         ns = self.config.namespace
         if self.config.install_crds:
             await self._install_crds()
+        namespace_info = await self.kube.resource("v1", "Namespace")
+        try:
+            await self.kube.get(namespace_info, ns)
+        except NotFoundError:
+            raise StartupError(
+                f"the control namespace {ns!r} does not exist: create it (or use --install-crds)"
+            ) from None
+        try:
+            await self.kube.resource(APP_API_VERSION, "Application")
+        except NotFoundError:
+            raise StartupError(
+                "ferry's CRDs are not installed: apply deploy/ (or start with --install-crds)"
+            ) from None
         self.app_info = await self.kube.resource(APP_API_VERSION, "Application")
         project_info = await self.kube.resource(APP_API_VERSION, "AppProject")
         secret_info = await self.kube.resource("v1", "Secret")
@@ -193,9 +210,13 @@ class AppController:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for informer in (self.apps, self.projects, self.secrets, self.settings_cm):
-            await informer.stop()
-        for destination in self.destinations.all():
+        # stop() also runs after a failed start, when some parts were never made
+        for name in ("apps", "projects", "secrets", "settings_cm"):
+            informer = getattr(self, name, None)
+            if informer is not None:
+                await informer.stop()
+        destinations = getattr(self, "destinations", None)
+        for destination in destinations.all() if destinations is not None else []:
             await destination.cache.stop()
             if destination.client is not self.kube:
                 await destination.client.close()
@@ -205,6 +226,9 @@ class AppController:
             await self.shared_cache.close()
 
     async def _install_crds(self) -> None:
+        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.config.namespace}}
+        with contextlib.suppress(Conflict):
+            await self.kube.create(namespace)
         for crd in crds.load():
             await self.kube.apply(crd, field_manager=USER_AGENT)
         crd_info = await self.kube.resource("apiextensions.k8s.io/v1", "CustomResourceDefinition")

@@ -9,11 +9,12 @@ import signal
 import click
 
 from controller import metrics
-from controller.appcontroller import USER_AGENT, AppController, ControllerConfig
+from controller.appcontroller import USER_AGENT, AppController, ControllerConfig, StartupError
 from ferry import __version__, servicetoken
 from ferry.cmdline import CONTEXT_SETTINGS, listen_options, logging_options, version_option
 from ferry.kube.client import KubeClient
 from ferry.kube.config import ClusterConfig, ConfigError
+from ferry.kube.errors import KubeError
 from ferry.serving import start_metrics_server
 from ferry.settings import CONTROL_NAMESPACE
 
@@ -35,7 +36,14 @@ async def _run(config: ControllerConfig, cluster: ClusterConfig) -> None:
     )
     controller = AppController(config, client)
     try:
-        await controller.start()
+        try:
+            await controller.start()
+        except StartupError as err:
+            raise click.ClickException(str(err)) from None
+        except KubeError as err:
+            raise click.ClickException(
+                f"cannot reach the management cluster {cluster.server}: {err.message}"
+            ) from None
         await stop.wait()
         log.info("shutting down")
     finally:

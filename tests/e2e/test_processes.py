@@ -14,6 +14,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from ferry.devenv.controlplane import ControlPlane
 from ferry.devenv.process import ManagedProcess, free_port, port_open
 from ferry.devenv.tools import tool
 
@@ -30,11 +31,16 @@ def _start(name: str, args: list[str], tmp_path: Path) -> ManagedProcess:
 
 
 @pytest.mark.parametrize("name", sorted(SERVERS))
-def test_grpc_server_serves_health_reflection_and_metrics(name: str, tmp_path: Path) -> None:
+def test_grpc_server_serves_health_reflection_and_metrics(
+    name: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     port, metrics_port = free_port(), free_port()
     args = ["--port", str(port), "--metrics-port", str(metrics_port)]
     if name == "ferry-server":
-        args.append("--insecure")
+        # the API server needs the control namespace with ferry's CRDs (the controller installs them)
+        request.getfixturevalue("controller_process")
+        plane: ControlPlane = request.getfixturevalue("control_plane")
+        args += ["--insecure", "--kubeconfig", str(plane.kubeconfig), "--namespace", "ferry"]
     proc = _start(name, args, tmp_path)
     try:
         proc.wait_until(lambda: port_open(port), timeout=30, what="gRPC port")
@@ -59,16 +65,36 @@ def test_grpc_server_serves_health_reflection_and_metrics(name: str, tmp_path: P
     assert "shutting down" in proc.log_path.read_text()
 
 
-def test_controller_serves_metrics_and_stops_on_sigterm(tmp_path: Path) -> None:
+def test_controller_serves_metrics_and_stops_on_sigterm(control_plane: ControlPlane, tmp_path: Path) -> None:
     metrics_port = free_port()
-    proc = _start("ferry-controller", ["--metrics-port", str(metrics_port)], tmp_path)
+    args = [
+        "--metrics-port",
+        str(metrics_port),
+        "--kubeconfig",
+        str(control_plane.kubeconfig),
+        "--namespace",
+        "ferry-processes",
+        "--install-crds",
+    ]
+    proc = _start("ferry-controller", args, tmp_path)
     try:
         proc.wait_until(lambda: port_open(metrics_port), timeout=30, what="metrics port")
         with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as resp:
-            assert resp.status == 200
+            assert b"ferry_app_reconcile" in resp.read()
     finally:
         proc.stop(timeout=10)
     assert not proc.alive()
+    assert "shutting down" in proc.log_path.read_text()
+
+
+def test_controller_outside_a_cluster_needs_a_kubeconfig(tmp_path: Path) -> None:
+    exe = str(Path(sys.executable).parent / "ferry-controller")
+    env = {**os.environ, "FERRY_SERVICE_KEY": "k"}
+    result = subprocess.run(
+        [exe, "--metrics-port", "0"], capture_output=True, text=True, env=env, timeout=30, check=False
+    )
+    assert result.returncode == 2
+    assert "give --kubeconfig" in result.stderr
 
 
 def test_reposerver_refuses_to_start_without_a_service_key(tmp_path: Path) -> None:
