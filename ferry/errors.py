@@ -62,3 +62,12 @@ class DeadlineExceeded(FerryError):
 
 class Internal(FerryError):
     code = grpc.StatusCode.INTERNAL
+
+
+def from_status(code: grpc.StatusCode, message: str) -> FerryError:
+    """The FerryError carrying ``code`` (an answer passed on from another ferry service);
+    UNAVAILABLE for codes without one."""
+    for cls in FerryError.__subclasses__():
+        if cls.code == code:
+            return cls(message)
+    return Unavailable(message)

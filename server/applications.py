@@ -26,7 +26,7 @@ from ferry.engine.diff import DiffOptions, diff
 from ferry.engine.health import HealthChecker, custom_rules_from_settings
 from ferry.engine.ignore import IgnoreRuleError, rule_from_spec
 from ferry.engine.tracking import ResourceKey, owning_app, with_tracking
-from ferry.errors import AlreadyExists, FailedPrecondition, FerryError, InvalidArgument, NotFound, Unavailable
+from ferry.errors import AlreadyExists, FailedPrecondition, FerryError, InvalidArgument, NotFound, from_status
 from ferry.interceptors import CALLER, Context
 from ferry.kube.client import KubeClient, Obj
 from ferry.kube.errors import KubeError, NotFoundError, to_ferry
@@ -56,12 +56,7 @@ def app_object(app: Obj) -> str:
 
 def _rpc_error(err: grpc.aio.AioRpcError, what: str) -> FerryError:
     """A repo server error, passed on with its code (UNAVAILABLE when it cannot be reached)."""
-    code = err.code()
-    message = f"{what}: {err.details()}"
-    for cls in FerryError.__subclasses__():
-        if cls.code == code:
-            return cls(message)
-    return Unavailable(message)
+    return from_status(err.code(), f"{what}: {err.details()}")
 
 
 class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):

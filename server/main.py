@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import importlib
 import logging
+from typing import Any
 
 import click
 
@@ -23,8 +25,26 @@ from ferry.serving import (
     start_metrics_server,
 )
 from ferry.settings import CONTROL_NAMESPACE
-from ferry.v1 import application_pb2, application_pb2_grpc, session_pb2, session_pb2_grpc
+from ferry.v1 import (
+    account_pb2,
+    application_pb2,
+    application_pb2_grpc,
+    cluster_pb2,
+    project_pb2,
+    repository_pb2,
+    session_pb2,
+    session_pb2_grpc,
+    version_pb2,
+)
 from server.applications import ApplicationService
+from server.management import (
+    AccountService,
+    ClusterService,
+    ProjectService,
+    RepositoryService,
+    SettingsService,
+    VersionService,
+)
 from server.session_service import SessionService
 from server.sessions import Caller
 from server.state import USER_AGENT, ServerState
@@ -75,6 +95,25 @@ async def tls_from_secret(
     return TlsConfig(pair.cert_pem, pair.key_pem)
 
 
+def management_services(state: ServerState) -> list[ServiceRegistration]:
+    def registration(module: Any, service: str, servicer: Any) -> ServiceRegistration:
+        grpc_module = importlib.import_module(module.__name__ + "_grpc")
+        return ServiceRegistration(
+            module.DESCRIPTOR.services_by_name[service].full_name,
+            servicer,
+            getattr(grpc_module, f"add_{service}Servicer_to_server"),
+        )
+
+    return [
+        registration(repository_pb2, "RepositoryService", RepositoryService(state)),
+        registration(cluster_pb2, "ClusterService", ClusterService(state)),
+        registration(project_pb2, "ProjectService", ProjectService(state)),
+        registration(account_pb2, "AccountService", AccountService(state)),
+        registration(version_pb2, "VersionService", VersionService()),
+        registration(version_pb2, "SettingsService", SettingsService(state)),
+    ]
+
+
 async def _serve(address: str, port: int, insecure: bool, state: ServerState, hosts: list[str]) -> None:
     await state.start()
 
@@ -96,6 +135,7 @@ async def _serve(address: str, port: int, insecure: bool, state: ServerState, ho
                 SessionService(state),
                 session_pb2_grpc.add_SessionServiceServicer_to_server,
             ),
+            *management_services(state),
         ],
         interceptors=standard_interceptors(authenticate, exempt=PUBLIC),
         tls=tls,

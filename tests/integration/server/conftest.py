@@ -13,7 +13,16 @@ import pytest
 from kubernetes import client as k8s
 
 from ferry.devenv.controlplane import ControlPlane
-from ferry.v1 import application_pb2_grpc, session_pb2, session_pb2_grpc
+from ferry.v1 import (
+    account_pb2_grpc,
+    application_pb2_grpc,
+    cluster_pb2_grpc,
+    project_pb2_grpc,
+    repository_pb2_grpc,
+    session_pb2,
+    session_pb2_grpc,
+    version_pb2_grpc,
+)
 from tests.conftest import CONTROL_NS, SERVICE_KEY, RunningServer, start_ferry_process
 
 SETTINGS = {
@@ -86,6 +95,16 @@ class Api:
         )
         self.apps = application_pb2_grpc.ApplicationServiceStub(self.channel)
         self.sessions = session_pb2_grpc.SessionServiceStub(self.channel)
+        self.stubs: dict[str, Any] = {
+            "apps": self.apps,
+            "sessions": self.sessions,
+            "repos": repository_pb2_grpc.RepositoryServiceStub(self.channel),
+            "clusters": cluster_pb2_grpc.ClusterServiceStub(self.channel),
+            "projects": project_pb2_grpc.ProjectServiceStub(self.channel),
+            "accounts": account_pb2_grpc.AccountServiceStub(self.channel),
+            "version": version_pb2_grpc.VersionServiceStub(self.channel),
+            "settings": version_pb2_grpc.SettingsServiceStub(self.channel),
+        }
         self.token = ""
 
     def login(self, username: str, password: str) -> str:
@@ -101,8 +120,7 @@ class Api:
     def call(
         self, service: str, method: str, request: Any, *, token: str | None = None, timeout: float = 60
     ) -> Any:
-        stub = self.apps if service == "apps" else self.sessions
-        return getattr(stub, method)(request, metadata=self.meta(token), timeout=timeout)
+        return getattr(self.stubs[service], method)(request, metadata=self.meta(token), timeout=timeout)
 
     def close(self) -> None:
         self.channel.close()
