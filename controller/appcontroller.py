@@ -411,7 +411,9 @@ class AppController:
                 memory.manifests = None
             memory.cluster = destination.cache.name
             if level >= Refresh.LATEST or memory.manifests is None:
-                await self._fetch_manifests(app, destination, memory, hard=level == Refresh.HARD)
+                await self._fetch_manifests(
+                    app, destination, memory, hard=level == Refresh.HARD, fresh_refs=bool(refresh)
+                )
                 memory.spec_key = key
                 memory.last_latest = time.monotonic()
             if memory.manifest_error:
@@ -564,16 +566,28 @@ class AppController:
         return conditions, self.destinations.get(config)
 
     async def _fetch_manifests(
-        self, app: Obj, destination: Destination, memory: AppMemory, *, hard: bool
+        self, app: Obj, destination: Destination, memory: AppMemory, *, hard: bool, fresh_refs: bool = False
     ) -> None:
+        """Asks the repo server for the app's manifests. ``fresh_refs`` (a refresh someone asked
+        for, e.g. after a webhook push): resolve the revision past the repo server's short-lived
+        reference cache first, and render that exact commit."""
         spec = app["spec"]
         source = spec.get("source") or {}
         assert self._repo is not None
+        repository = self.repo_creds.for_url(source.get("repoURL", ""))
+        revision = str(source.get("targetRevision") or "")
         try:
+            if fresh_refs and not hard and not source.get("chart"):
+                resolved = await self._repo.ResolveRevision(
+                    repo_pb2.ResolveRevisionRequest(repo=repository, revision=revision, no_cache=True),
+                    metadata=self._tokens.metadata(),
+                    timeout=self.config.repo_timeout,
+                )
+                revision = resolved.revision
             request = repo_pb2.ManifestRequest(
-                repo=self.repo_creds.for_url(source.get("repoURL", "")),
+                repo=repository,
                 application_source=_source_message(source),
-                revision=str(source.get("targetRevision") or ""),
+                revision=revision,
                 no_cache=hard,
                 app_name=app["metadata"]["name"],
                 namespace=str((spec.get("destination") or {}).get("namespace") or ""),

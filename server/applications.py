@@ -26,10 +26,18 @@ from ferry.engine.diff import DiffOptions, diff
 from ferry.engine.health import HealthChecker, custom_rules_from_settings
 from ferry.engine.ignore import IgnoreRuleError, rule_from_spec
 from ferry.engine.tracking import ResourceKey, owning_app, with_tracking
-from ferry.errors import AlreadyExists, FailedPrecondition, FerryError, InvalidArgument, NotFound, from_status
+from ferry.errors import (
+    Aborted,
+    AlreadyExists,
+    FailedPrecondition,
+    FerryError,
+    InvalidArgument,
+    NotFound,
+    from_status,
+)
 from ferry.interceptors import CALLER, Context
 from ferry.kube.client import KubeClient, Obj
-from ferry.kube.errors import KubeError, NotFoundError, to_ferry
+from ferry.kube.errors import Conflict, KubeError, NotFoundError, to_ferry
 from ferry.selectors import parse as parse_selector
 from ferry.settings import APP_API_VERSION, REFRESH_ANNOTATION, RESOURCES_FINALIZER
 from ferry.tree import build_tree, tree_key
@@ -108,10 +116,25 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
             ) from None
 
     async def _write(self, method: str, *args: Any, **kwargs: Any) -> Obj:
-        try:
-            result: Obj = await getattr(self.s.kube, method)(*args, **kwargs)
-        except KubeError as err:
-            raise to_ferry(err, "application") from None
+        for attempt in range(5):
+            try:
+                result: Obj = await getattr(self.s.kube, method)(*args, **kwargs)
+                break
+            except Conflict:
+                if method != "replace" or attempt == 4:
+                    raise Aborted(
+                        f"application {args[0]['metadata']['name']!r} kept changing; try again"
+                    ) from None
+                # The controller wrote status meanwhile: put our spec and metadata on the latest copy.
+                wanted = args[0]
+                latest = await self.s.kube.get(self.s.app_info, wanted["metadata"]["name"], self.s.namespace)
+                latest["spec"] = wanted["spec"]
+                for key in ("labels", "annotations", "finalizers"):
+                    if key in wanted["metadata"]:
+                        latest["metadata"][key] = wanted["metadata"][key]
+                args = (latest, *args[1:])
+            except KubeError as err:
+                raise to_ferry(err, "application") from None
         self.s.apps.store[(self.s.namespace, result["metadata"]["name"])] = result
         return result
 

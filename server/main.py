@@ -6,9 +6,14 @@ import asyncio
 import base64
 import importlib
 import logging
+import ssl
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import click
+import grpc
+from aiohttp import web
 
 from ferry import __version__, pki, servicetoken
 from ferry.cache import make_cache
@@ -37,6 +42,7 @@ from ferry.v1 import (
     version_pb2,
 )
 from server.applications import ApplicationService
+from server.http import HttpApi
 from server.management import (
     AccountService,
     ClusterService,
@@ -114,7 +120,9 @@ def management_services(state: ServerState) -> list[ServiceRegistration]:
     ]
 
 
-async def _serve(address: str, port: int, insecure: bool, state: ServerState, hosts: list[str]) -> None:
+async def _serve(
+    address: str, port: int, http_port: int, insecure: bool, state: ServerState, hosts: list[str]
+) -> None:
     await state.start()
 
     def authenticate(metadata: dict[str, str], method: str) -> Caller:
@@ -140,8 +148,40 @@ async def _serve(address: str, port: int, insecure: bool, state: ServerState, ho
         interceptors=standard_interceptors(authenticate, exempt=PUBLIC),
         tls=tls,
     )
+    runner: web.AppRunner | None = None
+    channel: grpc.aio.Channel | None = None
+
+    async def start_http() -> None:
+        nonlocal runner, channel
+        target = f"127.0.0.1:{server.bound_port}"
+        if tls is None:
+            channel = grpc.aio.insecure_channel(target)
+        else:
+            credentials = grpc.ssl_channel_credentials(root_certificates=tls.cert_chain_pem)
+            channel = grpc.aio.secure_channel(
+                target, credentials, options=[("grpc.ssl_target_name_override", "localhost")]
+            )
+        runner = web.AppRunner(HttpApi(state, channel, secure_cookies=tls is not None).app(), access_log=None)
+        await runner.setup()
+        ssl_context = None
+        if tls is not None:
+            ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            with tempfile.TemporaryDirectory() as tmp:
+                cert, key = Path(tmp) / "tls.crt", Path(tmp) / "tls.key"
+                cert.write_bytes(tls.cert_chain_pem)
+                key.write_bytes(tls.private_key_pem)
+                ssl_context.load_cert_chain(cert, key)
+        await web.TCPSite(runner, address, http_port, ssl_context=ssl_context).start()
+        log.info("HTTP listening", extra={"address": f"{address}:{http_port}", "tls": tls is not None})
+
+    async def stop_http() -> None:
+        if runner is not None:
+            await runner.cleanup()
+        if channel is not None:
+            await channel.close()
+
     try:
-        await serve_until_signalled(server)
+        await serve_until_signalled(server, on_start=start_http, on_stop=stop_http)
     finally:
         await state.stop()
         await state.kube.close()
@@ -151,7 +191,16 @@ async def _serve(address: str, port: int, insecure: bool, state: ServerState, ho
 @version_option(PROG)
 @logging_options
 @listen_options(port=8080, metrics_port=8083)
-@click.option("--insecure", is_flag=True, show_envvar=True, help="Serve gRPC without TLS (local use only).")
+@click.option(
+    "--insecure", is_flag=True, show_envvar=True, help="Serve gRPC and HTTP without TLS (local use only)."
+)
+@click.option(
+    "--http-port",
+    type=click.IntRange(0, 65535),
+    default=8090,
+    show_envvar=True,
+    help="Port of the REST/JSON API, webhooks and web UI.",
+)
 @click.option("--namespace", default=CONTROL_NAMESPACE, show_envvar=True, help="Control namespace.")
 @click.option(
     "--kubeconfig",
@@ -186,6 +235,7 @@ def command(
     port: int,
     metrics_port: int,
     insecure: bool,
+    http_port: int,
     namespace: str,
     kubeconfig: str,
     kube_context: str,
@@ -215,7 +265,7 @@ def command(
         kube = KubeClient(cluster, user_agent=f"{USER_AGENT}/{__version__}")
         cache = make_cache(redis_url, initiator="server") if redis_url else None
         state = ServerState(kube, namespace, repo_server=repo_server, service_key=key, shared_cache=cache)
-        await _serve(address, port, insecure, state, list(tls_hosts))
+        await _serve(address, port, http_port, insecure, state, list(tls_hosts))
 
     asyncio.run(main())
 

@@ -181,6 +181,7 @@ class RunningServer:
     proc: ManagedProcess
     address: str
     metrics_url: str
+    http_url: str = ""
 
     def stop(self) -> None:
         self.proc.stop()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -13,6 +14,7 @@ import pytest
 from kubernetes import client as k8s
 
 from ferry.devenv.controlplane import ControlPlane
+from ferry.devenv.process import free_port, port_open
 from ferry.v1 import (
     account_pb2_grpc,
     application_pb2_grpc,
@@ -61,6 +63,7 @@ def server_process(
 ) -> Iterator[RunningServer]:
     upsert_configmap(kube, "ferry-cm", SETTINGS)
     upsert_configmap(kube, "ferry-rbac-cm", {"policy.csv": POLICY})
+    http_port = free_port()
     server = start_ferry_process(
         "ferry-server",
         [
@@ -72,9 +75,13 @@ def server_process(
             reposerver_process.address,
             "--loglevel",
             "debug",
+            "--http-port",
+            str(http_port),
         ],
         env={"FERRY_SERVICE_KEY": SERVICE_KEY},
     )
+    server.http_url = f"https://127.0.0.1:{http_port}"
+    server.proc.wait_until(lambda: port_open(http_port), timeout=30, what="HTTP port")
     yield server
     server.stop()
 
@@ -148,3 +155,10 @@ def api(server_process: RunningServer, kube: k8s.ApiClient) -> Iterator[Api]:
 def admin(api: Api, kube: k8s.ApiClient) -> Api:
     api.login("admin", admin_password(kube))
     return api
+
+
+@pytest.fixture
+def rest(server_process: RunningServer, kube: k8s.ApiClient, tmp_path: Path) -> Any:
+    from tests.integration.server.test_rest import Http  # noqa: PLC0415 (the client lives with its tests)
+
+    return Http(server_process, kube, tmp_path)

@@ -1,0 +1,192 @@
+"""ferry-server's HTTP side (:8090, TLS like gRPC): the REST/JSON gateway under ``/api``, the
+OpenAPI document, Git webhooks, health, and (later) the web UI at ``/``.
+
+Authentication: an ``Authorization: Bearer`` header, or the HttpOnly, SameSite=Strict session
+cookie ``ferry.token`` that ``POST /api/v1/session`` sets. Cookie-authenticated requests that
+change state must echo the ``ferry.csrf`` cookie in the ``X-Ferry-CSRF`` header (double-submit
+CSRF protection); bearer requests need not (a browser cannot add that header cross-site).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from typing import Any
+
+import grpc
+from aiohttp import web
+from google.protobuf.message_factory import GetMessageClass
+
+from ferry.v1 import (
+    account_pb2,
+    application_pb2,
+    cluster_pb2,
+    project_pb2,
+    repository_pb2,
+    session_pb2,
+    version_pb2,
+)
+from server import gateway, openapi, webhook
+from server.state import ServerState
+
+log = logging.getLogger(__name__)
+
+TOKEN_COOKIE = "ferry.token"  # noqa: S105 (a cookie name)
+CSRF_COOKIE = "ferry.csrf"
+CSRF_HEADER = "X-Ferry-CSRF"
+SERVICES = [
+    application_pb2.DESCRIPTOR.services_by_name["ApplicationService"],
+    session_pb2.DESCRIPTOR.services_by_name["SessionService"],
+    repository_pb2.DESCRIPTOR.services_by_name["RepositoryService"],
+    cluster_pb2.DESCRIPTOR.services_by_name["ClusterService"],
+    project_pb2.DESCRIPTOR.services_by_name["ProjectService"],
+    account_pb2.DESCRIPTOR.services_by_name["AccountService"],
+    version_pb2.DESCRIPTOR.services_by_name["VersionService"],
+    version_pb2.DESCRIPTOR.services_by_name["SettingsService"],
+]
+
+
+def _json(status: int, body: Any, **kwargs: Any) -> web.Response:
+    return web.Response(status=status, text=json.dumps(body), content_type="application/json", **kwargs)
+
+
+def _error(code: grpc.StatusCode, message: str) -> web.Response:
+    return _json(gateway.HTTP_STATUS.get(code, 500), gateway.error_body(code, message))
+
+
+class HttpApi:
+    def __init__(self, state: ServerState, grpc_channel: grpc.aio.Channel, *, secure_cookies: bool) -> None:
+        self.state = state
+        self.channel = grpc_channel
+        self.secure_cookies = secure_cookies
+        self.routes = gateway.routes(SERVICES)
+        self.openapi = openapi.document(SERVICES)
+
+    def app(self) -> web.Application:
+        application = web.Application(client_max_size=16 * 1024 * 1024)
+        application.router.add_get("/healthz", self.healthz)
+        application.router.add_get("/api/openapi.json", self.openapi_json)
+        application.router.add_post("/api/webhook", self.webhook)
+        application.router.add_route("*", "/api/{tail:.*}", self.transcode)
+        return application
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def openapi_json(self, request: web.Request) -> web.Response:
+        return _json(200, self.openapi)
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        try:
+            push = webhook.parse(dict(request.headers), body, self.state.secret_store.data())
+        except webhook.WebhookError as err:
+            return _json(err.status, {"error": err.message})
+        if push is None:
+            return _json(200, {"refreshed": []})
+        return _json(200, {"refreshed": await webhook.refresh_matching(self.state, push)})
+
+    def _credentials(self, request: web.Request) -> tuple[str, bool] | web.Response:
+        """(token, from cookie) — or an error response when a cookie request lacks the CSRF header."""
+        header = request.headers.get("Authorization", "")
+        if header:
+            return header.removeprefix("Bearer ").strip(), False
+        token = request.cookies.get(TOKEN_COOKIE, "")
+        if token and request.method not in ("GET", "HEAD", "OPTIONS"):
+            expected = request.cookies.get(CSRF_COOKIE, "")
+            if not expected or not secrets.compare_digest(expected, request.headers.get(CSRF_HEADER, "")):
+                return _error(
+                    grpc.StatusCode.PERMISSION_DENIED,
+                    f"missing or wrong {CSRF_HEADER} header for a cookie session",
+                )
+        return token, bool(token)
+
+    async def transcode(self, request: web.Request) -> web.StreamResponse:
+        found = gateway.match(self.routes, request.method, request.path)
+        if found is None:
+            return _error(grpc.StatusCode.NOT_FOUND, f"no API operation {request.method} {request.path}")
+        route, path_values = found
+        credentials = self._credentials(request)
+        if isinstance(credentials, web.Response):
+            return credentials
+        token, _ = credentials
+        body: Any = None
+        if route.body:
+            raw = await request.read()
+            try:
+                body = json.loads(raw) if raw else {}
+            except json.JSONDecodeError as err:
+                return _error(grpc.StatusCode.INVALID_ARGUMENT, f"request body is not JSON: {err}")
+        try:
+            message = gateway.build_request(route, path_values, request.query.items(), body)
+        except gateway.RequestError as err:
+            return _error(grpc.StatusCode.INVALID_ARGUMENT, str(err))
+        metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        response_cls = GetMessageClass(route.method.output_type)
+        if route.streaming:
+            return await self._stream(request, route, message, metadata, response_cls)
+        call: Any = self.channel.unary_unary(
+            route.full_method,
+            request_serializer=lambda m: m.SerializeToString(),
+            response_deserializer=response_cls.FromString,
+        )
+        try:
+            reply: Any = await call(message, metadata=metadata, timeout=300)
+        except grpc.aio.AioRpcError as err:
+            return _error(err.code(), err.details() or err.code().name)
+        response = _json(200, gateway.to_json(reply))
+        if route.full_method == "/ferry.v1.SessionService/Create":
+            self._set_session(response, reply.token)
+        elif route.full_method == "/ferry.v1.SessionService/Delete":
+            response.del_cookie(TOKEN_COOKIE, path="/")
+            response.del_cookie(CSRF_COOKIE, path="/")
+        return response
+
+    def _set_session(self, response: web.Response, token: str) -> None:
+        response.set_cookie(
+            TOKEN_COOKIE, token, httponly=True, samesite="Strict", secure=self.secure_cookies, path="/"
+        )
+        response.set_cookie(
+            CSRF_COOKIE,
+            secrets.token_urlsafe(24),
+            httponly=False,
+            samesite="Strict",
+            secure=self.secure_cookies,
+            path="/",
+        )
+
+    async def _stream(
+        self, request: web.Request, route: gateway.Route, message: Any, metadata: Any, response_cls: Any
+    ) -> web.StreamResponse:
+        call: Any = self.channel.unary_stream(
+            route.full_method,
+            request_serializer=lambda m: m.SerializeToString(),
+            response_deserializer=response_cls.FromString,
+        )
+        stream = call(message, metadata=metadata)
+        response: web.StreamResponse | None = None
+        try:
+            async for item in stream:
+                if response is None:
+                    response = web.StreamResponse(
+                        status=200, headers={"Content-Type": "application/x-ndjson"}
+                    )
+                    await response.prepare(request)
+                await response.write((json.dumps({"result": gateway.to_json(item)}) + "\n").encode())
+        except grpc.aio.AioRpcError as err:
+            if response is None:
+                return _error(err.code(), err.details() or err.code().name)
+            await response.write(
+                (json.dumps({"error": gateway.error_body(err.code(), err.details() or "")}) + "\n").encode()
+            )
+        except (ConnectionResetError, RuntimeError):
+            stream.cancel()
+            raise
+        finally:
+            stream.cancel()
+        if response is None:
+            response = web.StreamResponse(status=200, headers={"Content-Type": "application/x-ndjson"})
+            await response.prepare(request)
+        await response.write_eof()
+        return response
