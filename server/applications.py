@@ -42,6 +42,7 @@ from ferry.selectors import parse as parse_selector
 from ferry.settings import APP_API_VERSION, REFRESH_ANNOTATION, RESOURCES_FINALIZER
 from ferry.tree import build_tree, tree_key
 from ferry.v1 import application_pb2, application_pb2_grpc, repo_pb2, types_pb2
+from server import argo
 from server.project import check_project
 from server.sessions import Caller, require
 from server.state import ServerState
@@ -300,9 +301,19 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
     async def Create(
         self, request: application_pb2.ApplicationCreateRequest, context: Context
     ) -> types_pb2.Application:
-        if not request.HasField("application"):
-            raise InvalidArgument("application is required")
-        app = self._incoming(request.application)
+        if request.manifest:
+            converted, notes = argo.convert(argo.parse_manifest(request.manifest))
+            try:
+                message = from_k8s(converted, types_pb2.Application)
+            except json_format.ParseError as err:
+                raise InvalidArgument(f"manifest: {err}") from None
+            if notes:
+                context.set_trailing_metadata(tuple(("ferry-conversion-notes", note) for note in notes))
+        elif request.HasField("application"):
+            message = request.application
+        else:
+            raise InvalidArgument("application (or manifest) is required")
+        app = self._incoming(message)
         name = app["metadata"].get("name", "")
         self._enforce("create", f"{app['spec'].get('project') or 'default'}/{name}")
         await self._validate(app, check_source=not request.HasField("validate") or request.validate)

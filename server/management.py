@@ -388,13 +388,20 @@ class ClusterService(cluster_pb2_grpc.ClusterServiceServicer):
             dest.get("server") == config.server or (dest.get("name") and dest.get("name") == config.name)
         )
 
-    def _public(self, config: ClusterConfig, has_credentials: bool) -> cluster_pb2.Cluster:
+    def _public(
+        self, config: ClusterConfig, secret: str | None, data: dict[str, str] | None = None
+    ) -> cluster_pb2.Cluster:
+        """The cluster as callers see it (no credentials); ``data`` is the secret just written,
+        which the informer may not have delivered yet."""
         server = IN_CLUSTER_SERVER if config.name == IN_CLUSTER_NAME else config.server
+        stored = data if data is not None else dict(self._stored()).get(secret or "", {})
+        labels = json.loads(stored.get("labels") or "{}")
         return cluster_pb2.Cluster(
             server=server,
             name=config.name,
             namespaces=list(config.namespaces),
-            has_credentials=has_credentials,
+            has_credentials=secret is not None,
+            labels=labels,
         )
 
     def _configs(self) -> list[tuple[str | None, ClusterConfig]]:
@@ -428,14 +435,14 @@ class ClusterService(cluster_pb2_grpc.ClusterServiceServicer):
         infos = await asyncio.gather(*(self._info(c) for _, c in visible))
         items = []
         for (secret, config), info in zip(visible, infos, strict=True):
-            cluster = self._public(config, secret is not None)
+            cluster = self._public(config, secret)
             cluster.info.CopyFrom(info)
             items.append(cluster)
         return cluster_pb2.ClusterList(items=items)
 
     async def Get(self, request: cluster_pb2.ClusterQuery, context: Context) -> cluster_pb2.Cluster:
         secret, config = self._find(request.server, request.name)
-        public = self._public(config, secret is not None)
+        public = self._public(config, secret)
         enforce(self.s, "clusters", "get", public.server)
         public.info.CopyFrom(await self._info(config))
         return public
@@ -465,6 +472,7 @@ class ClusterService(cluster_pb2_grpc.ClusterServiceServicer):
             "name": cluster.name or cluster.server,
             "namespaces": ",".join(cluster.namespaces),
             "config": json.dumps(config),
+            "labels": json.dumps(dict(sorted(cluster.labels.items()))),
         }
 
     async def Create(
@@ -482,7 +490,7 @@ class ClusterService(cluster_pb2_grpc.ClusterServiceServicer):
         name = secret or f"cluster-{hashlib.sha256(data['server'].encode()).hexdigest()[:12]}"
         await _secret_write(self.s, name, "cluster", data, replace=secret is not None)
         config = ClusterConfig.from_secret({k: _b64(v) for k, v in data.items()})
-        public = self._public(config, True)
+        public = self._public(config, name, data)
         public.info.CopyFrom(await self._info(config))
         return public
 
@@ -500,7 +508,7 @@ class ClusterService(cluster_pb2_grpc.ClusterServiceServicer):
         data = self._data(updated)
         await _secret_write(self.s, secret, "cluster", data, replace=True)
         config = ClusterConfig.from_secret({k: _b64(v) for k, v in data.items()})
-        return self._public(config, True)
+        return self._public(config, secret, data)
 
     async def Delete(
         self, request: cluster_pb2.ClusterQuery, context: Context
@@ -737,8 +745,9 @@ class AccountService(account_pb2_grpc.AccountServiceServicer):
     async def GetAccount(
         self, request: account_pb2.GetAccountRequest, context: Context
     ) -> account_pb2.Account:
-        account = self._account(request.name)
-        self._own_or(request.name, "get")
+        name = request.name or caller().username
+        account = self._account(name)
+        self._own_or(name, "get")
         return self._message(account)
 
     async def CreateToken(

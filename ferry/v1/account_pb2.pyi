@@ -124,6 +124,7 @@ class GetAccountRequest(_message.Message):
 
     NAME_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    """The caller's own account when empty."""
     def __init__(
         self,
         *,

@@ -90,10 +90,16 @@ class ApplicationCreateRequest(_message.Message):
     APPLICATION_FIELD_NUMBER: _builtins.int
     UPSERT_FIELD_NUMBER: _builtins.int
     VALIDATE_FIELD_NUMBER: _builtins.int
+    MANIFEST_FIELD_NUMBER: _builtins.int
     upsert: _builtins.bool
     """Replace an existing application of that name instead of failing with ALREADY_EXISTS."""
     validate: _builtins.bool
     """Check repository, path and project rules before writing (default true)."""
+    manifest: _builtins.str
+    """Instead of application: a YAML or JSON manifest of ferry's Application or of Argo CD's
+    (argoproj.io/v1alpha1), converted by the server; what it changed is returned in the
+    trailing metadata "ferry-conversion-notes" (one note per value).
+    """
     @_builtins.property
     def application(self) -> _types_pb2.Application: ...
     def __init__(
@@ -102,10 +108,11 @@ class ApplicationCreateRequest(_message.Message):
         application: _types_pb2.Application | None = ...,
         upsert: _builtins.bool | None = ...,
         validate: _builtins.bool | None = ...,
+        manifest: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_upsert", b"_upsert", "_validate", b"_validate", "application", b"application", "upsert", b"upsert", "validate", b"validate"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_upsert", b"_upsert", "_validate", b"_validate", "application", b"application", "upsert", b"upsert", "validate", b"validate"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_upsert", b"_upsert", "_validate", b"_validate", "application", b"application", "manifest", b"manifest", "upsert", b"upsert", "validate", b"validate"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__upsert: _TypeAlias = _typing.Literal["upsert"]  # noqa: Y015
     _WhichOneofArgType__upsert: _TypeAlias = _typing.Literal["_upsert", b"_upsert"]  # noqa: Y015
