@@ -94,3 +94,36 @@ def build_tree(managed: Iterable[Obj], children: Iterable[Obj], checker: HealthC
                 added = True
     nodes.sort(key=lambda n: (n["kind"], n["namespace"], n["name"]))
     return {"nodes": nodes}
+
+
+def pods_of(
+    nodes: list[Obj], *, group: str = "", kind: str = "", name: str = "", namespace: str = ""
+) -> list[Obj]:
+    """The Pod nodes of a tree under the resource (group, kind, name, namespace) — the resource
+    itself when it is a Pod, its descendants otherwise; every Pod when no resource is named.
+    Raises KeyError when the tree has no such resource."""
+    pods = [n for n in nodes if n.get("kind") == "Pod"]
+    if not kind and not name:
+        return pods
+    roots = [
+        n
+        for n in nodes
+        if (not kind or n.get("kind") == kind)
+        and (not name or n.get("name") == name)
+        and (not group or n.get("group", "") == group)
+        and (not namespace or n.get("namespace", "") == namespace)
+    ]
+    if not roots:
+        raise KeyError(f"{kind or 'resource'} {name!r}")
+    children: dict[str, list[Obj]] = {}
+    for n in nodes:
+        for parent in n.get("parentRefs") or []:
+            children.setdefault(parent.get("uid", ""), []).append(n)
+    found: dict[str, Obj] = {}
+    pending = list(roots)
+    while pending:
+        current = pending.pop()
+        if current.get("kind") == "Pod":
+            found[current.get("uid") or current.get("name", "")] = current
+        pending.extend(children.get(current.get("uid", ""), []))
+    return [p for p in pods if (p.get("uid") or p.get("name", "")) in found]

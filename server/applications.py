@@ -14,7 +14,7 @@ import copy
 import json
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
@@ -40,7 +40,7 @@ from ferry.kube.client import KubeClient, Obj
 from ferry.kube.errors import Conflict, KubeError, NotFoundError, to_ferry
 from ferry.selectors import parse as parse_selector
 from ferry.settings import APP_API_VERSION, REFRESH_ANNOTATION, RESOURCES_FINALIZER
-from ferry.tree import build_tree, tree_key
+from ferry.tree import build_tree, pods_of, tree_key
 from ferry.v1 import application_pb2, application_pb2_grpc, repo_pb2, types_pb2
 from server import argo
 from server.project import check_project
@@ -765,32 +765,87 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
         app = self._get_checked(request.name)
         self._enforce("get", app_object(app), resource="logs")
         tree = await self._compute_tree(app)
-        pods = [n for n in tree["nodes"] if n["kind"] == "Pod"]
-        if request.pod_name:
-            pods = [n for n in pods if n["name"] == request.pod_name]
-            if not pods:
-                raise NotFound(f"pod {request.pod_name!r} is not part of application {request.name!r}")
+        try:
+            pods = pods_of(
+                tree["nodes"],
+                group=request.group,
+                kind=request.kind or ("Pod" if request.pod_name else ""),
+                name=request.resource_name or request.pod_name,
+                namespace=request.namespace,
+            )
+        except KeyError as err:
+            raise NotFound(f"{err.args[0]} is not part of application {request.name!r}") from None
         client = self.s.client_for(self.s.destination(app.get("spec") or {}))
+        params: dict[str, str] = {"timestamps": "true"}
+        if request.container:
+            params["container"] = request.container
+        if request.HasField("tail_lines"):
+            params["tailLines"] = str(request.tail_lines)
+        if request.since_seconds:
+            params["sinceSeconds"] = str(request.since_seconds)
+        if request.previous:
+            params["previous"] = "true"
+
+        def entry(pod: Obj, line: str) -> application_pb2.LogEntry | None:
+            stamp, _, content = line.partition(" ")
+            if request.filter and request.filter not in content:
+                return None
+            return application_pb2.LogEntry(content=content, time_stamp=stamp, pod_name=pod["name"])
+
+        def path(pod: Obj) -> str:
+            return f"/api/v1/namespaces/{pod['namespace']}/pods/{pod['name']}/log"
+
+        if request.follow:
+            async for item in _follow_logs(client, pods, path, params, entry):
+                yield item
+            return
         for pod in pods:
-            params: dict[str, str] = {}
-            if request.container:
-                params["container"] = request.container
-            if request.HasField("tail_lines"):
-                params["tailLines"] = str(request.tail_lines)
-            if request.since_seconds:
-                params["sinceSeconds"] = str(request.since_seconds)
-            params["timestamps"] = "true"
-            path = f"/api/v1/namespaces/{pod['namespace']}/pods/{pod['name']}/log"
             try:
-                text = await client.request("GET", path, params=params, kind="Pod")
+                text = await client.request("GET", path(pod), params=params, kind="Pod")
             except KubeError as err:
                 raise to_ferry(err, f"logs of {pod['name']}") from None
             for line in str(text).splitlines():
-                stamp, _, content = line.partition(" ")
-                if request.filter and request.filter not in content:
-                    continue
-                yield application_pb2.LogEntry(content=content, time_stamp=stamp, pod_name=pod["name"])
+                found = entry(pod, line)
+                if found is not None:
+                    yield found
         yield application_pb2.LogEntry(last=True)
+
+
+async def _follow_logs(
+    client: KubeClient,
+    pods: list[Obj],
+    path: Callable[[Obj], str],
+    params: dict[str, str],
+    entry: Callable[[Obj, str], application_pb2.LogEntry | None],
+) -> AsyncIterator[application_pb2.LogEntry]:
+    """Every pod's log followed at once, lines in the order they arrive, until the caller leaves."""
+    queue: asyncio.Queue[application_pb2.LogEntry | BaseException | None] = asyncio.Queue(maxsize=1000)
+
+    async def pump(pod: Obj) -> None:
+        try:
+            async for line in client.stream_lines(path(pod), params={**params, "follow": "true"}, kind="Pod"):
+                item = entry(pod, line)
+                if item is not None:
+                    await queue.put(item)
+        except KubeError as err:
+            await queue.put(to_ferry(err, f"logs of {pod['name']}"))
+        finally:
+            await queue.put(None)
+
+    tasks = [asyncio.create_task(pump(pod)) for pod in pods]
+    try:
+        running = len(tasks)
+        while running:
+            item = await queue.get()
+            if item is None:
+                running -= 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield item
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 def _version(value: str | None) -> int | None:

@@ -339,6 +339,31 @@ class KubeClient:
                 f"{self.config.server}: watch {info.plural}: {type(err).__name__}: {err}"
             ) from None
 
+    async def stream_lines(
+        self, path: str, *, params: dict[str, str] | None = None, kind: str = ""
+    ) -> AsyncIterator[str]:
+        """A text response line by line as it arrives (``follow`` pod logs); no read timeout."""
+        await self._limiter.acquire()
+        try:
+            async with self._client().get(
+                self.config.server + path,
+                params=params,
+                headers=self._headers(),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout),
+            ) as resp:
+                if self._observer:
+                    self._observer("GET", kind, resp.status, False)
+                if resp.status >= 400:
+                    body = await resp.read()
+                    try:
+                        raise from_response(resp.status, json.loads(body))
+                    except ValueError:
+                        raise from_response(resp.status, body.decode(errors="replace")) from None
+                async for line in resp.content:
+                    yield line.decode(errors="replace").rstrip("\n")
+        except (aiohttp.ClientError, TimeoutError, OSError) as err:
+            raise Unreachable(f"{self.config.server}: {path}: {type(err).__name__}: {err}") from None
+
     # --- writes ------------------------------------------------------------------------------------
 
     async def apply(self, obj: Obj, *, field_manager: str, force: bool = True, dry_run: bool = False) -> Obj:

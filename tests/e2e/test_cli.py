@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import subprocess
 import sys
 import time
@@ -58,6 +59,33 @@ class Ferry:
         )
         assert "Traceback" not in proc.stderr, proc.stderr
         return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    def run_on_terminal(self, *args: str, env: dict[str, str] | None = None) -> Result:
+        """Runs ``ferry`` with stdout on a pseudo-terminal, as an interactive user sees it."""
+        primary, secondary = pty.openpty()
+        proc = subprocess.Popen(
+            [FERRY, *args],
+            stdin=subprocess.DEVNULL,
+            stdout=secondary,
+            stderr=subprocess.PIPE,
+            env={**self.env, **(env or {})},
+        )
+        os.close(secondary)
+        chunks = []
+        while True:
+            try:
+                data = os.read(primary, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        os.close(primary)
+        code = proc.wait(timeout=120)
+        assert proc.stderr is not None
+        err = proc.stderr.read().decode()
+        proc.stderr.close()
+        return Result(code, b"".join(chunks).decode(errors="replace"), err)
 
     def ok(self, *args: str, **kwargs: Any) -> str:
         result = self.run(*args, **kwargs)
@@ -600,3 +628,34 @@ def test_account_commands(admin_cli: Ferry, kube: k8s.ApiClient, tmp_path: Path)
     alice.login("alice", "cli-alice-2")
     assert alice.ok("account", "can-i", "sync", "applications", "default/x").strip() == "yes"
     assert alice.ok("account", "can-i", "delete", "applications", "default/x").strip() == "no"
+
+
+def test_sync_on_a_terminal_redraws_progress_in_colour(
+    admin_cli: Ferry, web_repo: GitRepo, namespace: str
+) -> None:
+    admin_cli.ok(
+        "app",
+        "create",
+        "cli-tty",
+        "--repo",
+        f"file://{web_repo.bare}",
+        "--path",
+        "app",
+        "--dest-server",
+        IN_CLUSTER,
+        "--dest-namespace",
+        namespace,
+    )
+    try:
+        shown = admin_cli.run_on_terminal("app", "sync", "cli-tty", "--timeout", "120")
+        assert shown.code == 0, shown
+        assert "Phase: " in shown.out  # the live block
+        assert "\x1b[" in shown.out
+        assert "F\x1b[J" in shown.out
+        assert "\x1b[32mSucceeded" in shown.out  # in colour
+        plain = admin_cli.run_on_terminal("app", "sync", "cli-tty", "--timeout", "120", env={"NO_COLOR": "1"})
+        assert plain.code == 0, plain
+        assert "Succeeded" in plain.out
+        assert "\x1b[32m" not in plain.out
+    finally:
+        admin_cli.ok("app", "delete", "cli-tty", "-y")
