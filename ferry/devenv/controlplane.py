@@ -5,6 +5,22 @@ With the workload components, Deployments become Available, Jobs complete and â€
 ``ferrycd.io/test-fail: "true"`` â€” containers fail: a Pod with restartPolicy Always crash-loops
 (CrashLoopBackOff, not ready), any other Pod ends in phase Failed with exit code 1.
 
+Container logs work too: kwok serves the kubelet API (HTTPS, certificate from the plane's CA) on
+127.0.0.1, the fake node's address, so ``kubectl logs`` and GET .../pods/NAME/log reach it through
+kube-apiserver like on a real cluster. What a container "printed" is set by the test, before or
+after the Pod exists (pod names of Deployments can be left out: every Pod in the namespace)::
+
+    plane.set_pod_logs(ns, ["line 1", "line 2"], pod="web-0")               # every container
+    plane.set_pod_logs(ns, ["db up"], pod="web-0", container="db")           # one container
+    plane.set_pod_logs(ns, ["boom"], pod="web-0", previous=["last run"])     # --previous too
+    plane.set_pod_logs(ns, ["hello"])                                        # every Pod in ns
+    plane.append_pod_logs(ns, ["more"], pod="web-0")   # streamed to requests with follow=true
+
+Logs are timestamped stdout lines (tailLines, sinceSeconds, timestamps, limitBytes work), and a
+request with follow=true stays open like for a running container. Per-Pod settings win over the
+namespace-wide one. A container with no logs set has none to read: the log request fails (400
+from kube-apiserver), as kwok answers "no logs found".
+
     plane = ControlPlane("ferry").start(workloads=True)
     ... use plane.kubeconfig ...
     plane.stop()
@@ -13,12 +29,15 @@ With the workload components, Deployments become Available, Jobs complete and â€
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import secrets
 import shutil
 import ssl
 import urllib.error
+import urllib.parse
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +118,52 @@ containerStatuses:
 }
 
 
+# kwok reads pod logs from Logs (one Pod) and ClusterLogs (selected Pods) objects it watches
+# (--enable-crds). Schemas are left open: kwok validates what it reads.
+_KWOK_API = "/apis/kwok.x-k8s.io/v1alpha1"
+_LOG_CRDS = {"Logs": ("logs", "Namespaced"), "ClusterLogs": ("clusterlogs", "Cluster")}
+_OPEN_OBJECT = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+_LOGS_FIELD_MANAGER = "ferry-devenv"
+
+
+def _log_crd(kind: str, plural: str, scope: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.kwok.x-k8s.io"},
+        "spec": {
+            "group": "kwok.x-k8s.io",
+            "scope": scope,
+            "names": {"kind": kind, "listKind": f"{kind}List", "plural": plural, "singular": plural},
+            "versions": [
+                {
+                    "name": "v1alpha1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {"spec": _OPEN_OBJECT, "status": _OPEN_OBJECT},
+                        }
+                    },
+                    "subresources": {"status": {}},
+                }
+            ],
+        },
+    }
+
+
+def _cri_log(lines: Iterable[str]) -> tuple[str, str]:
+    """(file content in the CRI log format kwok parses, what a log request returns for it)."""
+    records = [part for line in lines for part in line.split("\n")]
+    start = datetime.datetime.now(datetime.UTC)
+    content = ""
+    for i, record in enumerate(records):
+        stamp = (start + datetime.timedelta(microseconds=i)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        content += f"{stamp} stdout F {record}\n"
+    return content, "".join(f"{record}\n" for record in records)
+
+
 def _stage_definitions() -> list[dict[str, Any]]:
     """kwok's "fast" stages, with labelled Pods taken out of the happy path, plus the fail stage."""
     stages = [doc for doc in yaml.safe_load_all(kwok_stages().read_text()) if doc]
@@ -124,6 +189,10 @@ class ControlPlane:
         self._etcd_port = free_port()
         self._procs: dict[str, ManagedProcess] = {}
         self._ssl = ssl.create_default_context()
+        self._kwok_port: int | None = None
+        # (namespace, pod or None for the namespace) -> container or None for all -> log entry
+        self._log_entries: dict[tuple[str, str | None], dict[str | None, dict[str, Any]]] = {}
+        self._log_files = 0
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -145,6 +214,7 @@ class ControlPlane:
         """Adds kube-scheduler and kwok with one fake node (idempotent)."""
         if "kwok" in self._procs:
             return
+        self._create_log_crds()  # established while the scheduler starts
         self._start_scheduler()
         self._start_kwok()
 
@@ -152,6 +222,7 @@ class ControlPlane:
         """Stops every process in reverse start order and removes the work directory."""
         for name in reversed(list(self._procs)):
             self._procs.pop(name).stop()
+        self._kwok_port = None
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def restart_apiserver(self) -> None:
@@ -176,15 +247,96 @@ class ControlPlane:
     def processes(self) -> dict[str, ManagedProcess]:
         return dict(self._procs)
 
+    # --- container logs ------------------------------------------------------------------------
+
+    def set_pod_logs(
+        self,
+        namespace: str,
+        lines: Iterable[str],
+        *,
+        pod: str | None = None,
+        container: str | None = None,
+        previous: Iterable[str] | None = None,
+    ) -> None:
+        """Sets what log requests return for containers of ``pod`` (every Pod in ``namespace``
+        without it): ``lines`` (each one log line, stdout), ``previous`` for ``previous=true``.
+
+        ``container`` limits it to one container; settings for other containers stay. The Pod
+        need not exist yet. Returns once kwok serves the new logs; needs ``start_workloads``.
+        """
+        if self._kwok_port is None:
+            raise RuntimeError("pod logs need the workload components: call start_workloads() first")
+        content, expected = _cri_log(lines)
+        entry: dict[str, Any] = {"logsFile": str(self._write_log_file(content))}
+        if container is not None:
+            entry["containers"] = [container]
+        if previous is not None:
+            entry["previousLogsFile"] = str(self._write_log_file(_cri_log(previous)[0]))
+        entries = self._log_entries.setdefault((namespace, pod), {})
+        entries[container] = entry
+        # Entries naming containers first: kwok falls back to the first one naming none.
+        spec: dict[str, Any] = {"logs": sorted(entries.values(), key=lambda e: "containers" not in e)}
+        if pod is None:
+            kind, metadata = "ClusterLogs", {"name": f"ferry-logs-{namespace}"}
+            path = f"{_KWOK_API}/clusterlogs/{metadata['name']}"
+            spec["selector"] = {"matchNamespaces": [namespace]}
+        else:
+            kind, metadata = "Logs", {"name": pod, "namespace": namespace}
+            path = f"{_KWOK_API}/namespaces/{namespace}/logs/{pod}"
+        body = {"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": kind, "metadata": metadata, "spec": spec}
+        name = metadata["name"]
+        status, reply = self.request(
+            "PATCH",
+            f"{path}?fieldManager={_LOGS_FIELD_MANAGER}&force=true",
+            body,
+            content_type="application/apply-patch+yaml",
+        )
+        if status not in (200, 201):
+            raise RuntimeError(f"applying {kind} {name}: {status} {reply}")
+        probe = f"/containerLogs/{namespace}/{pod or 'ferry-logs-probe'}/{container or 'ferry-logs-probe'}"
+        self._procs["kwok"].wait_until(
+            lambda: self._kwok_get(probe) == expected, timeout=30, what=f"kwok serving {kind} {name}"
+        )
+
+    def append_pod_logs(
+        self, namespace: str, lines: Iterable[str], *, pod: str | None = None, container: str | None = None
+    ) -> None:
+        """Appends ``lines`` to the logs ``set_pod_logs`` set with the same ``pod`` and ``container``;
+        log requests with ``follow=true`` still open receive them as they arrive."""
+        entry = self._log_entries.get((namespace, pod), {}).get(container)
+        if entry is None:
+            raise KeyError(f"no logs set for pod {pod!r} container {container!r} in {namespace}")
+        with Path(entry["logsFile"]).open("a") as logs:
+            logs.write(_cri_log(lines)[0])
+
+    def _write_log_file(self, content: str) -> Path:
+        # A new file each time: kwok picks the change up with the object, never half-written.
+        self._log_files += 1
+        path = self.workdir / "pod-logs" / f"{self._log_files}.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+        return path
+
+    def _kwok_get(self, path: str) -> str | None:
+        """GET on kwok's kubelet API (plain HTTP on the same port); body if 200."""
+        url = f"http://127.0.0.1:{self._kwok_port}{urllib.parse.quote(path)}"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                return bytes(resp.read()).decode() if resp.status == 200 else None
+        except (urllib.error.URLError, OSError):
+            return None
+
     # --- API access for the harness itself (tests use the kubernetes client with kubeconfig) ----
 
-    def request(self, method: str, path: str, body: object | None = None) -> tuple[int, Any]:
+    def request(
+        self, method: str, path: str, body: object | None = None, *, content_type: str = "application/json"
+    ) -> tuple[int, Any]:
         """One authenticated request to the API server; JSON in, (status, JSON or text) out."""
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.server + path, data=data, method=method)
         req.add_header("Authorization", f"Bearer {self.token}")
         if data is not None:
-            req.add_header("Content-Type", "application/json")
+            req.add_header("Content-Type", content_type)
         try:
             with urllib.request.urlopen(req, context=self._ssl, timeout=30) as resp:
                 status, raw = resp.status, resp.read()
@@ -315,6 +467,10 @@ class ControlPlane:
                 f"--audit-log-path={self.audit_log}",
                 "--audit-log-format=json",
                 "--audit-log-maxsize=0",
+                # Pod logs come from kwok's kubelet API on the fake node's InternalIP (127.0.0.1),
+                # serving a certificate from this plane's CA.
+                f"--kubelet-certificate-authority={pki_dir / 'ca.crt'}",
+                "--kubelet-preferred-address-types=InternalIP",
             ],
         )
         proc.wait_until(lambda: self.request("GET", "/readyz")[0] == 200, timeout=90, what="/readyz")
@@ -373,9 +529,40 @@ class ControlPlane:
         )
         proc.wait_until(lambda: _http_ok(f"https://127.0.0.1:{port}/healthz"), timeout=60, what="/healthz")
 
+    def _create_log_crds(self) -> None:
+        for kind, (plural, scope) in _LOG_CRDS.items():
+            crd = _log_crd(kind, plural, scope)
+            status, body = self.request(
+                "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd
+            )
+            if status not in (201, 409):
+                raise RuntimeError(f"creating CRD {crd['metadata']['name']}: {status} {body}")
+
+    def _wait_log_crds(self) -> None:
+        # kwok watches them from the start: they must be served before it runs.
+        self._procs["kube-apiserver"].wait_until(
+            lambda: all(
+                self.request("GET", f"{_KWOK_API}/{plural}")[0] == 200 for plural, _ in _LOG_CRDS.values()
+            ),
+            timeout=30,
+            what="kwok log CRDs served",
+        )
+
+    def _write_kwok_cert(self) -> tuple[Path, Path]:
+        pki_dir = self.workdir / "pki"
+        ca = pki.KeyPair((pki_dir / "ca.crt").read_bytes(), (pki_dir / "ca.key").read_bytes())
+        serving = pki.issue_cert(ca, FAKE_NODE, hosts=["127.0.0.1", "localhost", FAKE_NODE])
+        cert, key = pki_dir / "kwok.crt", pki_dir / "kwok.key"
+        for path, content in ((cert, serving.cert_pem), (key, serving.key_pem)):
+            path.write_bytes(content)
+            path.chmod(0o600)
+        return cert, key
+
     def _start_kwok(self) -> None:
         stages = self.workdir / "kwok-stages.yaml"
         stages.write_text(yaml.safe_dump_all(_stage_definitions()))
+        self._wait_log_crds()
+        cert, key = self._write_kwok_cert()
         port = free_port()
         proc = self._spawn(
             "kwok",
@@ -388,12 +575,19 @@ class ControlPlane:
                 "--manage-nodes-with-label-selector=",
                 "--manage-single-node=",
                 f"--cidr={POD_CIDR}",
-                "--node-ip=10.0.0.1",
+                # The node's InternalIP and kubelet port: where kube-apiserver asks for pod logs.
+                "--node-ip=127.0.0.1",
+                f"--node-port={port}",
                 "--node-lease-duration-seconds=40",
+                # The kubelet API, HTTPS and plain HTTP on one port (kwok tells them apart).
                 f"--server-address=127.0.0.1:{port}",
+                f"--tls-cert-file={cert}",
+                f"--tls-private-key-file={key}",
+                "--enable-crds=Logs,ClusterLogs",
             ],
         )
-        proc.wait_until(lambda: _http_ok(f"http://127.0.0.1:{port}/healthz"), timeout=60, what="/healthz")
+        proc.wait_until(lambda: _http_ok(f"https://127.0.0.1:{port}/healthz"), timeout=60, what="/healthz")
+        self._kwok_port = port
         node = {
             "apiVersion": "v1",
             "kind": "Node",
