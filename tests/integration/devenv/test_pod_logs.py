@@ -24,7 +24,9 @@ def _pod(name: str, containers: list[str], labels: dict[str, str] | None = None)
 
 def _running(core: k8s.CoreV1Api, namespace: str, name: str) -> None:
     eventually(
-        lambda: core.read_namespaced_pod_status(name, namespace).status.phase == "Running",
+        lambda: (
+            (core.read_namespaced_pod_status(name, namespace).status or k8s.V1PodStatus()).phase == "Running"
+        ),
         what=f"Pod {name} Running",
     )
 
@@ -78,7 +80,8 @@ def test_namespace_wide_logs_reach_deployment_pods(
     )
 
     def pods() -> list[str]:
-        return [p.metadata.name for p in core.list_namespaced_pod(namespace, label_selector="app=web").items]
+        listed = core.list_namespaced_pod(namespace, label_selector="app=web").items
+        return [str((p.metadata or k8s.V1ObjectMeta()).name) for p in listed]
 
     eventually(lambda: len(pods()) == 2, what="2 Deployment Pods")
     for name in pods():
@@ -110,7 +113,8 @@ def test_follow_streams_appended_lines(
     workload_plane.set_pod_logs(namespace, ["first"], pod="tail")
     _running(core, namespace, "tail")
 
-    stream = core.read_namespaced_pod_log(
+    # with _preload_content=False the client returns the raw urllib3 response, not a str
+    stream: Any = core.read_namespaced_pod_log(
         "tail", namespace, follow=True, _preload_content=False, _request_timeout=30
     )
     try:
