@@ -22,6 +22,7 @@ from ferry.devenv.controlplane import ControlPlane
 from ferry.devenv.gitrepo import GitRepo
 from ferry.devenv.servers import HttpServer
 from tests.conftest import GIT_PASSWORD, GIT_USER, RunningServer, api_client
+from tests.integration.controller.test_sync import deployment
 from tests.integration.server.conftest import admin_password
 
 FERRY = str(Path(sys.executable).parent / "ferry")
@@ -659,3 +660,52 @@ def test_sync_on_a_terminal_redraws_progress_in_colour(
         assert "\x1b[32m" not in plain.out
     finally:
         admin_cli.ok("app", "delete", "cli-tty", "-y")
+
+
+def test_logs_of_an_application_and_of_one_resource(
+    admin_cli: Ferry, git_repo: Callable[[str], GitRepo], namespace: str, workload_plane: ControlPlane
+) -> None:
+    repo = git_repo("cli-logs")
+    repo.commit(
+        "web", {"app/web.yaml": yaml.safe_dump(deployment("web")), "app/cm.yaml": yaml.safe_dump(cm("c"))}
+    )
+    workload_plane.set_pod_logs(namespace, ["starting web", "listening on :8080"])
+    admin_cli.ok(
+        "app",
+        "create",
+        "cli-logs",
+        "--repo",
+        f"file://{repo.bare}",
+        "--path",
+        "app",
+        "--dest-server",
+        IN_CLUSTER,
+        "--dest-namespace",
+        namespace,
+    )
+    try:
+        admin_cli.ok("app", "sync", "cli-logs", "--timeout", "120")
+        admin_cli.ok("app", "wait", "cli-logs", "--health", "--timeout", "120")
+        assert admin_cli.ok("app", "logs", "cli-logs").splitlines() == ["starting web", "listening on :8080"]
+        assert admin_cli.ok(
+            "app", "logs", "cli-logs", "--kind", "Deployment", "--name", "web", "--tail", "1"
+        ) == ("listening on :8080\n")
+        assert admin_cli.ok("app", "logs", "cli-logs", "--filter", "listen") == "listening on :8080\n"
+        assert "is not part of application" in admin_cli.fails(
+            20, "app", "logs", "cli-logs", "--kind", "Deployment", "--name", "api"
+        )
+        # -f keeps streaming what the pod writes next
+        follow = subprocess.Popen(
+            [FERRY, "app", "logs", "cli-logs", "-f"], stdout=subprocess.PIPE, text=True, env=admin_cli.env
+        )
+        try:
+            assert follow.stdout is not None
+            assert follow.stdout.readline() == "starting web\n"
+            assert follow.stdout.readline() == "listening on :8080\n"
+            workload_plane.append_pod_logs(namespace, ["request served"])
+            assert follow.stdout.readline() == "request served\n"
+        finally:
+            follow.kill()
+            follow.wait()
+    finally:
+        admin_cli.ok("app", "delete", "cli-logs", "-y")
