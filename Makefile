@@ -68,6 +68,10 @@ test-integration: install tools ## Against a real control plane, Git servers, he
 test-e2e: install tools ## Every component as a process; workloads and faults
 	$(PYTEST) tests/e2e
 
+.PHONY: run
+run: install tools ## Start ferry locally (control plane, redis, every component) with a sample app
+	$(PY) -m ferry.devenv.run $(RUN_ARGS)
+
 .PHONY: bench
 bench: install tools ## Benchmarks under bench/ (figures as ratios to a same-run baseline)
 	$(PY) -m bench

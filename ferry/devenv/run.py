@@ -1,0 +1,386 @@
+"""``make run``: ferry working on this machine in minutes, every part a separate process.
+
+Starts a local control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok
+with a fake node) unless ``KUBECONFIG`` names a cluster to use; redis-server when it is installed;
+then ferry-reposerver, ferry-controller and ferry-server. It serves a sample Git repository with a
+small app (Deployment + Service + ConfigMap), registers it, creates an auto-synced Application,
+waits until it is Synced and Healthy, and prints the addresses, the admin password and ``ferry``
+commands to try. Ctrl-C stops everything it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ferry.devenv.controlplane import ControlPlane
+from ferry.devenv.gitrepo import GitRepo
+from ferry.devenv.process import ManagedProcess, free_port, new_workdir, port_open
+from ferry.devenv.servers import GitDaemon, RedisServer
+from ferry.devenv.tools import tool
+
+NAMESPACE = "ferry"
+APP_NAME = "guestbook"
+APP_NAMESPACE = "guestbook"
+IN_CLUSTER = "https://kubernetes.default.svc"
+BIN = Path(sys.executable).parent
+
+
+def sample_app() -> dict[str, str]:
+    """The sample repository's files: a web Deployment, its Service and a ConfigMap."""
+    labels = {"app": "guestbook-ui"}
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "guestbook-ui"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "guestbook-ui",
+                            "image": "gcr.io/heptio-images/ks-guestbook-demo:0.2",
+                            "ports": [{"containerPort": 80}],
+                            "envFrom": [{"configMapRef": {"name": "guestbook-config"}}],
+                        }
+                    ]
+                },
+            },
+        },
+    }
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "guestbook-ui"},
+        "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": 80}]},
+    }
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "guestbook-config"},
+        "data": {"GREETING": "hello from ferry"},
+    }
+    return {
+        "guestbook/deployment.yaml": yaml.safe_dump(deployment, sort_keys=False),
+        "guestbook/service.yaml": yaml.safe_dump(service, sort_keys=False),
+        "guestbook/configmap.yaml": yaml.safe_dump(config, sort_keys=False),
+    }
+
+
+def _port(preferred: int) -> int:
+    return preferred if preferred and not port_open(preferred) else free_port()
+
+
+class Stack:
+    """Everything ``make run`` started, stopped in reverse order."""
+
+    def __init__(self) -> None:
+        self.workdir = new_workdir("run")
+        self.stoppers: list[tuple[str, Callable[[], None]]] = []
+        self.plane: ControlPlane | None = None
+
+    def stop(self) -> None:
+        # a second Ctrl-C must not cut the orderly stop short (children die with us anyway)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for name, stop in reversed(self.stoppers):
+            print(f"stopping {name}", flush=True)
+            try:
+                stop()
+            except Exception as err:  # keep stopping the rest
+                print(f"  {name}: {err}", flush=True)
+        self.stoppers.clear()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def process(self, name: str, args: list[str], env: dict[str, str], ready_port: int) -> ManagedProcess:
+        proc = ManagedProcess(
+            name, [str(BIN / name), *args], log_path=self.workdir / f"{name}.log", env={**os.environ, **env}
+        ).start()
+        self.stoppers.append((name, proc.stop))
+        proc.wait_until(lambda: port_open(ready_port), timeout=90, what=f"port {ready_port}")
+        return proc
+
+
+def step(text: str) -> float:
+    print(f"==> {text}", flush=True)
+    return time.monotonic()
+
+
+def kubectl(kubeconfig: Path, *args: str) -> str:
+    return subprocess.run(
+        [str(tool("kubectl")), "--kubeconfig", str(kubeconfig), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"gave up waiting for {what} after {timeout:.0f}s")
+        time.sleep(0.5)
+
+
+def ferry_cli(config_home: Path, *args: str) -> str:
+    result = subprocess.run(
+        [str(BIN / "ferry"), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "XDG_CONFIG_HOME": str(config_home)},
+        timeout=300,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"ferry {' '.join(args)} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run(args: argparse.Namespace) -> None:
+    signal.signal(signal.SIGTERM, _interrupt)  # stop as tidily on SIGTERM as on Ctrl-C
+    stack = Stack()
+    try:
+        _start(stack, args)
+        print("Press Ctrl-C to stop everything.", flush=True)
+        signal.pause()
+    except KeyboardInterrupt:
+        print(flush=True)
+    finally:
+        stack.stop()
+
+
+def _start(stack: Stack, args: argparse.Namespace) -> None:
+    started = time.monotonic()
+    env_kubeconfig = os.environ.get("KUBECONFIG", "")
+    if env_kubeconfig:
+        step(f"using the cluster of KUBECONFIG={env_kubeconfig}")
+        kubeconfig = Path(env_kubeconfig.split(os.pathsep)[0])
+    else:
+        step("starting a local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)")
+        plane = ControlPlane("ferry-run").start(workloads=True)
+        stack.plane = plane
+        stack.stoppers.append(("control plane", plane.stop))
+        kubeconfig = plane.kubeconfig
+
+    redis_args = _start_redis(stack)
+    server, http_port = _start_components(stack, args, kubeconfig, redis_args)
+    _sample(stack, kubeconfig, server, http_port, started)
+
+
+def _start_redis(stack: Stack) -> list[str]:
+    redis_args: list[str] = []
+    if shutil.which("redis-server"):
+        step("starting redis-server")
+        redis = RedisServer().start()
+        stack.stoppers.append(("redis-server", redis.stop))
+        assert isinstance(redis, RedisServer)
+        redis_args = ["--redis", redis.url]
+    else:
+        step("redis-server not installed: using the in-process cache")
+    return redis_args
+
+
+def _start_components(
+    stack: Stack, args: argparse.Namespace, kubeconfig: Path, redis_args: list[str]
+) -> tuple[str, int]:
+    """ferry-reposerver, ferry-controller (which installs the CRDs) and ferry-server."""
+    env = {"FERRY_SERVICE_KEY": secrets.token_hex(24)}
+    repo_port = free_port()
+    step("starting ferry-reposerver")
+    stack.process(
+        "ferry-reposerver",
+        [
+            "--port",
+            str(repo_port),
+            "--metrics-port",
+            str(free_port()),
+            "--cache-dir",
+            str(stack.workdir / "reposerver-cache"),
+            "--helm-path",
+            str(tool("helm")),
+            "--kustomize-path",
+            str(tool("kustomize")),
+            *redis_args,
+        ],
+        env,
+        repo_port,
+    )
+    step("starting ferry-controller")
+    controller_metrics = free_port()
+    stack.process(
+        "ferry-controller",
+        [
+            "--metrics-port",
+            str(controller_metrics),
+            "--kubeconfig",
+            str(kubeconfig),
+            "--namespace",
+            NAMESPACE,
+            "--repo-server",
+            f"127.0.0.1:{repo_port}",
+            "--install-crds",
+            *redis_args,
+        ],
+        env,
+        controller_metrics,
+    )
+    wait_for(
+        "the default AppProject",
+        lambda: _ok(kubeconfig, "get", "appprojects.ferrycd.io", "default", "-n", NAMESPACE),
+        90,
+    )
+    grpc_port, http_port = _port(args.port), _port(args.http_port)
+    step("starting ferry-server")
+    stack.process(
+        "ferry-server",
+        [
+            "--port",
+            str(grpc_port),
+            "--metrics-port",
+            str(free_port()),
+            "--http-port",
+            str(http_port),
+            "--kubeconfig",
+            str(kubeconfig),
+            "--namespace",
+            NAMESPACE,
+            "--repo-server",
+            f"127.0.0.1:{repo_port}",
+            *redis_args,
+        ],
+        env,
+        grpc_port,
+    )
+
+    return f"127.0.0.1:{grpc_port}", http_port
+
+
+def _sample(stack: Stack, kubeconfig: Path, server: str, http_port: int, started: float) -> None:
+    step("serving a sample Git repository (git daemon)")
+    git_root = stack.workdir / "git"
+    git_root.mkdir()
+    repo = GitRepo(git_root, "sample")
+    repo.commit("guestbook: Deployment, Service and ConfigMap", sample_app())
+    daemon = GitDaemon(git_root).start()
+    assert isinstance(daemon, GitDaemon)
+    stack.stoppers.append(("git daemon", daemon.stop))
+    repo_url = daemon.url("sample")
+
+    password = _admin_password(kubeconfig)
+    cli_home = stack.workdir / "cli"
+    step("registering the repository and creating an auto-synced application")
+    ferry_cli(cli_home, "login", server, "--insecure", "--username", "admin", "--password", password)
+    ferry_cli(cli_home, "repo", "add", repo_url, "--upsert")
+    ferry_cli(
+        cli_home,
+        "app",
+        "create",
+        APP_NAME,
+        "--repo",
+        repo_url,
+        "--path",
+        "guestbook",
+        "--dest-server",
+        IN_CLUSTER,
+        "--dest-namespace",
+        APP_NAMESPACE,
+        "--sync-policy",
+        "auto",
+        "--self-heal",
+        "--auto-prune",
+        "--sync-option",
+        "CreateNamespace=true",
+        "--upsert",
+    )
+    step(f"waiting for '{APP_NAME}' to be Synced and Healthy")
+    ferry_cli(cli_home, "app", "wait", APP_NAME, "--sync", "--health", "--timeout", "300")
+    elapsed = time.monotonic() - started
+    print(
+        f"""
+ferry is running ({elapsed:.0f}s). Every part is its own process; logs are in {stack.workdir}.
+
+  gRPC API      {server} (TLS, self-signed: use --insecure)
+  REST API      https://127.0.0.1:{http_port}/api/v1/applications   (OpenAPI: /api/openapi.json)
+  admin         username admin, password {password}
+  sample repo   {repo_url}
+  kubeconfig    {kubeconfig}
+
+Try:
+  ferry login {server} --insecure --username admin --password {password}
+  ferry app list
+  ferry app get {APP_NAME} -o tree
+  ferry app diff {APP_NAME}
+  kubectl --kubeconfig {kubeconfig} -n {APP_NAMESPACE} scale deployment guestbook-ui --replicas 3
+      (self-heal puts it back to 1)
+  ferry app history {APP_NAME}
+""",
+        flush=True,
+    )
+    print(
+        f"READY {json.dumps({'server': server, 'password': password, 'kubeconfig': str(kubeconfig)})}",
+        flush=True,
+    )
+
+
+def _ok(kubeconfig: Path, *args: str) -> bool:
+    try:
+        kubectl(kubeconfig, *args)
+    except subprocess.CalledProcessError:
+        return False
+    return True
+
+
+def _admin_password(kubeconfig: Path) -> str:
+    secret: dict[str, Any] = {}
+
+    def found() -> bool:
+        nonlocal secret
+        try:
+            secret = json.loads(
+                kubectl(
+                    kubeconfig, "get", "secret", "ferry-initial-admin-secret", "-n", NAMESPACE, "-o", "json"
+                )
+            )
+        except subprocess.CalledProcessError:
+            return False
+        return True
+
+    wait_for("the initial admin password", found, 60)
+    return base64.b64decode(secret["data"]["password"]).decode()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="make run", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--port", type=int, default=8080, help="gRPC port of ferry-server (a free one if taken)"
+    )
+    parser.add_argument(
+        "--http-port", type=int, default=8090, help="REST port of ferry-server (a free one if taken)"
+    )
+    run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()

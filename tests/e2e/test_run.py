@@ -1,0 +1,89 @@
+"""``make run``: from nothing to a synced, healthy sample app, then Ctrl-C stops everything."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+FERRY = str(Path(sys.executable).parent / "ferry")
+
+
+def children_of(pid: int) -> set[int]:
+    """Live processes whose parent is ``pid``."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ferry.devenv.run", "--port", "0", "--http-port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    output = []
+    try:
+        deadline = time.monotonic() + 240
+        ready = None
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            output.append(line)
+            if line.startswith("READY "):
+                ready = json.loads(line.removeprefix("READY "))
+                break
+        assert ready is not None, "".join(output)
+        text = "".join(output)
+        assert "ferry login" in text
+        assert ready["password"] in text
+        children = children_of(proc.pid)
+        # control plane (etcd, apiserver, controller-manager, scheduler, kwok), redis, 3 components, git
+        assert len(children) >= 10, children
+
+        cli_env = {**env, "XDG_CONFIG_HOME": str(tmp_path)}
+        login = [
+            FERRY,
+            "login",
+            ready["server"],
+            "--insecure",
+            "--username",
+            "admin",
+            "--password",
+            ready["password"],
+        ]
+        subprocess.run(login, check=True, env=cli_env, capture_output=True, timeout=60)
+        shown = subprocess.run(
+            [FERRY, "app", "get", "guestbook", "-o", "json"],
+            check=True,
+            env=cli_env,
+            capture_output=True,
+            timeout=60,
+        )
+        status = json.loads(shown.stdout)["status"]
+        assert status["sync"]["status"] == "Synced"
+        assert status["health"]["status"] == "Healthy"
+        kinds = sorted(r["kind"] for r in status["resources"])
+        assert kinds == ["ConfigMap", "Deployment", "Service"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=120)
+        output.append(rest)
+    assert proc.returncode == 0, "".join(output)
+    assert "stopping control plane" in "".join(output)
+    assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
