@@ -33,7 +33,7 @@ from controller.automation import Automation, SelfHealPolicy
 from controller.clusters import Destination, DestinationError, Destinations
 from controller.compare import Comparison, DryRunCache, compare
 from controller.operations import OperationDriver
-from controller.status import changed, comparison_status, merge_patch, now
+from controller.status import COMPARISON_FIELDS, changed, comparison_status, merge_patch, now
 from controller.workqueue import Refresh, WorkQueue
 from ferry import __version__, crds, servicetoken
 from ferry.cache import Cache, make_cache
@@ -61,6 +61,13 @@ from ferry.v1 import repo_pb2, repo_pb2_grpc, types_pb2
 log = logging.getLogger(__name__)
 
 USER_AGENT = "ferry-controller"
+# Repo server errors worth retrying soon: it is down, restarting or overloaded. Others (a bad
+# path, a missing revision) wait for a change or the next resync.
+TRANSIENT_REPO_CODES = frozenset(
+    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED}
+)
+REPO_RETRY_SECONDS = 2.0
+REPO_RETRY_CAP_SECONDS = 60.0
 
 
 class StartupError(RuntimeError):
@@ -96,6 +103,8 @@ class AppMemory:
     revision: str = ""
     source_type: str = ""
     manifest_error: str = ""
+    # consecutive renders that failed because the repo server was unreachable or overloaded
+    transient_failures: int = 0
     last_latest: float = 0.0
     cluster: str = ""
     summary: dict[str, Any] = field(default_factory=dict)
@@ -127,7 +136,7 @@ class AppController:
         self.shared_cache: Cache | None = (
             make_cache(config.redis_url, initiator="controller") if config.redis_url else None
         )
-        self._published: dict[str, str] = {}
+        self._published: dict[str, tuple[str, float]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._tokens = servicetoken.TokenSource(config.service_key, "controller")
         self._channel: grpc.aio.Channel | None = None
@@ -191,7 +200,11 @@ class AppController:
         for informer in (self.settings_cm, self.secrets, self.projects):
             informer.start()
             await informer.wait_synced(60)
-        self._channel = grpc.aio.insecure_channel(self.config.repo_server)
+        # reconnect within seconds once the repo server is back (gRPC's default backoff grows to 120s)
+        self._channel = grpc.aio.insecure_channel(
+            self.config.repo_server,
+            options=[("grpc.initial_reconnect_backoff_ms", 500), ("grpc.max_reconnect_backoff_ms", 5000)],
+        )
         self._repo = repo_pb2_grpc.RepoServiceStub(self._channel)
         self.apps.start()
         await self.apps.wait_synced(60)
@@ -437,6 +450,10 @@ class AppController:
             await self._request_operation(name, decision.operation)
         if decision.retry_after is not None:
             self.queue.add_after(name, decision.retry_after, Refresh.RECENT, slot="self-heal")
+        if memory.manifest_error and memory.transient_failures:
+            # the repo server is down or overloaded: try again soon, backing off, not at the next resync
+            delay = min(REPO_RETRY_CAP_SECONDS, REPO_RETRY_SECONDS * 2 ** (memory.transient_failures - 1))
+            self.queue.add_after(name, delay, Refresh.LATEST, slot="repo-retry")
         self._schedule_periodic(name, memory)
         server = self.destinations.server_label(destination.config) if destination else ""
         metrics.RECONCILE.labels(server).observe(time.monotonic() - started)
@@ -449,10 +466,12 @@ class AppController:
         tree = build_tree(managed, destination.cache.children_for(name), self._health_checker())
         data = json.dumps(tree, sort_keys=True, separators=(",", ":")).encode()
         digest = hashlib.sha256(data).hexdigest()
-        if self._published.get(name) == digest:
+        published = self._published.get(name)
+        # unchanged trees are re-sent once half their TTL has passed, so a stable app's tree never expires
+        if published and published[0] == digest and time.monotonic() - published[1] < TREE_TTL_SECONDS / 2:
             return
         await self.shared_cache.set(tree_key(self.config.namespace, name), data, TREE_TTL_SECONDS)
-        self._published[name] = digest
+        self._published[name] = (digest, time.monotonic())
 
     async def _request_operation(self, name: str, operation: dict[str, Any]) -> None:
         try:
@@ -600,11 +619,14 @@ class AppController:
         except grpc.aio.AioRpcError as err:
             metrics.REPO_ERRORS.labels(err.code().name).inc()
             memory.manifest_error = f"rpc error: code = {_code_name(err.code())} desc = {err.details()}"
+            transient = err.code() in TRANSIENT_REPO_CODES
+            memory.transient_failures = memory.transient_failures + 1 if transient else 0
             return
         except ValueError as err:
             memory.manifest_error = f"invalid source: {err}"
             return
         memory.manifest_error = ""
+        memory.transient_failures = 0
         memory.manifests = [json.loads(m) for m in response.manifests]
         memory.revision = response.revision
         memory.source_type = response.source_type
@@ -652,7 +674,9 @@ class AppController:
         if not force and not changed(old, status):
             return
         status["reconciledAt"] = now()
-        old_part = {k: old[k] for k in status if k in old}
+        # every comparison field the old status has: one the new status lacks (conditions that
+        # cleared, say — empty lists are omitted) must be removed, not left behind
+        old_part = {k: old[k] for k in {*status, *COMPARISON_FIELDS} if k in old}
         patch = merge_patch(old_part, status)
         if not patch:
             return

@@ -134,4 +134,11 @@ def test_bad_manifest_is_a_comparison_error(
     assert "app/bad.yaml:2: invalid YAML" in condition["message"]
     assert sync_status(app) == "Unknown"
     assert health_status(app) in ("Unknown", "")
+    # fixed in Git: the condition goes away (not just stops being renewed)
+    repo.commit("fixed", {"app/bad.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fixed}\n"})
+    apps.wait(
+        "broken",
+        lambda a: not (a.get("status") or {}).get("conditions") and sync_status(a) == "OutOfSync",
+        what="the ComparisonError cleared",
+    )
     apps.delete("broken")
