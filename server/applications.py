@@ -81,25 +81,21 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
             f"{who.username} cannot {action} {resource} {obj}",
         )
 
-    def _get(self, name: str) -> Obj:
+    def _get_checked(self, name: str, action: str = "get") -> Obj:
+        """The app, after RBAC. A missing app is NOT_FOUND only for callers who may act on apps of
+        that name in every project; anyone else gets PERMISSION_DENIED whether or not it exists,
+        so existence does not leak (as in Argo CD)."""
+        who = caller()
+        enforcer = self.s.enforcer()
         if not name:
             raise InvalidArgument("application name is required")
         app = self.s.apps.get(self.s.namespace, name)
+        obj = app_object(app) if app is not None else f"*/{name}"
+        allowed = enforcer.enforce(who.subjects, "applications", action, obj)
         if app is None:
+            require(allowed, f"{who.username} cannot {action} applications {obj}")
             raise NotFound(f'application "{name}" not found')
-        return app
-
-    def _get_checked(self, name: str, action: str = "get") -> Obj:
-        """The app, after RBAC. An app the caller may not see is answered like a missing one only
-        when the caller may not get it either, so existence does not leak."""
-        app = self._get(name)
-        who = caller()
-        enforcer = self.s.enforcer()
-        obj = app_object(app)
-        if not enforcer.enforce(who.subjects, "applications", action, obj):
-            if action != "get" and enforcer.enforce(who.subjects, "applications", "get", obj):
-                require(False, f"{who.username} cannot {action} applications {obj}")
-            require(False, f"{who.username} cannot {action} applications {obj}")
+        require(allowed, f"{who.username} cannot {action} applications {obj}")
         return app
 
     @staticmethod

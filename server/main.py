@@ -153,7 +153,13 @@ async def _serve(
 
     async def start_http() -> None:
         nonlocal runner, channel
-        target = f"127.0.0.1:{server.bound_port}"
+        # the gateway calls the gRPC port it sits next to; a wildcard listen address means loopback
+        host = "127.0.0.1" if address in ("", "0.0.0.0") else "[::1]" if address == "::" else address  # noqa: S104 (comparing, not binding)
+        target = (
+            f"[{host}]:{server.bound_port}"
+            if ":" in host and not host.startswith("[")
+            else f"{host}:{server.bound_port}"
+        )
         if tls is None:
             channel = grpc.aio.insecure_channel(target)
         else:

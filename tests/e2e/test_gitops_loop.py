@@ -145,6 +145,9 @@ def loop(git_daemon: GitDaemon, tmp_path_factory: pytest.TempPathFactory) -> Ite
                 str(tool("kustomize")),
                 "--redis",
                 redis.url,
+                # polling sees a new commit once the cached branch head expires (Argo CD: 3 min)
+                "--revision-cache-expiration",
+                "2",
             ],
             env=env,
         )

@@ -42,7 +42,7 @@ def set_password(kube: k8s.ApiClient, account: str, password: str) -> None:
     k8s.CoreV1Api(kube).patch_namespaced_secret("ferry-secret", CONTROL_NS, patch)
 
 
-def project_token(kube: k8s.ApiClient) -> str:
+def project_token(kube: k8s.ApiClient, token_id: str = "ci-token-1") -> str:
     """A token of the role ``ci`` of project default (may get and sync default/*)."""
     api = k8s.CustomObjectsApi(kube)
     now = int(time.time())
@@ -52,13 +52,13 @@ def project_token(kube: k8s.ApiClient) -> str:
             "p, proj:default:ci, applications, get, default/*, allow",
             "p, proj:default:ci, applications, sync, default/*, allow",
         ],
-        "jwtTokens": [{"iat": now, "id": "ci-token-1"}],
+        "jwtTokens": [{"iat": now, "id": token_id}],
     }
     api.patch_namespaced_custom_object(
         GROUP, VERSION, CONTROL_NS, "appprojects", "default", {"spec": {"roles": [role]}}
     )
     key = secret_data(kube, "ferry-secret")["server.secretkey"]
-    claims = {"iss": "ferry", "sub": "proj:default:ci", "iat": now, "nbf": now, "jti": "ci-token-1"}
+    claims = {"iss": "ferry", "sub": "proj:default:ci", "iat": now, "nbf": now, "jti": token_id}
     return jwt.encode(claims, key, algorithm="HS256")
 
 
@@ -236,3 +236,27 @@ def test_authorization_matrix(
     assert not wrong, "\n".join(wrong)
     assert server_process.metric("grpc_server_handled_total", grpc_code="INTERNAL") == 0
     assert server_process.metric("grpc_server_handled_total", grpc_code="UNKNOWN") == 0
+
+
+def test_existence_of_apps_does_not_leak(api: Api, kube: k8s.ApiClient, matrix_app: str) -> None:
+    """A caller without rights cannot tell a missing app from one it may not see."""
+    callers = tokens(api, kube)
+    # a token id of its own: the matrix revokes "ci-token-1" (Session.Delete) when run first
+    callers["project role"] = project_token(kube, "leak-test-token")
+
+    def code(token: str, name: str) -> grpc.StatusCode:
+        try:
+            api.call("apps", "Get", application_pb2.ApplicationQuery(name=name), token=token)
+        except grpc.RpcError as err:
+            return err.code()
+        return OK
+
+    # the project role may get default/* only: a missing app looks like any app it may not see
+    deadline = time.monotonic() + 10
+    while code(callers["project role"], matrix_app) is UNAUTH and time.monotonic() < deadline:
+        time.sleep(0.2)  # the server's watch has not delivered the role's new token yet
+    assert code(callers["project role"], "no-such-app") is DENIED
+    # callers with rights on apps of any project learn that it does not exist
+    assert code(callers["admin"], "no-such-app") is MISSING
+    assert code(callers["read-only user"], "no-such-app") is MISSING
+    assert code(callers["read-only user"], matrix_app) is OK
