@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-SUITES = ["engine", "reposerver", "rbac"]
+SUITES = ["engine", "reposerver", "rbac", "controller", "sync", "api"]
 
 
 def main(argv: list[str]) -> None:

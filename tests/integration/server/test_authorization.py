@@ -42,7 +42,7 @@ def set_password(kube: k8s.ApiClient, account: str, password: str) -> None:
     k8s.CoreV1Api(kube).patch_namespaced_secret("ferry-secret", CONTROL_NS, patch)
 
 
-def project_token(kube: k8s.ApiClient, token_id: str = "ci-token-1") -> str:
+def project_token(kube: k8s.ApiClient, jti: str = "ci-token-1") -> str:
     """A token of the role ``ci`` of project default (may get and sync default/*)."""
     api = k8s.CustomObjectsApi(kube)
     now = int(time.time())
@@ -52,13 +52,13 @@ def project_token(kube: k8s.ApiClient, token_id: str = "ci-token-1") -> str:
             "p, proj:default:ci, applications, get, default/*, allow",
             "p, proj:default:ci, applications, sync, default/*, allow",
         ],
-        "jwtTokens": [{"iat": now, "id": token_id}],
+        "jwtTokens": [{"iat": now, "id": jti}],
     }
     api.patch_namespaced_custom_object(
         GROUP, VERSION, CONTROL_NS, "appprojects", "default", {"spec": {"roles": [role]}}
     )
     key = secret_data(kube, "ferry-secret")["server.secretkey"]
-    claims = {"iss": "ferry", "sub": "proj:default:ci", "iat": now, "nbf": now, "jti": token_id}
+    claims = {"iss": "ferry", "sub": "proj:default:ci", "iat": now, "nbf": now, "jti": jti}
     return jwt.encode(claims, key, algorithm="HS256")
 
 
