@@ -169,6 +169,28 @@ class Enforcer:
         return any(self.allowed(s, resource, action, obj) for s in subjects)
 
 
+# What a project role may be granted: actions on its own project's applications and their logs.
+PROJECT_ROLE_RESOURCES = ("applications", "logs")
+
+
+def project_policy_error(project: str, role: str, policy: str) -> str | None:
+    """Why a project role's policy line is not acceptable (None when it is). Argo CD's rule:
+    ``p, proj:<project>:<role>, applications|logs, <action>, <project>/<object>, allow|deny``."""
+    cells = [c.strip() for c in policy.split(",")]
+    subject = f"proj:{project}:{role}"
+    if len(cells) not in (5, 6) or cells[0] != "p":
+        return f"{policy!r} is not 'p, {subject}, applications, <action>, {project}/<app>, allow|deny'"
+    if cells[1] != subject:
+        return f"{policy!r} must grant to {subject}, not {cells[1]!r}"
+    if cells[2] not in PROJECT_ROLE_RESOURCES:
+        return f"{policy!r}: a project role may only be granted {' or '.join(PROJECT_ROLE_RESOURCES)}"
+    if not cells[4].startswith(f"{project}/"):
+        return f"{policy!r}: the object must be in the project, {project}/<app>"
+    if len(cells) == 6 and cells[5] not in ("allow", "deny"):
+        return f"{policy!r}: the effect must be allow or deny"
+    return None
+
+
 def project_policies(project: dict[str, object]) -> str:
     """Policy lines of an AppProject's roles: their policies and ``g`` lines for their groups."""
     name = str((project.get("metadata") or {}).get("name", ""))  # type: ignore[attr-defined]
@@ -179,8 +201,9 @@ def project_policies(project: dict[str, object]) -> str:
             cells = [c.strip() for c in str(policy).split(",")]
             if len(cells) >= 5 and cells[0] == "p":
                 cells[1] = subject  # a project role can only grant to itself
-                # ... and only on its own project's objects
-                if cells[2] in ("applications", "logs") and not cells[4].startswith(f"{name}/"):
+                # ... only on its own project's applications and logs (stored projects written
+                # before the server validated them may hold anything: ignore the rest)
+                if cells[2] not in PROJECT_ROLE_RESOURCES or not cells[4].startswith(f"{name}/"):
                     continue
                 lines.append(", ".join(cells))
         lines += [f"g, {group}, {subject}" for group in role.get("groups") or []]

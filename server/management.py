@@ -34,6 +34,7 @@ from ferry.interceptors import CALLER, Context
 from ferry.kube.client import Obj
 from ferry.kube.config import ClusterConfig, ConfigError
 from ferry.kube.errors import KubeError, NotFoundError, to_ferry
+from ferry.rbac import project_policy_error
 from ferry.repourl import normalize
 from ferry.settings import APP_API_VERSION, IN_CLUSTER_NAME, IN_CLUSTER_SERVER, SECRET_TYPE_LABEL
 from ferry.v1 import (
@@ -559,6 +560,10 @@ class ProjectService(project_pb2_grpc.ProjectServiceServicer):
         for index, role in enumerate((project.get("spec") or {}).get("roles") or []):
             if not role.get("name"):
                 raise InvalidArgument(f"project.spec.roles[{index}] needs a name")
+            for policy in role.get("policies") or []:
+                problem = project_policy_error(name, role["name"], str(policy))
+                if problem:
+                    raise InvalidArgument(f"project.spec.roles[{index}].policies: {problem}")
         project["apiVersion"], project["kind"] = APP_API_VERSION, "AppProject"
         project["metadata"] = {
             "name": name,

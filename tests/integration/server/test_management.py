@@ -186,6 +186,13 @@ def test_project_role_tokens_work_until_deleted(admin: Api, kube: k8s.ApiClient)
     )
     code, _ = status_of(lambda: admin.call("apps", "List", application_pb2.ApplicationQuery(), token=token))
     assert code is grpc.StatusCode.UNAUTHENTICATED
+    # a role cannot be granted more than its project's applications
+    project.spec.roles[0].policies.append("p, proj:tokens:reader, clusters, delete, *, allow")
+    code, message = status_of(
+        lambda: admin.call("projects", "Update", project_pb2.ProjectUpdateRequest(project=project))
+    )
+    assert code is grpc.StatusCode.INVALID_ARGUMENT
+    assert "may only be granted applications or logs" in message
     admin.call("projects", "Delete", project_pb2.ProjectQuery(name="tokens"))
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ferry.rbac import Enforcer, PolicyError, parse_csv, project_policies
+from ferry.rbac import Enforcer, PolicyError, parse_csv, project_policies, project_policy_error
 
 MODEL = """
 [request_definition]
@@ -82,6 +82,7 @@ def test_project_roles_are_confined_to_their_project() -> None:
                     "policies": [
                         "p, proj:web:ci, applications, sync, web/*, allow",
                         "p, proj:web:ci, applications, sync, other/*, allow",
+                        "p, proj:web:ci, clusters, delete, *, allow",
                     ],
                     "groups": ["ci-bots"],
                 }
@@ -92,6 +93,32 @@ def test_project_roles_are_confined_to_their_project() -> None:
     assert e.enforce(["proj:web:ci"], "applications", "sync", "web/shop")
     assert not e.enforce(["proj:web:ci"], "applications", "sync", "other/shop")
     assert e.enforce(["ci-bots"], "applications", "sync", "web/shop")
+    assert not e.enforce(["proj:web:ci"], "clusters", "delete", "https://prod")
+
+
+@pytest.mark.parametrize(
+    ("policy", "problem"),
+    [
+        ("p, proj:web:ci, applications, sync, web/*, allow", None),
+        ("p, proj:web:ci, logs, get, web/shop, deny", None),
+        ("p, proj:web:ci, applications, sync, web/*", None),
+        ("p, proj:web:ci, clusters, delete, *, allow", "may only be granted applications or logs"),
+        (
+            "p, proj:web:ci, applications, sync, other/*, allow",
+            "the object must be in the project, web/<app>",
+        ),
+        ("p, role:admin, applications, sync, web/*, allow", "must grant to proj:web:ci"),
+        ("p, proj:web:ci, applications, sync, web/*, maybe", "effect must be allow or deny"),
+        ("g, proj:web:ci, role:admin", "is not 'p, proj:web:ci, applications"),
+    ],
+)
+def test_project_role_policies_are_validated(policy: str, problem: str | None) -> None:
+    error = project_policy_error("web", "ci", policy)
+    if problem is None:
+        assert error is None
+    else:
+        assert error is not None
+        assert problem in error
 
 
 def test_bad_lines_name_their_line() -> None:
