@@ -298,7 +298,7 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
         self, request: application_pb2.ApplicationCreateRequest, context: Context
     ) -> types_pb2.Application:
         if request.manifest:
-            converted, notes = argo.convert(argo.parse_manifest(request.manifest))
+            converted, notes = argo.convert(argo.parse_manifest(request.manifest), self.s.namespace)
             try:
                 message = from_k8s(converted, types_pb2.Application)
             except json_format.ParseError as err:

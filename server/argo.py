@@ -30,8 +30,9 @@ def parse_manifest(text: str) -> dict[str, Any]:
     return docs[0]
 
 
-def convert(app: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """(ferry Application, notes on what changed). ferry's own manifests pass unchanged."""
+def convert(app: dict[str, Any], namespace: str = "ferry") -> tuple[dict[str, Any], list[str]]:
+    """(ferry Application, notes on what changed). ferry's own manifests pass unchanged;
+    ``namespace`` is the control namespace, where applications live."""
     api_version = app.get("apiVersion", APP_API_VERSION)
     if app.get("kind", "Application") != "Application":
         raise InvalidArgument(f"manifest kind must be Application, not {app.get('kind')!r}")
@@ -52,7 +53,7 @@ def convert(app: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
             notes.append(f"finalizer {old} -> {new}")
     if finalizers:
         meta["finalizers"] = converted
-    if meta.get("namespace") and meta["namespace"] != "ferry":
+    if meta.get("namespace") and meta["namespace"] != namespace:
         notes.append(
             f"metadata.namespace {meta['namespace']!r} ignored: applications live in the control namespace"
         )
