@@ -10,6 +10,9 @@ PY := $(BIN)/python
 TOOLS_BIN := $(shell hack/tools.sh --print-bin)
 export PATH := $(abspath $(BIN)):$(TOOLS_BIN):$(PATH)
 PYTEST := $(PY) -m pytest
+NPM ?= npm
+# The web UI: ui/ (TypeScript, Vite + Preact) builds into server/webui, package data of ferry-server.
+UI_SOURCES := $(shell find ui/src -type f 2>/dev/null) ui/index.html ui/vite.config.ts ui/tsconfig.json
 
 .PHONY: help
 help: ## List the targets
@@ -21,8 +24,18 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+ui/node_modules/.installed: ui/package.json ui/package-lock.json
+	cd ui && $(NPM) ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+server/webui/index.html: ui/node_modules/.installed $(UI_SOURCES)
+	cd ui && $(NPM) run --silent build
+
+.PHONY: ui
+ui: server/webui/index.html ## Build the web UI (ui/ -> server/webui, served by ferry-server at /)
+
 .PHONY: install
-install: $(VENV)/.installed ## Create the virtualenv with ferry (editable) and the dev tools
+install: $(VENV)/.installed ui ## Create the virtualenv with ferry (editable) and the dev tools; build the web UI
 
 .PHONY: tools
 tools: ## Build the test tools (Kubernetes, etcd, helm, kustomize, kwok, grpcurl, buf) and system packages
@@ -51,14 +64,20 @@ fmt: install ## Format and auto-fix
 	$(BIN)/ruff check --fix .
 
 .PHONY: test
-test: install tools ## Every tier: unit, integration, e2e (what CI runs)
+test: install tools ## Every tier: unit (Python and UI), integration, e2e (what CI runs)
+	cd ui && $(NPM) test
 	$(PYTEST) tests/unit
 	$(PYTEST) tests/integration
 	$(PYTEST) tests/e2e
 
 .PHONY: test-unit
-test-unit: install ## Pure tests, seconds
+test-unit: install ## Pure tests, seconds (Python and the UI's logic)
+	cd ui && $(NPM) test
 	$(PYTEST) tests/unit
+
+.PHONY: test-ui-unit
+test-ui-unit: ui/node_modules/.installed ## The UI's logic with vitest (tree, filters, diffs, watch)
+	cd ui && $(NPM) test
 
 .PHONY: test-integration
 test-integration: install tools ## Against a real control plane, Git servers, helm/kustomize, redis
@@ -78,5 +97,5 @@ bench: install tools ## Benchmarks under bench/ (figures as ratios to a same-run
 
 .PHONY: clean
 clean: ## Remove the virtualenv and caches (the tool cache outside the repo stays)
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info ui/node_modules server/webui
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

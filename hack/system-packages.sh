@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests need (git, redis-server, openssh-server, openssl) when
-# they are missing. As root it installs them with apt-get; otherwise it says what to install.
+# Installs the Debian packages the tests need (git, redis-server, openssh-server, openssl, and
+# chromium with a font for the web UI's browser tests) when they are missing. As root it installs
+# them with apt-get; otherwise it says what to install.
 set -euo pipefail
 
 declare -A provides=( [git]=git [redis-server]=redis-server [sshd]=openssh-server [openssl]=openssl
-                      )
+                      [chromium]=chromium )
 missing=()
-for cmd in git redis-server openssl; do
+for cmd in git redis-server openssl chromium; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${provides[$cmd]}")
 done
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 [ -x /usr/lib/git-core/git-http-backend ] || missing+=(git)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "[system] git, redis-server, sshd, openssl present"
+  echo "[system] git, redis-server, sshd, openssl, chromium present"
   exit 0
 fi
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)

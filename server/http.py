@@ -1,5 +1,6 @@
 """ferry-server's HTTP side (:8090, TLS like gRPC): the REST/JSON gateway under ``/api``, the
-OpenAPI document, Git webhooks, health, and (later) the web UI at ``/``.
+OpenAPI document, Git webhooks, health, and the web UI at ``/`` (the single-page app built from
+``ui/`` into ``server/webui``; any other non-``/api`` path answers its ``index.html``).
 
 Authentication: an ``Authorization: Bearer`` header, or the HttpOnly, SameSite=Strict session
 cookie ``ferry.token`` that ``POST /api/v1/session`` sets. Cookie-authenticated requests that
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -35,6 +37,15 @@ log = logging.getLogger(__name__)
 TOKEN_COOKIE = "ferry.token"  # noqa: S105 (a cookie name)
 CSRF_COOKIE = "ferry.csrf"
 CSRF_HEADER = "X-Ferry-CSRF"
+UI_DIR = Path(__file__).parent / "webui"
+UI_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; object-src 'none'; "
+        "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 SERVICES = [
     application_pb2.DESCRIPTOR.services_by_name["ApplicationService"],
     session_pb2.DESCRIPTOR.services_by_name["SessionService"],
@@ -69,10 +80,32 @@ class HttpApi:
         application.router.add_get("/api/openapi.json", self.openapi_json)
         application.router.add_post("/api/webhook", self.webhook)
         application.router.add_route("*", "/api/{tail:.*}", self.transcode)
+        application.router.add_get("/{tail:.*}", self.ui)
         return application
 
     async def healthz(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")
+
+    async def ui(self, request: web.Request) -> web.StreamResponse:
+        """The web UI: a built file (hashed assets cached for good), else index.html (SPA routes)."""
+        tail = request.match_info["tail"]
+        if tail == "api" or tail.startswith("api/"):
+            return _error(grpc.StatusCode.NOT_FOUND, f"no API operation {request.method} {request.path}")
+        root = UI_DIR.resolve()
+        index = root / "index.html"
+        if tail:
+            candidate = (root / tail).resolve()
+            if candidate.is_relative_to(root) and candidate.is_file():
+                immutable = candidate.parent.name == "assets"
+                cache = "public, max-age=31536000, immutable" if immutable else "no-cache"
+                return web.FileResponse(candidate, headers={**UI_HEADERS, "Cache-Control": cache})
+            if tail.startswith("assets/"):
+                return web.Response(status=404, text="not found\n")
+        if not index.is_file():
+            return web.Response(
+                status=404, text="The web UI is not built: run `make ui` (needs Node and npm).\n"
+            )
+        return web.FileResponse(index, headers={**UI_HEADERS, "Cache-Control": "no-cache"})
 
     async def openapi_json(self, request: web.Request) -> web.Response:
         return _json(200, self.openapi)

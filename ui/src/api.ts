@@ -1,0 +1,214 @@
+// The REST/JSON API of ferry-server, same origin. The session is the HttpOnly cookie ferry.token
+// set by POST /api/v1/session; requests that change state echo the ferry.csrf cookie in
+// X-Ferry-CSRF (double-submit). Streams are newline-delimited JSON ({"result": ...} per line).
+
+import { reconnectDelay, splitNdjson } from "./lib/watch";
+import type {
+  AppProject,
+  Application,
+  ApplicationList,
+  ApplicationTree,
+  Cluster,
+  Repository,
+  ResourceDiff,
+  ResourceRef,
+  UserInfo,
+  WatchEvent,
+} from "./types";
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly code = 0,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+type Listener = () => void;
+const unauthenticatedListeners = new Set<Listener>();
+
+/** Called when any request answers 401 (session expired or revoked): the app shows the login page. */
+export function onUnauthenticated(listener: Listener): () => void {
+  unauthenticatedListeners.add(listener);
+  return () => unauthenticatedListeners.delete(listener);
+}
+
+export function csrfToken(cookies: string = typeof document === "undefined" ? "" : document.cookie): string {
+  for (const part of cookies.split(";")) {
+    const [name, ...value] = part.trim().split("=");
+    if (name === "ferry.csrf") return decodeURIComponent(value.join("="));
+  }
+  return "";
+}
+
+type Query = Record<string, string | number | boolean | undefined | null>;
+
+export function withQuery(path: string, query: Query = {}): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null && v !== "") params.set(k, String(v));
+  const text = params.toString();
+  return text ? `${path}?${text}` : path;
+}
+
+function headers(method: string, body: unknown): Record<string, string> {
+  const h: Record<string, string> = { Accept: "application/json" };
+  if (body !== undefined) h["Content-Type"] = "application/json";
+  if (!["GET", "HEAD", "OPTIONS"].includes(method)) h["X-Ferry-CSRF"] = csrfToken();
+  return h;
+}
+
+async function errorOf(response: Response): Promise<ApiError> {
+  let message = `${response.status} ${response.statusText}`;
+  let code = 0;
+  try {
+    const body = (await response.json()) as { message?: string; error?: string; code?: number };
+    message = body.message || body.error || message;
+    code = body.code ?? 0;
+  } catch {
+    // not JSON: keep the status line
+  }
+  return new ApiError(response.status, message, code);
+}
+
+export async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  const response = await fetch(path, {
+    method,
+    credentials: "same-origin",
+    headers: headers(method, body),
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal,
+  });
+  if (!response.ok) {
+    const err = await errorOf(response);
+    if (response.status === 401 && path !== "/api/v1/session") unauthenticatedListeners.forEach((l) => l());
+    throw err;
+  }
+  const text = await response.text();
+  return (text ? JSON.parse(text) : {}) as T;
+}
+
+const enc = encodeURIComponent;
+
+export interface SyncOptions {
+  prune?: boolean;
+  dryRun?: boolean;
+  revision?: string;
+}
+
+export const api = {
+  login: (username: string, password: string) => request<{ token: string }>("POST", "/api/v1/session", { username, password }),
+  logout: () => request<unknown>("DELETE", "/api/v1/session"),
+  userInfo: () => request<UserInfo>("GET", "/api/v1/session/userinfo"),
+  version: () => request<{ Version?: string; version?: string }>("GET", "/api/version"),
+
+  listApps: (signal?: AbortSignal) => request<ApplicationList>("GET", "/api/v1/applications", undefined, signal),
+  getApp: (name: string, refresh?: "normal" | "hard") =>
+    request<Application>("GET", withQuery(`/api/v1/applications/${enc(name)}`, { refresh })),
+  resourceTree: (name: string) => request<ApplicationTree>("GET", `/api/v1/applications/${enc(name)}/resource-tree`),
+  managedResources: (name: string) =>
+    request<{ items?: ResourceDiff[] }>("GET", `/api/v1/applications/${enc(name)}/managed-resources`),
+  liveResource: (name: string, ref: ResourceRef) =>
+    request<{ manifest?: string }>(
+      "GET",
+      withQuery(`/api/v1/applications/${enc(name)}/resource`, {
+        namespace: ref.namespace,
+        resourceName: ref.name,
+        version: ref.version,
+        group: ref.group,
+        kind: ref.kind,
+      }),
+    ),
+  sync: (name: string, options: SyncOptions) =>
+    request<Application>("POST", `/api/v1/applications/${enc(name)}/sync`, {
+      prune: Boolean(options.prune),
+      dryRun: Boolean(options.dryRun),
+      ...(options.revision ? { revision: options.revision } : {}),
+    }),
+  rollback: (name: string, id: number, prune = false) =>
+    request<Application>("POST", `/api/v1/applications/${enc(name)}/rollback`, { id, prune }),
+  terminate: (name: string) => request<unknown>("DELETE", `/api/v1/applications/${enc(name)}/operation`),
+  deleteApp: (name: string, cascade: boolean, propagationPolicy: "foreground" | "background" = "foreground") =>
+    request<unknown>(
+      "DELETE",
+      withQuery(`/api/v1/applications/${enc(name)}`, {
+        cascade,
+        propagationPolicy: cascade ? propagationPolicy : undefined,
+      }),
+    ),
+
+  listRepos: () => request<{ items?: Repository[] }>("GET", "/api/v1/repositories"),
+  createRepo: (repo: Repository & { username?: string; password?: string }) =>
+    request<Repository>("POST", "/api/v1/repositories", repo),
+  listClusters: () => request<{ items?: Cluster[] }>("GET", "/api/v1/clusters"),
+  listProjects: () => request<{ items?: AppProject[] }>("GET", "/api/v1/projects"),
+};
+
+export type StreamState = "connecting" | "live" | "reconnecting";
+
+export interface WatchHandlers {
+  /** Called before each (re)connection's events with a fresh list, so deletions missed while away are seen. */
+  onSnapshot: (list: ApplicationList) => void;
+  onEvent: (event: WatchEvent) => void;
+  onState?: (state: StreamState, error?: ApiError) => void;
+}
+
+/**
+ * Lists, then follows /api/v1/stream/applications; reconnects with backoff when the stream ends
+ * or fails (the server restarts, a proxy times out). Returns a function that stops it.
+ */
+export function watchApplications(handlers: WatchHandlers, name?: string): () => void {
+  const controller = new AbortController();
+  let attempt = 0;
+  const run = async () => {
+    while (!controller.signal.aborted) {
+      handlers.onState?.(attempt ? "reconnecting" : "connecting");
+      try {
+        if (name) {
+          const app = await request<Application>("GET", `/api/v1/applications/${enc(name)}`, undefined, controller.signal);
+          handlers.onSnapshot({ items: [app] });
+        } else {
+          handlers.onSnapshot(await api.listApps(controller.signal));
+        }
+        const response = await fetch(withQuery("/api/v1/stream/applications", { name }), {
+          credentials: "same-origin",
+          headers: { Accept: "application/x-ndjson" },
+          signal: controller.signal,
+        });
+        if (!response.ok || !response.body) throw await errorOf(response);
+        handlers.onState?.("live");
+        attempt = 0;
+        const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+        let rest = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          const split = splitNdjson(rest, value);
+          rest = split.rest;
+          for (const line of split.lines) {
+            const parsed = JSON.parse(line) as { result?: WatchEvent; error?: { message?: string; code?: number } };
+            if (parsed.error) throw new ApiError(500, parsed.error.message ?? "stream error", parsed.error.code);
+            if (parsed.result) handlers.onEvent(parsed.result);
+          }
+        }
+      } catch (err) {
+        if (controller.signal.aborted) return;
+        const apiErr = err instanceof ApiError ? err : new ApiError(0, String(err));
+        if (apiErr.status === 401) {
+          unauthenticatedListeners.forEach((l) => l());
+          return;
+        }
+        if (apiErr.status === 404 || apiErr.status === 403) {
+          handlers.onState?.("reconnecting", apiErr);
+          return;
+        }
+        handlers.onState?.("reconnecting", apiErr);
+      }
+      await new Promise((resolve) => setTimeout(resolve, reconnectDelay(attempt++)));
+    }
+  };
+  void run();
+  return () => controller.abort();
+}

@@ -1,0 +1,582 @@
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+
+import { api, ApiError, watchApplications, type StreamState } from "../api";
+import { Dialog, ErrorMessage } from "../components/Dialog";
+import { DiffView } from "../components/DiffView";
+import { Link } from "../components/Link";
+import { ResourceTree } from "../components/ResourceTree";
+import { HealthStatus, PhaseStatus, SyncStatus } from "../components/Status";
+import { manifestYaml, resourceDiff } from "../lib/diff";
+import { ago, shortRevision } from "../lib/status";
+import { buildTree, groupKind, resourceKey, type TreeNode } from "../lib/tree";
+import { navigate } from "../router";
+import type { Application, ApplicationTree, ResourceDiff, RevisionHistory } from "../types";
+import { destinationText, StreamIndicator } from "./Applications";
+
+function useApplication(name: string) {
+  const [app, setApp] = useState<Application | null>(null);
+  const [state, setState] = useState<StreamState>("connecting");
+  const [error, setError] = useState<ApiError>();
+  useEffect(
+    () =>
+      watchApplications(
+        {
+          onSnapshot: (list) => setApp(list.items?.[0] ?? null),
+          onEvent: (event) => {
+            if (event.type === "DELETED") setApp(null);
+            else setApp(event.application);
+          },
+          onState: (s, err) => {
+            setState(s);
+            setError(err);
+          },
+        },
+        name,
+      ),
+    [name],
+  );
+  return { app, state, error };
+}
+
+function findNode(roots: TreeNode[], key: string | undefined): TreeNode | undefined {
+  if (!key) return undefined;
+  for (const n of roots) {
+    if (n.key === key) return n;
+    const found = findNode(n.children, key);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+export function ApplicationPage({ name, resource }: { name: string; resource?: string }) {
+  const { app, state, error } = useApplication(name);
+  const [tree, setTree] = useState<ApplicationTree>();
+  const [managed, setManaged] = useState<ResourceDiff[]>([]);
+  const [loadError, setLoadError] = useState<unknown>(null);
+  const [dialog, setDialog] = useState<"sync" | "history" | "delete" | null>(null);
+  const [notice, setNotice] = useState<string>("");
+  const [actionError, setActionError] = useState<unknown>(null);
+  const [busy, setBusy] = useState("");
+
+  const version = app?.metadata.resourceVersion;
+  // The tree and the diffs follow the application: reload them when its status changes.
+  useEffect(() => {
+    if (!app) return;
+    let cancelled = false;
+    const timer = setTimeout(async () => {
+      try {
+        const [t, m] = await Promise.all([api.resourceTree(name), api.managedResources(name)]);
+        if (cancelled) return;
+        setTree(t);
+        setManaged(m.items ?? []);
+        setLoadError(null);
+      } catch (err) {
+        if (!cancelled) setLoadError(err);
+      }
+    }, 200);
+    return () => {
+      cancelled = true;
+      clearTimeout(timer);
+    };
+  }, [name, version]);
+
+  const roots = useMemo(() => buildTree(app?.status?.resources, tree), [app?.status?.resources, tree]);
+  const selected = findNode(roots, resource);
+  const select = (node: TreeNode) =>
+    navigate(`/applications/${encodeURIComponent(name)}?resource=${encodeURIComponent(node.key)}`, true);
+
+  const act = async (label: string, action: () => Promise<unknown>, done: string) => {
+    setBusy(label);
+    setActionError(null);
+    setNotice("");
+    try {
+      await action();
+      setNotice(done);
+    } catch (err) {
+      setActionError(err);
+    } finally {
+      setBusy("");
+    }
+  };
+
+  if (!app) {
+    return (
+      <div class="page">
+        <p>
+          <Link to="/applications">← Applications</Link>
+        </p>
+        <h1>{name}</h1>
+        {error ? <ErrorMessage error={error} /> : state === "live" ? <p>This application no longer exists.</p> : <p aria-busy="true">Loading…</p>}
+      </div>
+    );
+  }
+
+  const status = app.status ?? {};
+  const src = app.spec.source ?? {};
+  const op = status.operationState;
+  const running = op?.phase === "Running" || op?.phase === "Terminating";
+  const automated = Boolean(app.spec.syncPolicy?.automated && app.spec.syncPolicy.automated.enabled !== false);
+
+  return (
+    <div class="page app-page">
+      <p class="crumbs">
+        <Link to="/applications">← Applications</Link>
+      </p>
+      <div class="page-head">
+        <h1>{name}</h1>
+        <SyncStatus status={status.sync?.status} />
+        <HealthStatus status={status.health?.status} />
+        <StreamIndicator state={state} error={error} />
+      </div>
+      <div class="toolbar" role="toolbar" aria-label="Application actions">
+        <button type="button" class="button primary" onClick={() => setDialog("sync")} disabled={running}>
+          Sync
+        </button>
+        <button
+          type="button"
+          class="button"
+          disabled={Boolean(busy)}
+          onClick={() => act("refresh", () => api.getApp(name, "normal"), "Refresh requested: comparing with Git.")}
+        >
+          {busy === "refresh" ? "Refreshing…" : "Refresh"}
+        </button>
+        <button
+          type="button"
+          class="button"
+          disabled={Boolean(busy)}
+          onClick={() => act("hard", () => api.getApp(name, "hard"), "Hard refresh requested: rendering again without caches.")}
+        >
+          {busy === "hard" ? "Refreshing…" : "Hard refresh"}
+        </button>
+        <button type="button" class="button" onClick={() => setDialog("history")}>
+          History and rollback
+        </button>
+        {running && (
+          <button type="button" class="button" onClick={() => act("terminate", () => api.terminate(name), "Termination requested.")}>
+            Terminate sync
+          </button>
+        )}
+        <button type="button" class="button danger" onClick={() => setDialog("delete")}>
+          Delete
+        </button>
+      </div>
+      <div aria-live="polite" class="notices">
+        {notice && <p class="notice">{notice}</p>}
+      </div>
+      <ErrorMessage error={actionError} />
+
+      <section class="summary" aria-labelledby="summary-title">
+        <h2 id="summary-title">Summary</h2>
+        <dl class="facts">
+          <dt>Project</dt>
+          <dd>{app.spec.project || "default"}</dd>
+          <dt>Repository</dt>
+          <dd class="mono wrap">{src.repoURL}</dd>
+          <dt>Path</dt>
+          <dd class="mono">{src.path || src.chart || "."}</dd>
+          <dt>Target revision</dt>
+          <dd>{src.targetRevision || "HEAD"}</dd>
+          <dt>Synced revision</dt>
+          <dd class="mono" title={status.sync?.revision} data-testid="sync-revision">
+            {shortRevision(status.sync?.revision) || "—"}
+          </dd>
+          <dt>Destination</dt>
+          <dd>{destinationText(app)}</dd>
+          <dt>Sync policy</dt>
+          <dd>
+            {automated
+              ? `Automated${app.spec.syncPolicy?.automated?.prune ? ", prune" : ""}${app.spec.syncPolicy?.automated?.selfHeal ? ", self-heal" : ""}`
+              : "Manual"}
+          </dd>
+          <dt>Last compared</dt>
+          <dd>{status.reconciledAt ? <time dateTime={status.reconciledAt}>{ago(status.reconciledAt)}</time> : "—"}</dd>
+        </dl>
+        {status.health?.message && <p class="muted">{status.health.message}</p>}
+        {(status.conditions?.length ?? 0) > 0 && (
+          <>
+            <h3>Conditions</h3>
+            <ul class="conditions">
+              {status.conditions?.map((c, i) => (
+                <li key={i} class={c.type.endsWith("Error") ? "tone-bad" : "tone-warn"}>
+                  <strong>{c.type}</strong>: {c.message}
+                </li>
+              ))}
+            </ul>
+          </>
+        )}
+      </section>
+
+      <section class="resources" aria-labelledby="resources-title">
+        <h2 id="resources-title">Resources</h2>
+        <ErrorMessage error={loadError} />
+        <div class="split">
+          <div class="tree-pane">
+            <ResourceTree roots={roots} selected={selected?.key} onSelect={select} label={`Resources of ${name}`} />
+          </div>
+          <div class="detail-pane">
+            {selected ? (
+              <ResourceDetails app={name} node={selected} managed={managed} />
+            ) : (
+              <p class="muted">Select a resource to see its live manifest and its diff with Git.</p>
+            )}
+          </div>
+        </div>
+      </section>
+
+      {op && (
+        <section class="operation" aria-labelledby="operation-title">
+          <h2 id="operation-title">Last operation</h2>
+          <p class="op-line">
+            <PhaseStatus phase={op.phase} />
+            <span data-testid="operation-message">{op.message}</span>
+          </p>
+          <p class="muted">
+            {op.operation?.initiatedBy?.automated ? "Automated sync" : `Sync by ${op.operation?.initiatedBy?.username || "unknown"}`}
+            {op.operation?.sync?.dryRun ? " (dry run)" : ""}
+            {op.operation?.sync?.prune ? " with prune" : ""}
+            {op.syncResult?.revision ? ` to ${shortRevision(op.syncResult.revision)}` : ""}
+            {op.startedAt ? `, started ${ago(op.startedAt)}` : ""}
+            {op.finishedAt ? `, finished ${ago(op.finishedAt)}` : ""}
+          </p>
+          {(op.syncResult?.resources?.length ?? 0) > 0 && (
+            <div class="table-wrap">
+              <table class="table">
+                <caption class="visually-hidden">Result per resource</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Kind</th>
+                    <th scope="col">Namespace</th>
+                    <th scope="col">Name</th>
+                    <th scope="col">Phase</th>
+                    <th scope="col">Result</th>
+                    <th scope="col">Message</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {op.syncResult?.resources?.map((r, i) => (
+                    <tr key={i}>
+                      <td>{groupKind(r)}</td>
+                      <td>{r.namespace}</td>
+                      <td>{r.name}</td>
+                      <td>{r.hookType ? `${r.syncPhase} hook` : r.syncPhase}</td>
+                      <td>{r.hookPhase || r.status}</td>
+                      <td class="wrap">{r.message}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
+        </section>
+      )}
+
+      {dialog === "sync" && <SyncDialog app={app} onClose={() => setDialog(null)} onDone={setNotice} />}
+      {dialog === "history" && <HistoryDialog app={app} automated={automated} onClose={() => setDialog(null)} onDone={setNotice} />}
+      {dialog === "delete" && <DeleteDialog app={app} onClose={() => setDialog(null)} />}
+    </div>
+  );
+}
+
+function ResourceDetails({ app, node, managed }: { app: string; node: TreeNode; managed: ResourceDiff[] }) {
+  const [tab, setTab] = useState<"diff" | "live" | "desired">(node.managed ? "diff" : "live");
+  const [live, setLive] = useState<string | null>(null);
+  const [liveError, setLiveError] = useState<unknown>(null);
+  const diffItem = managed.find((d) => resourceKey(d) === node.key);
+  const view = useMemo(() => (diffItem ? resourceDiff(diffItem) : null), [diffItem]);
+  const liveVersion = useRef("");
+  const stamp = `${node.key}|${diffItem?.liveState?.length ?? 0}|${node.health?.status ?? ""}`;
+
+  useEffect(() => {
+    if (!node.managed && tab === "diff") setTab("live");
+  }, [node.key]);
+  useEffect(() => {
+    let cancelled = false;
+    if (node.missing) {
+      setLive("");
+      return;
+    }
+    if (liveVersion.current !== node.key) setLive(null);
+    liveVersion.current = node.key;
+    api
+      .liveResource(app, node)
+      .then((r) => {
+        if (!cancelled) {
+          setLive(manifestYaml(r.manifest));
+          setLiveError(null);
+        }
+      })
+      .catch((err) => {
+        if (cancelled) return;
+        // The API server may not read some kinds (Secrets elsewhere): fall back to the diff's copy.
+        if (diffItem?.liveState) setLive(manifestYaml(diffItem.liveState));
+        else setLiveError(err);
+      });
+    return () => {
+      cancelled = true;
+    };
+  }, [app, stamp]);
+
+  const title = `${groupKind(node)} ${node.namespace ? `${node.namespace}/` : ""}${node.name}`;
+  const tabs: { id: "diff" | "live" | "desired"; label: string }[] = [
+    ...(node.managed ? [{ id: "diff" as const, label: "Diff" }] : []),
+    { id: "live", label: "Live manifest" },
+    ...(node.managed ? [{ id: "desired" as const, label: "Desired manifest" }] : []),
+  ];
+  return (
+    <section class="details" aria-labelledby="details-title">
+      <h3 id="details-title">{title}</h3>
+      <p class="node-status">
+        {node.managed && <SyncStatus status={node.sync} />}
+        {node.health?.status && <HealthStatus status={node.health.status} />}
+        {node.health?.message && <span class="muted">{node.health.message}</span>}
+      </p>
+      {node.info.length > 0 && (
+        <dl class="facts small">
+          {node.info.map((i) => (
+            <>
+              <dt>{i.name}</dt>
+              <dd>{i.value}</dd>
+            </>
+          ))}
+        </dl>
+      )}
+      <div class="segmented" role="group" aria-label="Show">
+        {tabs.map((t) => (
+          <button key={t.id} type="button" class="button" aria-pressed={tab === t.id} onClick={() => setTab(t.id)}>
+            {t.label}
+          </button>
+        ))}
+      </div>
+      {tab === "diff" &&
+        (view ? <DiffView view={view} title={title} /> : <p class="muted">Loading the diff…</p>)}
+      {tab === "live" &&
+        (liveError ? (
+          <ErrorMessage error={liveError} />
+        ) : live === null ? (
+          <p class="muted">Loading…</p>
+        ) : live === "" ? (
+          <p class="muted">This resource does not exist in the cluster yet.</p>
+        ) : (
+          <pre class="manifest" data-testid="live-manifest" tabIndex={0} aria-label={`Live manifest of ${title}`}>
+            {live}
+          </pre>
+        ))}
+      {tab === "desired" &&
+        (view ? (
+          view.desired ? (
+            <pre class="manifest" tabIndex={0} aria-label={`Desired manifest of ${title}`}>
+              {view.desired}
+            </pre>
+          ) : (
+            <p class="muted">Not in Git: a sync with prune deletes it.</p>
+          )
+        ) : (
+          <p class="muted">Loading…</p>
+        ))}
+    </section>
+  );
+}
+
+function SyncDialog({ app, onClose, onDone }: { app: Application; onClose: () => void; onDone: (text: string) => void }) {
+  const [prune, setPrune] = useState(false);
+  const [dryRun, setDryRun] = useState(false);
+  const [revision, setRevision] = useState("");
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const name = app.metadata.name;
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await api.sync(name, { prune, dryRun, revision: revision.trim() });
+      onDone(dryRun ? "Dry-run sync requested." : "Sync requested.");
+      onClose();
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog id="sync" title={`Sync ${name}`} onClose={onClose}>
+      <form onSubmit={submit} class="form">
+        <label class="check">
+          <input type="checkbox" name="prune" checked={prune} onChange={(e) => setPrune(e.currentTarget.checked)} />
+          Prune: delete resources that are no longer in Git
+        </label>
+        <label class="check">
+          <input type="checkbox" name="dryRun" checked={dryRun} onChange={(e) => setDryRun(e.currentTarget.checked)} />
+          Dry run: check everything, change nothing
+        </label>
+        <label>
+          Revision (empty: the target revision, {app.spec.source?.targetRevision || "HEAD"})
+          <input name="revision" value={revision} onInput={(e) => setRevision(e.currentTarget.value)} />
+        </label>
+        <ErrorMessage error={error} />
+        <div class="dialog-actions">
+          <button type="submit" class="button primary" disabled={busy}>
+            {busy ? "Syncing…" : "Synchronize"}
+          </button>
+          <button type="button" class="button" onClick={onClose}>
+            Cancel
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}
+
+function historyId(entry: RevisionHistory): number {
+  return Number(entry.id ?? 0);
+}
+
+function HistoryDialog({
+  app,
+  automated,
+  onClose,
+  onDone,
+}: {
+  app: Application;
+  automated: boolean;
+  onClose: () => void;
+  onDone: (text: string) => void;
+}) {
+  const [error, setError] = useState<unknown>(null);
+  const [confirm, setConfirm] = useState<number | null>(null);
+  const [prune, setPrune] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const name = app.metadata.name;
+  const history = [...(app.status?.history ?? [])].reverse();
+  const current = app.status?.sync?.revision;
+  const rollback = async (id: number) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await api.rollback(name, id, prune);
+      onDone(`Rollback to deployment ${id} requested.`);
+      onClose();
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog id="history" title={`History of ${name}`} onClose={onClose}>
+      {automated && <p class="notice">Auto-sync is on: ferry refuses a rollback until it is turned off.</p>}
+      {history.length === 0 ? (
+        <p>No deployments yet.</p>
+      ) : (
+        <div class="table-wrap">
+          <table class="table">
+            <caption class="visually-hidden">Deployments, newest first</caption>
+            <thead>
+              <tr>
+                <th scope="col">ID</th>
+                <th scope="col">Revision</th>
+                <th scope="col">Deployed</th>
+                <th scope="col">By</th>
+                <th scope="col">
+                  <span class="visually-hidden">Action</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {history.map((h) => {
+                const id = historyId(h);
+                return (
+                  <tr key={id} data-history-id={id}>
+                    <td>{id}</td>
+                    <td class="mono" title={h.revision}>
+                      {shortRevision(h.revision)}
+                      {h.revision === current && <span class="tag">current</span>}
+                    </td>
+                    <td>{h.deployedAt ? <time dateTime={h.deployedAt}>{ago(h.deployedAt)}</time> : ""}</td>
+                    <td>{h.initiatedBy?.automated ? "auto-sync" : h.initiatedBy?.username || ""}</td>
+                    <td>
+                      {confirm === id ? (
+                        <span class="confirm">
+                          <label class="check">
+                            <input type="checkbox" checked={prune} onChange={(e) => setPrune(e.currentTarget.checked)} />
+                            Prune
+                          </label>
+                          <button type="button" class="button danger" disabled={busy} onClick={() => rollback(id)}>
+                            Confirm rollback to {id}
+                          </button>
+                        </span>
+                      ) : (
+                        <button type="button" class="button" onClick={() => setConfirm(id)} aria-label={`Rollback to deployment ${id}`}>
+                          Rollback
+                        </button>
+                      )}
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <ErrorMessage error={error} />
+      <div class="dialog-actions">
+        <button type="button" class="button" onClick={onClose}>
+          Close
+        </button>
+      </div>
+    </Dialog>
+  );
+}
+
+function DeleteDialog({ app, onClose }: { app: Application; onClose: () => void }) {
+  const name = app.metadata.name;
+  const [mode, setMode] = useState<"foreground" | "background" | "orphan">("foreground");
+  const [typed, setTyped] = useState("");
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await api.deleteApp(name, mode !== "orphan", mode === "background" ? "background" : "foreground");
+      onClose();
+      navigate("/applications");
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog id="delete" title={`Delete ${name}`} onClose={onClose}>
+      <form onSubmit={submit} class="form">
+        <fieldset>
+          <legend>What happens to its resources in the cluster</legend>
+          <label class="check">
+            <input type="radio" name="cascade" checked={mode === "foreground"} onChange={() => setMode("foreground")} />
+            Delete them too, then the application (foreground)
+          </label>
+          <label class="check">
+            <input type="radio" name="cascade" checked={mode === "background"} onChange={() => setMode("background")} />
+            Delete them too, in the background
+          </label>
+          <label class="check">
+            <input type="radio" name="cascade" checked={mode === "orphan"} onChange={() => setMode("orphan")} />
+            Keep them (non-cascading delete)
+          </label>
+        </fieldset>
+        <label>
+          Type the application's name, {name}, to confirm
+          <input name="confirm" value={typed} onInput={(e) => setTyped(e.currentTarget.value)} autoComplete="off" />
+        </label>
+        <ErrorMessage error={error} />
+        <div class="dialog-actions">
+          <button type="submit" class="button danger" disabled={busy || typed !== name}>
+            Delete
+          </button>
+          <button type="button" class="button" onClick={onClose}>
+            Cancel
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}

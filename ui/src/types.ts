@@ -1,0 +1,204 @@
+// The JSON shapes of the REST/JSON API (protos/ferry/v1, contract field names). Only what the UI
+// reads; proto3 leaves out default values, so every field may be missing (an id 0, false, "").
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  creationTimestamp?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  deletionTimestamp?: string;
+}
+
+export interface ApplicationSource {
+  repoURL?: string;
+  path?: string;
+  targetRevision?: string;
+  chart?: string;
+}
+
+export interface ApplicationDestination {
+  server?: string;
+  namespace?: string;
+  name?: string;
+}
+
+export interface SyncPolicy {
+  automated?: { prune?: boolean; selfHeal?: boolean; allowEmpty?: boolean; enabled?: boolean };
+  syncOptions?: string[];
+}
+
+export interface ApplicationSpec {
+  source?: ApplicationSource;
+  destination?: ApplicationDestination;
+  project?: string;
+  syncPolicy?: SyncPolicy;
+}
+
+export interface HealthStatus {
+  status?: string;
+  message?: string;
+  lastTransitionTime?: string;
+}
+
+export interface ResourceStatus {
+  group?: string;
+  version?: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+  status?: string;
+  health?: HealthStatus;
+  hook?: boolean;
+  requiresPruning?: boolean;
+  syncWave?: number | string;
+}
+
+export interface OperationInitiator {
+  username?: string;
+  automated?: boolean;
+}
+
+export interface RevisionHistory {
+  id?: number | string;
+  revision?: string;
+  deployedAt?: string;
+  deployStartedAt?: string;
+  source?: ApplicationSource;
+  initiatedBy?: OperationInitiator;
+}
+
+export interface ApplicationCondition {
+  type: string;
+  message?: string;
+  lastTransitionTime?: string;
+}
+
+export interface ResourceResult {
+  group?: string;
+  version?: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+  status?: string;
+  message?: string;
+  hookType?: string;
+  hookPhase?: string;
+  syncPhase?: string;
+}
+
+export interface OperationState {
+  operation?: {
+    sync?: { revision?: string; prune?: boolean; dryRun?: boolean; syncOptions?: string[] };
+    initiatedBy?: OperationInitiator;
+  };
+  phase?: string;
+  message?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  retryCount?: number | string;
+  syncResult?: { resources?: ResourceResult[]; revision?: string; source?: ApplicationSource };
+}
+
+export interface ApplicationStatus {
+  resources?: ResourceStatus[];
+  sync?: { status?: string; revision?: string };
+  health?: HealthStatus;
+  history?: RevisionHistory[];
+  conditions?: ApplicationCondition[];
+  reconciledAt?: string;
+  operationState?: OperationState;
+  sourceType?: string;
+  summary?: { externalURLs?: string[]; images?: string[] };
+}
+
+export interface Application {
+  metadata: ObjectMeta;
+  spec: ApplicationSpec;
+  status?: ApplicationStatus;
+  operation?: unknown;
+}
+
+export interface ApplicationList {
+  metadata?: { resourceVersion?: string };
+  items?: Application[];
+}
+
+export interface WatchEvent {
+  type: "ADDED" | "MODIFIED" | "DELETED";
+  application: Application;
+}
+
+export interface ResourceRef {
+  group?: string;
+  version?: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+  uid?: string;
+}
+
+export interface ResourceNode extends ResourceRef {
+  parentRefs?: ResourceRef[];
+  info?: { name: string; value: string }[];
+  images?: string[];
+  health?: HealthStatus;
+  resourceVersion?: string;
+  createdAt?: string;
+}
+
+export interface ApplicationTree {
+  nodes?: ResourceNode[];
+  orphanedNodes?: ResourceNode[];
+}
+
+export interface ResourceDiff {
+  group?: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+  targetState?: string;
+  liveState?: string;
+  normalizedLiveState?: string;
+  predictedLiveState?: string;
+  hook?: boolean;
+  modified?: boolean;
+}
+
+export interface Repository {
+  repo: string;
+  type?: string;
+  name?: string;
+  project?: string;
+  insecure?: boolean;
+  hasCredentials?: boolean;
+  connectionState?: { status?: string; message?: string; attemptedAt?: string };
+}
+
+export interface Cluster {
+  server: string;
+  name?: string;
+  namespaces?: string[];
+  info?: {
+    serverVersion?: string;
+    applicationsCount?: number | string;
+    connectionState?: { status?: string; message?: string };
+  };
+}
+
+export interface AppProject {
+  metadata: ObjectMeta;
+  spec?: {
+    description?: string;
+    sourceRepos?: string[];
+    destinations?: ApplicationDestination[];
+  };
+}
+
+export interface UserInfo {
+  loggedIn?: boolean;
+  username?: string;
+  groups?: string[];
+}
