@@ -165,6 +165,7 @@ export interface ResourceDiff {
   predictedLiveState?: string;
   hook?: boolean;
   modified?: boolean;
+  resourceVersion?: string;
 }
 
 export interface Repository {

@@ -12,6 +12,8 @@ export interface TreeNode {
   namespace: string;
   name: string;
   uid: string;
+  /** The live object's resourceVersion ("" when not in the cluster or not known). */
+  resourceVersion: string;
   /** Synced / OutOfSync for managed resources; undefined for children (ReplicaSet, Pod). */
   sync?: string;
   health?: HealthStatus;
@@ -52,6 +54,7 @@ function fromLive(node: ResourceNode): TreeNode {
     namespace: node.namespace ?? "",
     name: node.name,
     uid: node.uid ?? "",
+    resourceVersion: node.resourceVersion ?? "",
     health: node.health,
     managed: false,
     missing: false,

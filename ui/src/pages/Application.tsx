@@ -176,7 +176,7 @@ export function ApplicationPage({ name, resource }: { name: string; resource?: s
           <dd class="mono">{src.path || src.chart || "."}</dd>
           <dt>Target revision</dt>
           <dd>{src.targetRevision || "HEAD"}</dd>
-          <dt>Synced revision</dt>
+          <dt>Compared to</dt>
           <dd class="mono" title={status.sync?.revision} data-testid="sync-revision">
             {shortRevision(status.sync?.revision) || "—"}
           </dd>
@@ -284,7 +284,8 @@ function ResourceDetails({ app, node, managed }: { app: string; node: TreeNode; 
   const diffItem = managed.find((d) => resourceKey(d) === node.key);
   const view = useMemo(() => (diffItem ? resourceDiff(diffItem) : null), [diffItem]);
   const liveVersion = useRef("");
-  const stamp = `${node.key}|${diffItem?.liveState?.length ?? 0}|${node.health?.status ?? ""}`;
+  // Reload the live object when it changed: a new resourceVersion in the tree or in the diff.
+  const stamp = `${node.key}|${node.resourceVersion}|${diffItem?.resourceVersion ?? ""}|${node.missing}`;
 
   useEffect(() => {
     if (!node.managed && tab === "diff") setTab("live");

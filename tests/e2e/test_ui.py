@@ -1,0 +1,169 @@
+"""The web UI end to end: a real headless Chromium (Debian's ``chromium``, driven by
+``playwright-core`` from ``ui/node_modules`` through ``tests/e2e/ui/ui_e2e.mjs``) against real
+ferry-server, controller and repo-server processes on the real control plane, with workloads.
+
+The browser logs in, lists and filters the apps, opens the resource tree, refreshes to see a Git
+change, reads its diff, syncs and watches the status change live, rolls back, adds a repository,
+switches to the dark theme, deletes the app keeping its resources and logs out; axe-core checks
+the main pages. Screenshots and the accessibility report land in ``tests/e2e/artifacts/ui``
+(``FERRY_UI_ARTIFACTS`` for elsewhere).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import urllib.parse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes import client as k8s
+
+from ferry.devenv.controlplane import ControlPlane
+from ferry.devenv.gitrepo import GitRepo
+from tests.conftest import RunningServer
+from tests.integration.controller.test_sync import deployment
+from tests.integration.server.conftest import admin_password
+from tests.integration.server.test_rest import Http
+
+ROOT = Path(__file__).resolve().parents[2]
+UI_DIR = ROOT / "ui"
+SCRIPT = Path(__file__).parent / "ui" / "ui_e2e.mjs"
+ARTIFACTS = Path(os.environ.get("FERRY_UI_ARTIFACTS", Path(__file__).parent / "artifacts" / "ui"))
+APP = "ui-web"
+
+
+def config_map(version: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "ui-config"},
+        "data": {"version": version},
+    }
+
+
+def chromium() -> str:
+    found = os.environ.get("FERRY_CHROMIUM") or shutil.which("chromium")
+    assert found, "Debian's chromium is missing: run hack/system-packages.sh (make tools installs it)"
+    return found
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+def test_web_ui_in_a_real_browser(
+    server_process: RunningServer,
+    workload_plane: ControlPlane,
+    kube: k8s.ApiClient,
+    git_repo: Callable[[str], GitRepo],
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    browser = chromium()
+    assert (UI_DIR / "node_modules" / "playwright-core").is_dir(), "run `make ui` (npm ci in ui/)"
+    assert (ROOT / "server" / "webui" / "index.html").is_file(), "run `make ui` to build the web UI"
+
+    rest = Http(server_process, kube, tmp_path)
+    password = admin_password(kube)
+    status, session = rest.request("POST", "/api/v1/session", {"username": "admin", "password": password})
+    assert status == 200, session
+    token = session["token"]
+
+    repo = git_repo("ui-web")
+    v1 = repo.commit(
+        "v1",
+        {
+            "app/cm.yaml": yaml.safe_dump(config_map("v1")),
+            "app/web.yaml": yaml.safe_dump(deployment("ui-web")),
+        },
+    )
+    added = git_repo("ui-added")
+    added.commit("init", {"README": "a repository the browser adds\n"})
+    application = {
+        "metadata": {"name": APP},
+        "spec": {
+            "project": "default",
+            "source": {"repoURL": f"file://{repo.bare}", "path": "app"},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": namespace},
+        },
+    }
+    status, body = rest.request("POST", "/api/v1/applications", application, token=token)
+    assert status == 200, body
+    try:
+        # deployed once (history 0), then Git moves on: the browser refreshes, sees and syncs it
+        status, body = rest.request("POST", f"/api/v1/applications/{APP}/sync", {"prune": True}, token=token)
+        assert status == 200, body
+
+        def synced_and_healthy() -> bool:
+            _, app = rest.request("GET", f"/api/v1/applications/{APP}", token=token)
+            state: dict[str, Any] = app.get("status", {})
+            return bool(
+                state.get("operationState", {}).get("phase") == "Succeeded"
+                and state.get("sync", {}).get("status") == "Synced"
+                and state.get("health", {}).get("status") == "Healthy"
+            )
+
+        wait_for("the first sync", synced_and_healthy)
+        v2 = repo.commit("v2", {"app/cm.yaml": yaml.safe_dump(config_map("v2"))})
+
+        if ARTIFACTS.exists():
+            shutil.rmtree(ARTIFACTS)
+        config = {
+            "url": server_process.http_url,
+            "username": "admin",
+            "password": password,
+            "app": APP,
+            "namespace": namespace,
+            "v1": v1,
+            "v2": v2,
+            "newRepo": f"file://{added.bare}",
+            "chromium": browser,
+            "uiDir": str(UI_DIR),
+            "artifacts": str(ARTIFACTS),
+        }
+        proc = subprocess.run(
+            ["node", str(SCRIPT)],
+            env={**os.environ, "FERRY_UI_E2E": json.dumps(config)},
+            capture_output=True,
+            text=True,
+            timeout=280,
+            check=False,
+        )
+        print(proc.stdout)
+        print(proc.stderr)
+        print(f"screenshots and accessibility report: {ARTIFACTS}")
+        assert proc.returncode == 0, (
+            f"the browser run failed (see {ARTIFACTS}):\n{proc.stdout}\n{proc.stderr}"
+        )
+        assert "[ui-e2e] all steps passed" in proc.stdout
+
+        # what the browser did happened for real
+        live = k8s.CoreV1Api(kube).read_namespaced_config_map("ui-config", namespace).data
+        assert live == {"version": "v1"}, "rolled back to v1"
+        status, repos = rest.request("GET", "/api/v1/repositories", token=token)
+        assert config["newRepo"] in [r["repo"] for r in repos.get("items", [])]
+        wait_for(
+            "the app's deletion",
+            lambda: rest.request("GET", f"/api/v1/applications/{APP}", token=token)[0] == 404,
+        )
+        # non-cascading: the resources stay
+        assert k8s.CoreV1Api(kube).read_namespaced_config_map("ui-config", namespace).data == {
+            "version": "v1"
+        }
+        for name in ("01-login", "03-diff", "05-synced", "09-settings-dark"):
+            assert (ARTIFACTS / f"{name}.png").stat().st_size > 0
+        report = json.loads((ARTIFACTS / "accessibility.json").read_text())
+        assert set(report) >= {"login", "applications", "application", "settings", "settings-dark"}
+    finally:
+        rest.request("DELETE", f"/api/v1/applications/{APP}?cascade=false", token=token)
+        added_url = urllib.parse.quote(f"file://{added.bare}", safe="")
+        rest.request("DELETE", f"/api/v1/repositories/{added_url}", token=token)

@@ -1,0 +1,281 @@
+// The web UI in a real headless Chromium (Debian's, driven by playwright-core from ui/node_modules)
+// against real ferry processes. Run by tests/e2e/test_ui.py, which prepares the application and
+// passes its facts as JSON in FERRY_UI_E2E; prints one line per step, exits non-zero on failure
+// (after a screenshot of the page as it failed). Screenshots go to config.artifacts.
+
+import { mkdirSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+
+const config = JSON.parse(process.env.FERRY_UI_E2E ?? "{}");
+const require = createRequire(join(config.uiDir, "package.json"));
+const { chromium } = require("playwright-core");
+const axeSource = require("axe-core").source;
+
+const TIMEOUT = 60_000;
+const short = (sha) => sha.slice(0, 7);
+mkdirSync(config.artifacts, { recursive: true });
+
+let step = "start";
+function log(text) {
+  console.log(`[ui-e2e] ${text}`);
+}
+function check(condition, message) {
+  if (!condition) throw new Error(`${step}: ${message}`);
+}
+
+const browser = await chromium.launch({
+  executablePath: config.chromium,
+  headless: true,
+  args: ["--no-sandbox", "--disable-dev-shm-usage"],
+});
+const context = await browser.newContext({
+  ignoreHTTPSErrors: true, // ferry-server's self-signed certificate
+  bypassCSP: true, // axe-core is injected as an inline script; another context keeps the CSP
+  viewport: { width: 1400, height: 1000 },
+  colorScheme: "light",
+  reducedMotion: "reduce",
+});
+context.setDefaultTimeout(TIMEOUT);
+const page = await context.newPage();
+const pageErrors = [];
+page.on("pageerror", (err) => pageErrors.push(err.message));
+const a11y = {};
+
+async function shot(name) {
+  const path = join(config.artifacts, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+}
+
+/** axe-core on the page as it is: no serious or critical WCAG 2.1 A/AA violation. */
+async function accessibility(name) {
+  await page.addScriptTag({ content: axeSource });
+  const result = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] } });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 5) }));
+  });
+  a11y[name] = result;
+  const bad = result.filter((v) => v.impact === "serious" || v.impact === "critical");
+  for (const v of result) log(`axe ${name}: ${v.impact} ${v.id} (${v.help}) at ${v.nodes.join(", ")}`);
+  check(bad.length === 0, `accessibility violations on ${name}: ${JSON.stringify(bad)}`);
+  log(`axe ${name}: no serious or critical violations (${result.length} minor)`);
+}
+
+const headStatus = (n) => page.locator(".page-head .status").nth(n);
+
+async function run() {
+  step = "login page";
+  await page.goto(config.url + "/applications");
+  await page.getByRole("heading", { name: "ferry" }).waitFor();
+  await accessibility("login");
+  await shot("01-login");
+
+  step = "wrong password";
+  await page.getByLabel("Username").fill(config.username);
+  await page.getByLabel("Password").fill("not-the-password");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("alert").filter({ hasText: "invalid username or password" }).waitFor();
+
+  step = "log in";
+  await page.getByLabel("Password").fill(config.password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("heading", { name: "Applications", level: 1 }).waitFor();
+  check((await page.getByTestId("current-user").textContent()) === config.username, "current user shown");
+  const cookies = await context.cookies();
+  const token = cookies.find((c) => c.name === "ferry.token");
+  check(token && token.httpOnly && token.sameSite === "Strict", "HttpOnly SameSite=Strict session cookie");
+
+  step = "applications list";
+  const row = page.locator(`tr[data-app="${config.app}"]`);
+  await row.waitFor();
+  await page.getByRole("status").filter({ hasText: "Live" }).waitFor();
+  // Synced, or already OutOfSync if the controller's periodic refresh saw the new commit first
+  const listed = await row.locator("[data-status]").nth(0).getAttribute("data-status");
+  check(["Synced", "OutOfSync"].includes(listed), `app listed with its sync status, got ${listed}`);
+  check((await row.locator("[data-status]").nth(1).getAttribute("data-status")) === "Healthy", "app listed as Healthy");
+  check((await row.textContent()).includes(config.namespace), "destination namespace shown");
+  check((await row.textContent()).includes(short(config.v1)), "synced revision shown");
+  await accessibility("applications");
+  await shot("02-applications");
+
+  step = "filters";
+  await page.getByRole("checkbox", { name: /Degraded/ }).check();
+  await row.waitFor({ state: "detached" });
+  check(page.url().includes("health=Degraded"), "filter kept in the URL");
+  await page.getByRole("button", { name: "Clear filters" }).click();
+  await row.waitFor();
+  await page.getByRole("searchbox", { name: "Search" }).fill("no-such-application-anywhere");
+  await row.waitFor({ state: "detached" });
+  await page.getByRole("searchbox", { name: "Search" }).fill(config.app);
+  await row.waitFor();
+  check((await page.locator("tr[data-app]").count()) === 1, "search leaves one app");
+
+  step = "application page and tree";
+  await page.getByRole("link", { name: config.app, exact: true }).click();
+  await page.getByRole("heading", { name: config.app, level: 1 }).waitFor();
+  const tree = page.getByRole("tree", { name: `Resources of ${config.app}` });
+  await tree.waitFor();
+  await tree.locator('[role=treeitem][aria-level="3"]').first().waitFor(); // Deployment > ReplicaSet > Pod
+  const items = await tree.getByRole("treeitem").allTextContents();
+  check(items.some((t) => t.includes("ConfigMap") && t.includes("ui-config")), `ConfigMap in the tree: ${items}`);
+  check(items.some((t) => t.includes("apps/ReplicaSet")), `ReplicaSet in the tree: ${items}`);
+  check(items.some((t) => t.includes("Pod")), `Pod in the tree: ${items}`);
+
+  step = "refresh sees the Git change";
+  await page.getByRole("button", { name: "Refresh", exact: true }).click();
+  await page.getByText("Refresh requested").waitFor();
+  await page.locator('.page-head .status[data-status="OutOfSync"]').waitFor();
+  log(`the application is OutOfSync after the Git change (${await headStatus(1).getAttribute("data-status")})`);
+
+  step = "keyboard: select the ConfigMap in the tree";
+  const first = tree.getByRole("treeitem").first();
+  await first.focus();
+  await page.keyboard.press("Home");
+  await page.keyboard.press("Enter");
+  await page.getByRole("heading", { name: /ConfigMap .*ui-config/, level: 3 }).waitFor();
+  check(page.url().includes("resource="), "selected resource kept in the URL");
+
+  step = "diff of the Git change";
+  const diff = page.getByTestId("diff");
+  await diff.waitFor();
+  await diff.locator("tr.diff-del", { hasText: "version: v1" }).waitFor();
+  await diff.locator("tr.diff-add", { hasText: "version: v2" }).waitFor();
+  await accessibility("application");
+  await shot("03-diff");
+  await page.getByRole("button", { name: "Live manifest" }).click();
+  const live = page.getByTestId("live-manifest");
+  await live.waitFor();
+  check((await live.textContent()).includes("version: v1"), "live manifest still has v1");
+  check((await live.textContent()).includes("uid:"), "the live object (with uid)");
+
+  step = "sync dialog: Escape closes it and focus comes back";
+  const syncButton = page.getByRole("button", { name: "Sync", exact: true });
+  await syncButton.click();
+  const syncDialog = page.getByRole("dialog", { name: `Sync ${config.app}` });
+  await syncDialog.waitFor();
+  await page.keyboard.press("Escape");
+  await syncDialog.waitFor({ state: "detached" });
+  check(await syncButton.evaluate((el) => el === document.activeElement), "focus back on Sync");
+
+  step = "sync with prune, status changes live";
+  await syncButton.click();
+  await syncDialog.getByLabel(/Prune/).check();
+  await shot("04-sync-dialog");
+  await syncDialog.getByRole("button", { name: "Synchronize" }).click();
+  await syncDialog.waitFor({ state: "detached" });
+  await page.locator(".operation", { hasText: `to ${short(config.v2)}` }).locator('[data-status="Succeeded"]').waitFor({ timeout: 120_000 });
+  await page.locator('.page-head .status[data-status="Synced"]').waitFor();
+  await page.getByTestId("live-manifest").filter({ hasText: "version: v2" }).waitFor(); // reloaded by itself
+  await page.getByRole("button", { name: "Diff", exact: true }).click();
+  await page.getByTestId("diff-none").waitFor();
+  log("synced to v2; the status went OutOfSync -> Synced without a reload");
+  await shot("05-synced");
+
+  step = "history and rollback";
+  await page.getByRole("button", { name: "History and rollback" }).click();
+  const history = page.getByRole("dialog", { name: `History of ${config.app}` });
+  await history.waitFor();
+  check((await history.locator("tr[data-history-id]").count()) === 2, "two deployments");
+  await history.getByRole("button", { name: "Rollback to deployment 0" }).click();
+  await shot("06-history");
+  await history.getByRole("button", { name: "Confirm rollback to 0" }).click();
+  await history.waitFor({ state: "detached" });
+  await page.locator(".operation", { hasText: `to ${short(config.v1)}` }).locator('[data-status="Succeeded"]').waitFor({ timeout: 120_000 });
+  await page.locator('.page-head .status[data-status="OutOfSync"]').waitFor();
+  log("rolled back to v1: live differs from Git (HEAD) again");
+  await shot("07-rolled-back");
+
+  step = "settings: add a repository";
+  await page.getByRole("link", { name: "Settings" }).click();
+  await page.getByRole("heading", { name: "Repositories" }).waitFor();
+  await page.getByRole("heading", { name: "Clusters" }).waitFor();
+  await page.locator("table", { hasText: "https://kubernetes.default.svc" }).waitFor();
+  await page.getByRole("button", { name: "Add repository" }).click();
+  const form = page.getByRole("form", { name: "Add repository" });
+  await form.getByLabel("Repository URL").fill("file:///nonexistent/ferry-ui-e2e.git");
+  await form.getByRole("button", { name: "Connect and add" }).click();
+  await form.getByRole("alert").waitFor();
+  log(`a bad repository is refused: ${await form.getByRole("alert").textContent()}`);
+  await form.getByLabel("Repository URL").fill(config.newRepo);
+  await form.getByLabel("Name (optional)", { exact: true }).fill("ui-added");
+  await form.getByRole("button", { name: "Connect and add" }).click();
+  await page.locator(`tr[data-repo="${config.newRepo}"]`).waitFor();
+  await accessibility("settings");
+  await shot("08-settings");
+
+  step = "dark theme";
+  await page.getByLabel("Theme").selectOption("dark");
+  check((await page.evaluate(() => document.documentElement.dataset.theme)) === "dark", "data-theme=dark");
+  const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  check(background === "rgb(13, 17, 23)", `dark background, got ${background}`);
+  await page.reload();
+  await page.getByRole("heading", { name: "Settings" }).waitFor();
+  check((await page.evaluate(() => document.documentElement.dataset.theme)) === "dark", "dark survives a reload");
+  await accessibility("settings-dark");
+  await shot("09-settings-dark");
+  await page.goto(`${config.url}/applications/${config.app}`);
+  await page.getByRole("tree").waitFor();
+  await accessibility("application-dark");
+  await shot("10-application-dark");
+
+  step = "system theme is followed when nothing is chosen (and the app runs under its CSP)";
+  const darkSystem = await browser.newContext({ ignoreHTTPSErrors: true, colorScheme: "dark" });
+  const other = await darkSystem.newPage();
+  const otherErrors = [];
+  other.on("pageerror", (err) => otherErrors.push(err.message));
+  other.on("console", (m) => m.type() === "error" && /Content Security Policy/.test(m.text()) && otherErrors.push(m.text()));
+  const response = await other.goto(config.url + "/login");
+  check((response.headers()["content-security-policy"] ?? "").includes("default-src 'self'"), "CSP header on the UI");
+  await other.getByRole("button", { name: "Log in" }).waitFor();
+  check((await other.evaluate(() => document.documentElement.dataset.theme)) === "dark", "system dark followed");
+  await other.getByLabel("Username").fill(config.username);
+  await other.getByLabel("Password").fill(config.password);
+  await other.getByRole("button", { name: "Log in" }).click();
+  await other.getByRole("heading", { name: "Applications", level: 1 }).waitFor();
+  await other.getByRole("status").filter({ hasText: "Live" }).waitFor();
+  check(otherErrors.length === 0, `no errors under the CSP: ${otherErrors.join("; ")}`);
+  await darkSystem.close();
+
+  step = "delete, keeping the resources";
+  await page.getByLabel("Theme").selectOption("system");
+  await page.getByRole("button", { name: "Delete" }).click();
+  const del = page.getByRole("dialog", { name: `Delete ${config.app}` });
+  await del.getByLabel(/Keep them/).check();
+  const confirmDelete = del.getByRole("button", { name: "Delete" });
+  check(await confirmDelete.isDisabled(), "delete needs the name typed");
+  await del.getByLabel(/to confirm/).fill(config.app);
+  await confirmDelete.click();
+  await page.getByRole("heading", { name: "Applications", level: 1 }).waitFor();
+  await page.locator(`tr[data-app="${config.app}"]`).waitFor({ state: "detached", timeout: 120_000 });
+  log("deleted; the list dropped it from the watch stream");
+
+  step = "log out";
+  await page.getByRole("button", { name: "Log out" }).click();
+  await page.getByRole("button", { name: "Log in" }).waitFor();
+  await page.reload();
+  await page.getByRole("button", { name: "Log in" }).waitFor();
+  const after = await page.evaluate(async () => (await fetch("/api/v1/session/userinfo")).status);
+  check(after === 401, `logged out: userinfo answers ${after}`);
+
+  check(pageErrors.length === 0, `no script errors: ${pageErrors.join("; ")}`);
+}
+
+let failed = false;
+try {
+  await run();
+  log("all steps passed");
+} catch (err) {
+  failed = true;
+  console.error(`[ui-e2e] FAILED at "${step}": ${err?.stack ?? err}`);
+  try {
+    await shot("failure");
+    writeFileSync(join(config.artifacts, "failure.html"), await page.content());
+  } catch {
+    // the page may be gone
+  }
+} finally {
+  writeFileSync(join(config.artifacts, "accessibility.json"), JSON.stringify(a11y, null, 2));
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);
