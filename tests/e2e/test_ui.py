@@ -11,8 +11,10 @@ the main pages. Screenshots and the accessibility report land in ``tests/e2e/art
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -167,3 +169,46 @@ def test_web_ui_in_a_real_browser(
         rest.request("DELETE", f"/api/v1/applications/{APP}?cascade=false", token=token)
         added_url = urllib.parse.quote(f"file://{added.bare}", safe="")
         rest.request("DELETE", f"/api/v1/repositories/{added_url}", token=token)
+
+
+def test_the_ui_is_served_beside_the_api(
+    server_process: RunningServer, kube: k8s.ApiClient, tmp_path: Path
+) -> None:
+    rest = Http(server_process, kube, tmp_path)
+    index = (ROOT / "server" / "webui" / "index.html").read_text()
+    conn_headers: dict[str, str] = {}
+
+    def get(path: str) -> tuple[int, str]:
+        conn = http.client.HTTPSConnection(rest.host, rest.port, context=rest.context, timeout=30)
+        conn.request("GET", path)
+        response = conn.getresponse()
+        conn_headers.clear()
+        conn_headers.update({k.lower(): v for k, v in response.getheaders()})
+        body = response.read().decode(errors="replace")
+        conn.close()
+        return response.status, body
+
+    # the app, and every client-side route, is index.html (not cached: new builds show at once)
+    for path in ("/", "/applications", "/applications/web?resource=%2FConfigMap%2Fns%2Fx", "/settings"):
+        assert get(path) == (200, index), path
+        assert conn_headers["cache-control"] == "no-cache"
+        assert "default-src 'self'" in conn_headers["content-security-policy"]
+        assert conn_headers["x-content-type-options"] == "nosniff"
+    # hashed assets are cached for good; a missing asset is a 404, not index.html
+    script = re.search(r'src="(/assets/[^"]+\.js)"', index)
+    assert script, index
+    status, _ = get(script.group(1))
+    assert status == 200
+    assert "immutable" in conn_headers["cache-control"]
+    assert conn_headers["content-type"].startswith(("text/javascript", "application/javascript"))
+    assert get("/assets/missing-0000.js")[0] == 404
+    # /api stays the API's: JSON errors, never the UI
+    status, body = get("/api/v1/no-such-thing")
+    assert status == 404
+    assert json.loads(body)["code"] == 5
+    assert get("/api")[0] == 404
+    # no way out of the build directory
+    for path in ("/../pyproject.toml", "/%2e%2e/http.py", "/assets/%2e%2e/%2e%2e/http.py"):
+        status, body = get(path)
+        assert "import" not in body, path
+        assert status in (200, 404), path
