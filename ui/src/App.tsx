@@ -39,6 +39,11 @@ export function App() {
     document.title = `${page} · ferry`;
   }, [route.page, route.page === "application" ? route.name : ""]);
 
+  // A logged-in user has nothing to do on /login.
+  useEffect(() => {
+    if (user && route.page === "login") navigate("/applications", true);
+  }, [user, route.page]);
+
   const chooseTheme = (choice: ThemeChoice) => {
     setTheme(choice);
     applyTheme(choice);
@@ -72,7 +77,6 @@ export function App() {
       />
     );
   }
-  if (route.page === "login") navigate("/applications", true);
 
   return (
     <>
