@@ -11,6 +11,9 @@ Concurrency model:
 - ``status_processors`` workers take keys; one app is reconciled by one worker at a time. Nothing
   waits while holding a worker: retries and periodic refreshes are timers on the queue.
 - Sync operations have their own pool of workers (``operation_processors``).
+- Sharding (``shards`` > 1, controller/sharding.py): only apps whose destination cluster is in a
+  shard this process holds are reconciled; others are skipped when taken from a queue. Gaining a
+  shard queues its apps; losing one cancels their running work and drops their clusters' caches.
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ import json
 import logging
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 
@@ -33,6 +36,7 @@ from controller.automation import Automation, SelfHealPolicy
 from controller.clusters import Destination, DestinationError, Destinations
 from controller.compare import Comparison, DryRunCache, compare
 from controller.operations import OperationDriver
+from controller.sharding import ShardManager, shard_of, shard_pins
 from controller.status import COMPARISON_FIELDS, changed, comparison_status, merge_patch, now
 from controller.workqueue import Refresh, WorkQueue
 from ferry import __version__, crds, servicetoken
@@ -45,10 +49,12 @@ from ferry.engine.tracking import instance_label_value, owning_app
 from ferry.kube.client import KubeClient, Obj, ResourceInfo
 from ferry.kube.errors import Conflict, KubeError, NotFoundError
 from ferry.kube.informer import Informer
+from ferry.kube.lease import Leases
 from ferry.projects import DEFAULT_PROJECT, violations
 from ferry.repocreds import RepoCredentials
 from ferry.settings import (
     APP_API_VERSION,
+    IN_CLUSTER_SERVER,
     REFRESH_ANNOTATION,
     RESOURCES_FINALIZER,
     SECRET_TYPE_LABEL,
@@ -68,6 +74,7 @@ TRANSIENT_REPO_CODES = frozenset(
 )
 REPO_RETRY_SECONDS = 2.0
 REPO_RETRY_CAP_SECONDS = 60.0
+T = TypeVar("T")
 
 
 class StartupError(RuntimeError):
@@ -92,6 +99,16 @@ class ControllerConfig:
     self_heal_backoff_factor: float = 3.0
     self_heal_backoff_cap_seconds: float = 300.0
     server_side_diff: bool = True
+    shards: int = 1  # 1: this process reconciles every app, and no Lease is ever read
+    shard_id: str = ""  # this process's identity in shard Leases
+    lease_duration: int = 15
+    lease_renew_period: float = 2.0
+
+    @property
+    def user_agent(self) -> str:
+        """Sharded controllers name themselves, so an API server's audit log tells them apart."""
+        base = f"{USER_AGENT}/{_version()}"
+        return f"{base} ({self.shard_id})" if self.shards > 1 and self.shard_id else base
 
 
 @dataclass
@@ -150,6 +167,11 @@ class AppController:
         self.repo_creds: RepoCredentials
         self._checker: HealthChecker = HealthChecker()
         self._checker_source: dict[tuple[str, str], str] = {}
+        self.sharding: ShardManager | None = None
+        self._lease_client: KubeClient | None = None
+        self._inflight: dict[tuple[str, str], asyncio.Task[Any]] = {}  # (queue, app) -> its work
+        self._shard_memo: dict[tuple[str, str], int] = {}  # (server, name) -> shard
+        self._pins: dict[str, int] | None = None  # server -> shard of cluster secrets' `shard`
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -190,7 +212,7 @@ class AppController:
         self.destinations = Destinations(
             self.kube,
             self.secrets,
-            user_agent=f"{USER_AGENT}/{_version()}",
+            user_agent=self.config.user_agent,
             qps=self.config.kube_qps,
             burst=self.config.kube_burst,
             observer=metrics.observer,
@@ -209,13 +231,42 @@ class AppController:
         self.apps.start()
         await self.apps.wait_synced(60)
         metrics.register(metrics.StateCollector(self._app_metrics, self._cluster_metrics))
+        metrics.SHARDS_HELD.set(1 if self.config.shards <= 1 else 0)
         for index in range(max(1, self.config.status_processors)):
             self._tasks.append(asyncio.create_task(self._worker(), name=f"status-worker-{index}"))
         for index in range(max(1, self.config.operation_processors)):
             self._tasks.append(
                 asyncio.create_task(self._operation_worker(), name=f"operation-worker-{index}")
             )
-        log.info("controller started", extra={"namespace": ns, "applications": len(self.apps.store)})
+        if self.config.shards > 1:
+            # its own client: renewals never wait behind reconciles in the rate limiter
+            self._lease_client = KubeClient(
+                self.kube.config,
+                user_agent=self.config.user_agent,
+                qps=0,
+                timeout=self.config.lease_duration / 3,  # a hanging request never outlives a renew deadline
+                observer=metrics.observer(IN_CLUSTER_SERVER),
+            )
+            self.sharding = ShardManager(
+                Leases(self._lease_client, ns),
+                identity=self.config.shard_id,
+                shards=self.config.shards,
+                lease_duration=self.config.lease_duration,
+                renew_period=self.config.lease_renew_period,
+                on_gained=self._shard_gained,
+                on_lost=self._shard_lost,
+                on_change=metrics.SHARDS_HELD.set,
+            )
+            self.sharding.start()
+        log.info(
+            "controller started",
+            extra={
+                "namespace": ns,
+                "applications": len(self.apps.store),
+                "shards": self.config.shards,
+                "identity": self.config.shard_id,
+            },
+        )
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -223,6 +274,10 @@ class AppController:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.sharding is not None:  # after the workers stopped: nobody works on a released shard
+            await self.sharding.stop(release=True)
+        if self._lease_client is not None:
+            await self._lease_client.close()
         # stop() also runs after a failed start, when some parts were never made
         for name in ("apps", "projects", "secrets", "settings_cm"):
             informer = getattr(self, name, None)
@@ -311,10 +366,19 @@ class AppController:
     def _on_secret(self, event: str, new: Obj | None, old: Obj | None) -> None:
         obj = new or old
         assert obj is not None
+        kinds = {
+            ((o.get("metadata") or {}).get("labels") or {}).get(SECRET_TYPE_LABEL) for o in (new, old) if o
+        }
+        if "cluster" in kinds:  # which cluster a destination names, and its shard, may have changed
+            self._shard_memo.clear()
+            self._pins = None
         if new is not None and old is not None and new.get("data") == old.get("data"):
             return
         kind = ((obj.get("metadata") or {}).get("labels") or {}).get(SECRET_TYPE_LABEL)
         level = Refresh.LATEST if kind in ("repository", "repo-creds") else Refresh.RECENT
+        if "cluster" in kinds and self.sharding is not None:  # clusters may have moved between shards
+            self._tasks = [t for t in self._tasks if not t.done()]
+            self._tasks.append(asyncio.create_task(self._sync_ownership(), name="shard-ownership"))
         for app in self.apps.items():
             self.queue.add(app["metadata"]["name"], level)
 
@@ -351,7 +415,10 @@ class AppController:
         while True:
             name, level = await self.queue.get()
             try:
-                await self.reconcile(name, level)
+                if not self.responsible(name):
+                    self._drop_app(name)
+                    continue
+                await self._cancellable("status", name, self.reconcile(name, level))
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -364,7 +431,11 @@ class AppController:
         while True:
             name, _level = await self.op_queue.get()
             try:
-                delay = await self.operations.step(name)
+                if not self.responsible(name):
+                    self._drop_app(name)
+                    delay = None
+                else:
+                    delay = await self._cancellable("operation", name, self.operations.step(name))
             except asyncio.CancelledError:
                 raise
             except KubeError as err:
@@ -382,6 +453,102 @@ class AppController:
                     self.op_queue.add(name)
                 else:
                     self.op_queue.add_after(name, delay)
+
+    async def _cancellable(self, queue: str, name: str, work: Coroutine[Any, Any, T]) -> T | None:
+        """Runs ``work``; when sharded, as a task that losing the app's shard cancels (None then)."""
+        if self.sharding is None:
+            return await work
+        task = asyncio.create_task(work, name=f"{queue}:{name}")
+        self._inflight[(queue, name)] = task
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            raise
+        finally:
+            self._inflight.pop((queue, name), None)
+        if task.cancelled():
+            log.info("work stopped: the app's shard is no longer ours", extra={"application": name})
+            return None
+        return task.result()
+
+    # --- sharding ----------------------------------------------------------------------------------
+
+    def responsible(self, name: str) -> bool:
+        """Whether this process reconciles ``name`` (always, unless sharded)."""
+        if self.sharding is None:
+            return True
+        app = self.apps.get(self.config.namespace, name)
+        return app is not None and self.app_shard(app) in self.sharding.held
+
+    def app_shard(self, app: Obj) -> int:
+        """The shard of the app's destination cluster; 0 when the destination names no cluster."""
+        dest = (app.get("spec") or {}).get("destination") or {}
+        key = (str(dest.get("server") or ""), str(dest.get("name") or ""))
+        shard = self._shard_memo.get(key)
+        if shard is None:
+            try:
+                config = self.destinations.resolve(*key)
+            except DestinationError:
+                shard = 0
+            else:
+                shard = self.cluster_shard(self.destinations.server_label(config))
+            self._shard_memo[key] = shard
+        return shard
+
+    def cluster_shard(self, server: str) -> int:
+        """A cluster's shard: its secret's ``shard`` field when valid, else the hash of its URL."""
+        if self._pins is None:
+            self._pins = shard_pins(self.secrets.items(), self.config.shards)
+        pinned = self._pins.get(server)
+        return pinned if pinned is not None else shard_of(server, self.config.shards)
+
+    async def _shard_gained(self, shard: int) -> None:
+        for app in self.apps.items():
+            if self.app_shard(app) == shard:
+                name = app["metadata"]["name"]
+                self.queue.add(name, Refresh.LATEST)
+                if _operation_pending(app):
+                    self.op_queue.add(name)
+
+    async def _shard_lost(self, shard: int) -> None:
+        await self._sync_ownership()
+
+    async def _sync_ownership(self) -> None:
+        """Stops everything this process no longer owns: running work is cancelled, apps are
+        forgotten (queued keys are skipped when taken) and clusters' caches are dropped."""
+        if self.sharding is None:
+            return
+        stopping = [task for (_queue, name), task in self._inflight.items() if not self.responsible(name)]
+        for task in stopping:
+            task.cancel()
+        if stopping:  # they stop at their next await: wait, so nothing of ours overlaps the next owner
+            await asyncio.wait(stopping, timeout=self.config.lease_duration / 3)
+        for name in list(self.memory):
+            if not self.responsible(name):
+                self._drop_app(name)
+        for destination in self.destinations.all():
+            server = self.destinations.server_label(destination.config)
+            if self.cluster_shard(server) not in self.sharding.held:
+                await self.destinations.drop(destination)
+                self.dry_runs.forget_cluster(destination.cache.name)
+                log.info("cluster cache dropped: its shard is not ours", extra={"server": server})
+        for app in self.apps.items():  # clusters that moved into our shards
+            name = app["metadata"]["name"]
+            if name not in self.memory and self.responsible(name):
+                self.queue.add(name, Refresh.LATEST)
+                if _operation_pending(app):
+                    self.op_queue.add(name)
+
+    def _drop_app(self, name: str) -> None:
+        self.queue.forget(name)
+        self.op_queue.forget(name)
+        self.memory.pop(name, None)
+        self.automation.forget(name)
+        self._published.pop(name, None)
+        self.operations.forget(name)
 
     def _schedule_periodic(self, name: str, memory: AppMemory) -> None:
         settings = self.settings()
@@ -701,6 +868,8 @@ class AppController:
 
     def _app_metrics(self) -> Iterable[dict[str, Any]]:
         for app in self.apps.items():
+            if self.sharding is not None and not self.responsible(app["metadata"]["name"]):
+                continue  # another controller reports it
             spec = app.get("spec") or {}
             status = app.get("status") or {}
             yield {

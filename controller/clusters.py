@@ -76,6 +76,15 @@ class Destinations:
             log.info("cluster credentials changed; reconnecting", extra={"server": key})
         return destination
 
+    async def drop(self, destination: Destination) -> None:
+        """Stops the cluster's cache and closes its client (never the management cluster's)."""
+        key = destination.cache.name
+        if self._by_server.get(key) is destination:
+            del self._by_server[key]
+        await destination.cache.stop()
+        if destination.client is not self.management:
+            await destination.client.close()
+
     def all(self) -> list[Destination]:
         return list(self._by_server.values())
 

@@ -80,6 +80,10 @@ class DryRunCache:
             self._entries.popitem(last=False)
         return result
 
+    def forget_cluster(self, cluster: str) -> None:
+        for key in [k for k in self._entries if k[0] == cluster]:
+            del self._entries[key]
+
 
 def _images(obj: Mapping[str, Any]) -> list[str]:
     spec = obj.get("spec") or {}

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import socket
 
 import click
 
 from controller import metrics
-from controller.appcontroller import USER_AGENT, AppController, ControllerConfig, StartupError
-from ferry import __version__, servicetoken
+from controller.appcontroller import AppController, ControllerConfig, StartupError
+from ferry import servicetoken
 from ferry.cmdline import CONTEXT_SETTINGS, listen_options, logging_options, version_option
 from ferry.kube.client import KubeClient
 from ferry.kube.config import ClusterConfig, ConfigError
@@ -29,7 +31,7 @@ async def _run(config: ControllerConfig, cluster: ClusterConfig) -> None:
         loop.add_signal_handler(sig, stop.set)
     client = KubeClient(
         cluster,
-        user_agent=f"{USER_AGENT}/{__version__}",
+        user_agent=config.user_agent,
         qps=config.kube_qps,
         burst=config.kube_burst,
         observer=metrics.observer("https://kubernetes.default.svc"),
@@ -141,6 +143,34 @@ async def _run(config: ControllerConfig, cluster: ClusterConfig) -> None:
     show_envvar=True,
     help="Use the API server's dry run (cached) as the diff's prediction.",
 )
+@click.option(
+    "--shards",
+    type=click.IntRange(1),
+    default=1,
+    show_envvar=True,
+    help="Split destination clusters into this many shards, each held by one controller through a "
+    "Lease; 1 reconciles everything here and uses no Lease.",
+)
+@click.option(
+    "--shard-id",
+    default="",
+    show_envvar=True,
+    help="This controller's identity in the shard Leases (unique per process; default hostname-pid).",
+)
+@click.option(
+    "--lease-duration",
+    type=click.IntRange(2),
+    default=15,
+    show_envvar=True,
+    help="Seconds a shard stays with a controller that stopped renewing its Lease.",
+)
+@click.option(
+    "--lease-renew-period",
+    type=click.FloatRange(0.1),
+    default=2.0,
+    show_envvar=True,
+    help="Seconds between reads and renewals of the shard Leases (at most a third of --lease-duration).",
+)
 def command(
     address: str,
     metrics_port: int,
@@ -162,9 +192,15 @@ def command(
     redis_url: str,
     install_crds: bool,
     server_side_diff: bool,
+    shards: int,
+    shard_id: str,
+    lease_duration: int,
+    lease_renew_period: float,
     **_logging: str,
 ) -> None:
     """Reconcile Applications: compare clusters with Git and converge them."""
+    if lease_renew_period * 3 > lease_duration:
+        raise click.UsageError("--lease-renew-period must be at most a third of --lease-duration")
     key = servicetoken.load_key(key_file=service_key_file or None)
     if not key:
         raise click.UsageError(
@@ -195,6 +231,10 @@ def command(
         self_heal_backoff_seconds=self_heal_backoff_timeout_seconds,
         self_heal_backoff_factor=self_heal_backoff_factor,
         self_heal_backoff_cap_seconds=self_heal_backoff_cap_seconds,
+        shards=shards,
+        shard_id=shard_id or f"{socket.gethostname()}-{os.getpid()}",
+        lease_duration=lease_duration,
+        lease_renew_period=lease_renew_period,
     )
     start_metrics_server(address, metrics_port)
     asyncio.run(_run(config, cluster))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -30,6 +30,9 @@ SYNC_SECONDS = Counter(
 )
 STATUS_WRITES = Counter("ferry_app_status_write_total", "Application status updates written.", ["reason"])
 REPO_ERRORS = Counter("ferry_app_comparison_error_total", "Comparisons that failed.", ["reason"])
+SHARDS_HELD = Gauge(
+    "ferry_controller_shards_held", "Shards this controller holds (1 when sharding is off: it owns all)."
+)
 
 
 def observer(server: str) -> Callable[[str, str, int, bool], None]:

@@ -52,6 +52,11 @@ class OperationDriver:
         self.runner = SyncRunner()
         self._manifests: dict[tuple[str, str], list[Obj]] = {}  # (app, revision) -> manifests
 
+    def forget(self, name: str) -> None:
+        """Drops what is kept for ``name``'s operations (manifests rendered for a revision)."""
+        for key in [k for k in self._manifests if k[0] == name]:
+            del self._manifests[key]
+
     async def step(self, name: str) -> float | None:
         """Advances ``name``'s operation by one step; the delay before the next step, or None."""
         app = self.c.apps.get(self.c.config.namespace, name)
