@@ -71,6 +71,8 @@ def _rpc_error(err: grpc.aio.AioRpcError, what: str) -> FerryError:
 class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
     def __init__(self, state: ServerState) -> None:
         self.s = state
+        # name -> ((uid, resourceVersion), message): see _converted
+        self._messages: dict[str, tuple[tuple[str, str], types_pb2.Application]] = {}
 
     # --- helpers -----------------------------------------------------------------------------------
 
@@ -98,8 +100,31 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
         require(allowed, f"{who.username} cannot {action} applications {obj}")
         return app
 
+    def _message(self, app: Obj) -> types_pb2.Application:
+        """The app as a message of its own (the caller may change it)."""
+        message = types_pb2.Application()
+        message.CopyFrom(self._converted(app))
+        return message
+
+    def _converted(self, app: Obj) -> types_pb2.Application:
+        """The app as a message, converted once per resourceVersion (List converts thousands of
+        apps; JSON-to-message conversion is most of its cost). Never change what this returns."""
+        meta = app.get("metadata") or {}
+        key = (str(meta.get("uid", "")), str(meta.get("resourceVersion", "")))
+        name = str(meta.get("name", ""))
+        cached = self._messages.get(name)
+        if cached is not None and cached[0] == key and key[1]:
+            return cached[1]
+        message = self._convert(app)
+        if key[1]:
+            self._messages[name] = (key, message)
+            if len(self._messages) > 2 * len(self.s.apps.store) + 100:  # forget deleted apps
+                live = {a["metadata"]["name"] for a in self.s.apps.items()}
+                self._messages = {n: v for n, v in self._messages.items() if n in live}
+        return message
+
     @staticmethod
-    def _message(app: Obj) -> types_pb2.Application:
+    def _convert(app: Obj) -> types_pb2.Application:
         shown = {
             k: v
             for k, v in app.items()
@@ -238,7 +263,8 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
         if start:
             apps = [a for a in apps if a["metadata"]["name"] > start]
         page, rest = apps[:limit], apps[limit:]
-        result = types_pb2.ApplicationList(items=[self._message(a) for a in page])
+        result = types_pb2.ApplicationList()
+        result.items.extend(self._converted(a) for a in page)  # extend copies: the cache stays intact
         result.metadata.resource_version = self.s.apps.resource_version
         if rest:
             result.metadata.continue_token = base64.urlsafe_b64encode(
@@ -742,7 +768,9 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
         async with self.s.broadcaster.subscribe() as queue:
             if since is None:
                 for app in self._visible(request):
-                    yield application_pb2.ApplicationWatchEvent(type="ADDED", application=self._message(app))
+                    yield application_pb2.ApplicationWatchEvent(
+                        type="ADDED", application=self._converted(app)
+                    )
             while True:
                 event = await queue.get()
                 if (
@@ -752,7 +780,7 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
                     continue
                 if wanted(event.app):
                     yield application_pb2.ApplicationWatchEvent(
-                        type=event.type, application=self._message(event.app)
+                        type=event.type, application=self._converted(event.app)
                     )
 
     async def PodLogs(
