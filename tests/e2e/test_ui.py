@@ -55,10 +55,12 @@ def chromium() -> str:
     return found
 
 
-def wait_for(what: str, check: Callable[[], bool], timeout: float = 120) -> None:
+def wait_for(
+    what: str, check: Callable[[], bool], timeout: float = 180, state: Callable[[], Any] = str
+) -> None:
     deadline = time.monotonic() + timeout
     while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}; last state: {state()}"
         time.sleep(0.5)
 
 
@@ -105,16 +107,20 @@ def test_web_ui_in_a_real_browser(
         status, body = rest.request("POST", f"/api/v1/applications/{APP}/sync", {"prune": True}, token=token)
         assert status == 200, body
 
-        def synced_and_healthy() -> bool:
+        def app_status() -> dict[str, Any]:
             _, app = rest.request("GET", f"/api/v1/applications/{APP}", token=token)
-            state: dict[str, Any] = app.get("status", {})
+            status: dict[str, Any] = app.get("status", {})
+            return status
+
+        def synced_and_healthy() -> bool:
+            state = app_status()
             return bool(
                 state.get("operationState", {}).get("phase") == "Succeeded"
                 and state.get("sync", {}).get("status") == "Synced"
                 and state.get("health", {}).get("status") == "Healthy"
             )
 
-        wait_for("the first sync", synced_and_healthy)
+        wait_for("the first sync", synced_and_healthy, state=lambda: json.dumps(app_status())[:3000])
         v2 = repo.commit("v2", {"app/cm.yaml": yaml.safe_dump(config_map("v2"))})
 
         if ARTIFACTS.exists():

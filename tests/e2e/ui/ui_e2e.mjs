@@ -95,7 +95,8 @@ async function run() {
   check(["Synced", "OutOfSync"].includes(listed), `app listed with its sync status, got ${listed}`);
   check((await row.locator("[data-status]").nth(1).getAttribute("data-status")) === "Healthy", "app listed as Healthy");
   check((await row.textContent()).includes(config.namespace), "destination namespace shown");
-  check((await row.textContent()).includes(short(config.v1)), "synced revision shown");
+  const rowText = await row.textContent();
+  check(rowText.includes(short(config.v1)) || rowText.includes(short(config.v2)), "compared revision shown");
   await accessibility("applications");
   await shot("02-applications");
 
@@ -176,6 +177,7 @@ async function run() {
   await page.getByRole("button", { name: "History and rollback" }).click();
   const history = page.getByRole("dialog", { name: `History of ${config.app}` });
   await history.waitFor();
+  await history.locator('tr[data-history-id="1"]').waitFor();
   check((await history.locator("tr[data-history-id]").count()) === 2, "two deployments");
   await history.getByRole("button", { name: "Rollback to deployment 0" }).click();
   await shot("06-history");
