@@ -115,7 +115,10 @@ def _list_key(desired: list[Any]) -> str | None:
         return None
     for key in _LIST_KEYS:
         values = [item.get(key) for item in desired]
-        if all(v is not None for v in values) and len({repr(v) for v in values}) == len(values):
+        # merge keys are scalars (a container's name, a port number); a map or list under a key
+        # name is just data, and normalisation may change it, so it cannot identify an item
+        scalars = all(isinstance(v, str | int | float) for v in values)
+        if scalars and len({repr(v) for v in values}) == len(values):
             return key
     return None
 

@@ -328,3 +328,14 @@ def test_a_dry_run_of_another_resource_version_is_not_trusted() -> None:
     stale["metadata"]["resourceVersion"] = "1"
     stale["spec"]["replicas"] = 9  # what an older dry run predicted; the engine predicts instead
     assert not diff(desired, live, dry_run=stale).modified
+
+
+def test_a_map_under_a_merge_key_name_does_not_identify_list_items() -> None:
+    # found by hypothesis: {"name": {...}} items were keyed by the map, which normalisation changes
+    obj = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "a", "labels": {}},
+        "spec": {"name": [{"name": {"name": None, "image": False}}]},
+    }
+    assert not diff(obj, obj).modified
