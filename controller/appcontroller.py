@@ -32,8 +32,8 @@ from typing import Any, TypeVar
 import grpc
 
 from controller import metrics
-from controller.automation import Automation, SelfHealPolicy
-from controller.clusters import Destination, DestinationError, Destinations
+from controller.automation import Automation, SelfHealPolicy, automated_policy
+from controller.clusters import Destination, DestinationError, Destinations, kinds_namespaced
 from controller.compare import Comparison, DryRunCache, compare
 from controller.operations import OperationDriver
 from controller.sharding import ShardManager, shard_of, shard_pins
@@ -47,10 +47,11 @@ from ferry.engine.health import HealthChecker
 from ferry.engine.ignore import IgnoreRule, IgnoreRuleError, rule_from_spec
 from ferry.engine.tracking import instance_label_value, owning_app
 from ferry.kube.client import KubeClient, Obj, ResourceInfo
+from ferry.kube.config import ClusterConfig
 from ferry.kube.errors import Conflict, KubeError, NotFoundError
 from ferry.kube.informer import Informer
 from ferry.kube.lease import Leases
-from ferry.projects import DEFAULT_PROJECT, violations
+from ferry.projects import DEFAULT_PROJECT, forbidden_resources, violations
 from ferry.repocreds import RepoCredentials
 from ferry.settings import (
     APP_API_VERSION,
@@ -73,6 +74,8 @@ TRANSIENT_REPO_CODES = frozenset(
     {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED}
 )
 REPO_RETRY_SECONDS = 2.0
+# A destination whose watches have failed this long is reported unreachable (short blips are not).
+UNREACHABLE_AFTER_SECONDS = 5.0
 REPO_RETRY_CAP_SECONDS = 60.0
 T = TypeVar("T")
 
@@ -122,10 +125,17 @@ class AppMemory:
     manifest_error: str = ""
     # consecutive renders that failed because the repo server was unreachable or overloaded
     transient_failures: int = 0
+    # consecutive reconciles that found the destination cluster unreachable
+    cluster_failures: int = 0
     last_latest: float = 0.0
     cluster: str = ""
     summary: dict[str, Any] = field(default_factory=dict)
     comparison: Comparison | None = None
+
+
+def _cluster_label(config: ClusterConfig) -> str:
+    """``name (server)``, or just the server when the cluster has no name of its own."""
+    return config.server if config.name in ("", config.server) else f"{config.name} ({config.server})"
 
 
 def _spec_key(spec: dict[str, Any]) -> str:
@@ -617,9 +627,11 @@ class AppController:
             await self._request_operation(name, decision.operation)
         if decision.retry_after is not None:
             self.queue.add_after(name, decision.retry_after, Refresh.RECENT, slot="self-heal")
-        if memory.manifest_error and memory.transient_failures:
-            # the repo server is down or overloaded: try again soon, backing off, not at the next resync
-            delay = min(REPO_RETRY_CAP_SECONDS, REPO_RETRY_SECONDS * 2 ** (memory.transient_failures - 1))
+        failures = memory.transient_failures if memory.manifest_error else memory.cluster_failures
+        if failures:
+            # the repo server or the cluster is down or overloaded: try again soon, backing off,
+            # not at the next resync
+            delay = min(REPO_RETRY_CAP_SECONDS, REPO_RETRY_SECONDS * 2 ** (failures - 1))
             self.queue.add_after(name, delay, Refresh.LATEST, slot="repo-retry")
         self._schedule_periodic(name, memory)
         server = self.destinations.server_label(destination.config) if destination else ""
@@ -751,6 +763,17 @@ class AppController:
             return conditions, None
         return conditions, self.destinations.get(config)
 
+    async def _forbidden(self, app: Obj, destination: Destination, memory: AppMemory) -> list[str]:
+        """The project's kind rules broken by the app's manifests (the sync refuses them too)."""
+        project = self.projects.get(
+            self.config.namespace, (app.get("spec") or {}).get("project") or "default"
+        )
+        if project is None or not memory.manifests:
+            return []
+        return forbidden_resources(
+            project, memory.manifests, await kinds_namespaced(destination.client, memory.manifests)
+        )
+
     async def _fetch_manifests(
         self, app: Obj, destination: Destination, memory: AppMemory, *, hard: bool, fresh_refs: bool = False
     ) -> None:
@@ -819,6 +842,19 @@ class AppController:
             ] + self.settings().ignore_rules
         except (IgnoreRuleError, ValueError) as err:
             conditions.append(("InvalidSpecError", f"ignoreDifferences: {err}"))
+        conditions += [("InvalidSpecError", p) for p in await self._forbidden(app, destination, memory)]
+        cache = destination.cache
+        if cache.unreachable_seconds > UNREACHABLE_AFTER_SECONDS:
+            # the cache is stale: comparing with it would report what the cluster looked like
+            conditions.append(
+                (
+                    "ComparisonError",
+                    f"cluster {_cluster_label(destination.config)} is unreachable: {cache.last_error}",
+                )
+            )
+            memory.cluster_failures += 1
+            return None
+        memory.cluster_failures = 0
         try:
             return await compare(
                 name,
@@ -881,7 +917,8 @@ class AppController:
                 "dest_namespace": (spec.get("destination") or {}).get("namespace", ""),
                 "sync_status": (status.get("sync") or {}).get("status", ""),
                 "health_status": (status.get("health") or {}).get("status", ""),
-                "autosync_enabled": str(bool((spec.get("syncPolicy") or {}).get("automated"))).lower(),
+                # automated: {} is on (it is a dict, empty or not), enabled: false is off
+                "autosync_enabled": str(automated_policy(spec) is not None).lower(),
             }
 
     def _cluster_metrics(self) -> Iterable[dict[str, Any]]:

@@ -209,6 +209,13 @@ class ClusterCache:
         return all(i.connected for i in [*self._managed.values(), *self._children.values()])
 
     @property
+    def unreachable_seconds(self) -> float:
+        """How long some watch of this cluster has been failing without a break (0: all fine)."""
+        return max(
+            (i.unreachable_seconds for i in [*self._managed.values(), *self._children.values()]), default=0.0
+        )
+
+    @property
     def last_error(self) -> str:
         return next(
             (i.last_error for i in [*self._managed.values(), *self._children.values()] if i.last_error), ""

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from controller.clustercache import ClusterCache
 from ferry import clusters
 from ferry.clusters import DestinationError
-from ferry.kube.client import KubeClient, RequestObserver
+from ferry.kube.client import KubeClient, Obj, RequestObserver
 from ferry.kube.config import ClusterConfig
+from ferry.kube.errors import KubeError
 from ferry.kube.informer import Informer
 from ferry.settings import IN_CLUSTER_NAME, IN_CLUSTER_SERVER, Settings
 
@@ -94,3 +95,16 @@ class Destinations:
 
 
 __all__ = ["Destination", "DestinationError", "Destinations"]
+
+
+async def kinds_namespaced(client: KubeClient, manifests: list[Obj]) -> dict[tuple[str, str], bool]:
+    """(group, kind) -> whether the cluster serves the kind namespaced, for the manifests' kinds it
+    knows (discovery is cached by the client)."""
+    namespaced: dict[tuple[str, str], bool] = {}
+    for api_version, kind in {(str(m.get("apiVersion")), str(m.get("kind"))) for m in manifests}:
+        try:
+            info = await client.resource(api_version, kind)
+        except KubeError:
+            continue
+        namespaced[(info.group, info.kind)] = info.namespaced
+    return namespaced

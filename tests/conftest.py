@@ -190,7 +190,7 @@ class RunningServer:
             return
         shutil.rmtree(self.proc.log_path.parent, ignore_errors=True)
 
-    def metric(self, name: str, **labels: str) -> float:
+    def metric(self, name: str, /, **labels: str) -> float:
         """Sum of a metric's samples matching ``labels``, read from the process's /metrics."""
         with urllib.request.urlopen(self.metrics_url, timeout=10) as resp:
             text = resp.read().decode()

@@ -293,9 +293,11 @@ class KubeClient:
         namespace: str | None = None,
         label_selector: str = "",
         timeout_seconds: int = 300,
+        on_open: Callable[[], None] | None = None,
     ) -> AsyncIterator[Obj]:
         """Watch events ({type, object}) from ``resource_version``, bookmarks included. A 410
-        (expired resourceVersion) raises ``Gone``; the caller relists."""
+        (expired resourceVersion) raises ``Gone``; the caller relists. ``on_open`` is called once
+        the API server accepted the watch (before any event)."""
         await self._limiter.acquire()
         params = {
             "watch": "1",
@@ -322,6 +324,8 @@ class KubeClient:
                         raise from_response(resp.status, json.loads(body))
                     except ValueError:
                         raise from_response(resp.status, body.decode(errors="replace")) from None
+                if on_open is not None:
+                    on_open()
                 buffer = b""
                 async for chunk in resp.content.iter_any():
                     buffer += chunk

@@ -56,6 +56,7 @@ class Informer:
         self.synced = asyncio.Event()
         self.connected = True
         self.last_error = ""
+        self.disconnected_since: float | None = None  # monotonic time of the first failure in a row
         self.resource_version = ""
         self.last_event_at = 0.0
         self._task: asyncio.Task[None] | None = None
@@ -143,8 +144,8 @@ class Informer:
                     namespace=self.namespace,
                     label_selector=self.label_selector,
                     timeout_seconds=self.watch_timeout,
+                    on_open=self._opened,
                 )
-                self.connected, self.last_error = True, ""
                 backoff = 0.5
                 async for event in watch:
                     obj = event.get("object") or {}
@@ -181,7 +182,17 @@ class Informer:
                 backoff = min(backoff * 2, 30)
                 need_list = True
 
+    def _opened(self) -> None:
+        self.connected, self.last_error, self.disconnected_since = True, "", None
+
+    @property
+    def unreachable_seconds(self) -> float:
+        """How long the watch has been failing without a break (0 while connected)."""
+        return 0.0 if self.disconnected_since is None else time.monotonic() - self.disconnected_since
+
     def _failed(self, err: Exception) -> None:
+        if self.disconnected_since is None:
+            self.disconnected_since = time.monotonic()
         if self.connected:
             log.warning(
                 "watch interrupted",
