@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 
 from controller import metrics
-from controller.clusters import Destination
+from controller.clusters import Destination, kinds_namespaced
 from controller.status import merge_patch
 from controller.sync import POLL_SECONDS, SyncContext, SyncRunner, Task, find_result, now
 from ferry.convert import from_k8s, to_k8s
@@ -30,6 +30,7 @@ from ferry.engine.status import OperationPhase, ResultCode, SyncPhase
 from ferry.engine.tracking import ResourceKey, instance_label_value, owning_app
 from ferry.kube.client import Obj
 from ferry.kube.errors import Conflict, KubeError, NotFoundError
+from ferry.projects import forbidden_resources
 from ferry.settings import parse_duration
 from ferry.v1 import repo_pb2, types_pb2
 
@@ -44,6 +45,10 @@ TERMINATED = "Operation terminated"
 
 class OperationError(Exception):
     """The operation cannot go on; the message becomes operationState.message (phase Error)."""
+
+
+class Forbidden(OperationError):
+    """The app's project forbids some of its kinds: the operation fails (phase Failed)."""
 
 
 class OperationDriver:
@@ -77,7 +82,8 @@ class OperationDriver:
         try:
             return await self._advance(app, state)
         except OperationError as err:
-            await self._finish(app, state, OperationPhase.ERROR, str(err))
+            phase = OperationPhase.FAILED if isinstance(err, Forbidden) else OperationPhase.ERROR
+            await self._finish(app, state, phase, str(err))
             return None
 
     # --- start and finish --------------------------------------------------------------------------
@@ -253,13 +259,7 @@ class OperationDriver:
         cache = destination.cache
         kinds = {(m["apiVersion"], m["kind"]) for m in manifests}
         await cache.watch(kinds)
-        namespaced: dict[tuple[str, str], bool] = {}
-        for api_version, kind in kinds:
-            try:
-                info = await destination.client.resource(api_version, kind)
-                namespaced[(info.group, info.kind)] = info.namespaced
-            except KubeError:
-                continue
+        namespaced = await kinds_namespaced(destination.client, manifests)
         live: dict[ResourceKey, Obj] = {}
         for informer in cache._managed.values():
             for obj in informer.items():
@@ -289,6 +289,11 @@ class OperationDriver:
             ] + self.c.settings().ignore_rules
         except (IgnoreRuleError, ValueError):
             ignore = []
+        # checked before every step, so nothing the project forbids is ever applied
+        project = self.c.projects.get(self.c.config.namespace, spec.get("project") or "default")
+        forbidden = forbidden_resources(project, manifests, namespaced) if project else []
+        if forbidden:
+            raise Forbidden("; ".join(forbidden))
         return SyncContext(
             app=app,
             manifests=manifests,

@@ -4,7 +4,7 @@ A violation is reported as a condition and stops a sync; it never reaches the cl
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ferry.repourl import normalize
@@ -54,6 +54,33 @@ def resource_permitted(project: Mapping[str, Any], group: str, kind: str, *, nam
     if whitelist and not _kind_in(whitelist, group, kind):
         return False
     return not _kind_in(spec.get("namespaceResourceBlacklist") or [], group, kind)
+
+
+def forbidden_resources(
+    project: Mapping[str, Any],
+    manifests: Iterable[Mapping[str, Any]],
+    namespaced: Mapping[tuple[str, str], bool],
+) -> list[str]:
+    """What the project's cluster- and namespace-scoped kind rules forbid among ``manifests``, one
+    message per kind. ``namespaced`` maps (group, kind) to the cluster's answer; kinds it does not
+    know are taken as namespaced (the apply fails on them anyway)."""
+    name = (project.get("metadata") or {}).get("name", "")
+    problems: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    for manifest in manifests:
+        api_version = str(manifest.get("apiVersion") or "")
+        group = api_version.rpartition("/")[0] if "/" in api_version else ""
+        kind = str(manifest.get("kind") or "")
+        if (group, kind) in seen:
+            continue
+        seen.add((group, kind))
+        scoped = namespaced.get((group, kind), True)
+        if not resource_permitted(project, group, kind, namespaced=scoped):
+            where = "namespace" if scoped else "cluster"
+            problems.append(
+                f"{where}-scoped resource {group or 'core'}/{kind} is not permitted in project {name!r}"
+            )
+    return problems
 
 
 def violations(project: Mapping[str, Any], spec: Mapping[str, Any], *, cluster_name: str) -> list[str]:

@@ -439,6 +439,8 @@ CHECKS: list[Check] = [
     *may(CONTROLLER, "get list watch", "appprojects", group="ferrycd.io"),
     *may(CONTROLLER, "get list watch", "secrets"),
     *may(CONTROLLER, "get list watch", "configmaps", name="ferry-cm"),
+    *may(CONTROLLER, "get list create update", "leases", group="coordination.k8s.io"),
+    *may_not(SERVER, "update", "leases", group="coordination.k8s.io"),
     # ... and anything an app holds, anywhere on the in-cluster destination.
     *may(CONTROLLER, "get list watch create update patch delete", "deployments", group="apps", where=APP_NS),
     *may(CONTROLLER, "list watch create patch delete", "deployments", group="apps", where="cluster"),
