@@ -103,7 +103,8 @@ export function App() {
         </nav>
         <div class="topbar-end">
           <ThemeSelect theme={theme} onTheme={chooseTheme} />
-          <span class="user" aria-label={`Logged in as ${user.username}`}>
+          <span class="user">
+            <span class="visually-hidden">Logged in as </span>
             <span data-testid="current-user">{user.username}</span>
           </span>
           <button type="button" class="button" onClick={logout}>

@@ -72,8 +72,9 @@ function Facet({
         <label key={value} class="check">
           <input type="checkbox" checked={selected.includes(value)} onChange={() => onChange(toggle(selected, value))} />
           <span>{value}</span>
-          <span class="count" aria-label={`${count} applications`}>
+          <span class="count">
             {count}
+            <span class="visually-hidden"> applications</span>
           </span>
         </label>
       ))}
