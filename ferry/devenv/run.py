@@ -321,6 +321,7 @@ def _sample(stack: Stack, kubeconfig: Path, server: str, http_port: int, started
         f"""
 ferry is running ({elapsed:.0f}s). Every part is its own process; logs are in {stack.workdir}.
 
+  Web UI        https://127.0.0.1:{http_port}/   (self-signed certificate)
   gRPC API      {server} (TLS, self-signed: use --insecure)
   REST API      https://127.0.0.1:{http_port}/api/v1/applications   (OpenAPI: /api/openapi.json)
   admin         username admin, password {password}
