@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Builds the real tools the tests run against (Kubernetes control plane, etcd, helm, kustomize, kwok,
-# grpcurl, optionally dex) from the Go module proxy at pinned versions, into a cache outside the
+# grpcurl, dex) from the Go module proxy at pinned versions, into a cache outside the
 # repository keyed by tool and version. Idempotent: a tool whose binary is already cached is skipped,
 # so a warm run takes seconds. Each build uses a private Go build cache that is removed afterwards
 # (a Kubernetes build leaves several GB there); the module cache is kept so a pin change re-downloads
 # little. Nothing is downloaded from anywhere but the Go module proxy.
 #
-# Usage: hack/tools.sh [tool...]      (default: every tool the test tiers need; "dex" on request)
+# Usage: hack/tools.sh [tool...]      (default: every tool the test tiers need)
 #        hack/tools.sh --print-bin    (prints the directory holding the binaries)
 set -euo pipefail
 
@@ -16,8 +16,11 @@ HELM_VERSION=${HELM_VERSION:-v3.21.4}
 KUSTOMIZE_VERSION=${KUSTOMIZE_VERSION:-v5.8.1}
 KWOK_VERSION=${KWOK_VERSION:-v0.8.0}
 GRPCURL_VERSION=${GRPCURL_VERSION:-v1.9.3}
-DEX_REF=${DEX_REF:-11d2eeb52b42}      # dex tag v2.45.1: the module path lacks /v2, so only a commit pin works
-DEX_VERSION=${DEX_VERSION:-v2.45.1}
+# dex tag v2.44.0 as a pseudo-version: the module path lacks /v2, so tags are no valid versions, and the
+# proxy here serves pseudo-versions it knows but resolves no commit hashes or branch names
+DEX_REF=${DEX_REF:-v0.0.0-20250829100637-2dce75009acf}
+DEX_VERSION=${DEX_VERSION:-v2.44.0}
+DEX_API_VERSION=${DEX_API_VERSION:-v2.4.0}   # github.com/dexidp/dex/api/v2, tagged on the same commit
 BUF_VERSION=${BUF_VERSION:-1.75.0}     # protobuf linter, from npm (its own registry is unreachable here)
 NODE_GRPC_VERSION=${NODE_GRPC_VERSION:-1.14.7}  # @grpc/grpc-js: the other-language client of the contract tests
 PROTO_LOADER_VERSION=${PROTO_LOADER_VERSION:-0.8.1}
@@ -104,7 +107,10 @@ build_etcd() {
 build_dex() {
   local out; out=$(versioned_dir dex "$DEX_VERSION"); mkdir -p "$out"
   go mod init harness.invalid/dex >/dev/null 2>&1
-  go get "github.com/dexidp/dex/cmd/dex@$DEX_REF"
+  # dex's go.mod replaces its api/v2 module with ./api/v2 and requires an older api/v2 (v2.3.0, which
+  # lacks ListClient); replaces are ignored outside the main module, so require the api/v2 tag made
+  # on the same commit instead.
+  go get "github.com/dexidp/dex/cmd/dex@$DEX_REF" "github.com/dexidp/dex/api/v2@$DEX_API_VERSION"
   go build -ldflags "-s -w -X main.version=$DEX_VERSION" -o "$out/dex" github.com/dexidp/dex/cmd/dex
 }
 
@@ -199,6 +205,6 @@ ensure() {
 
 start=$SECONDS
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(buf node-grpc etcd kustomize helm kwok grpcurl kubernetes)
+[ ${#tools[@]} -gt 0 ] || tools=(buf node-grpc etcd kustomize helm kwok grpcurl dex kubernetes)
 for t in "${tools[@]}"; do ensure "$t"; done
 log "tools ready in $BIN ($((SECONDS - start))s); module cache $(du -sh "$GOMODCACHE" 2>/dev/null | cut -f1)"
