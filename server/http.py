@@ -10,6 +10,7 @@ CSRF protection); bearer requests need not (a browser cannot add that header cro
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
@@ -46,6 +47,10 @@ UI_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
+# A stream's headers go out with its first item or after this long without one.
+STREAM_HEADERS_AFTER = 1.0
+# How often a quiet stream checks that its client is still there.
+STREAM_IDLE_CHECK = 10.0
 SERVICES = [
     application_pb2.DESCRIPTOR.services_by_name["ApplicationService"],
     session_pb2.DESCRIPTOR.services_by_name["SessionService"],
@@ -192,20 +197,41 @@ class HttpApi:
     async def _stream(
         self, request: web.Request, route: gateway.Route, message: Any, metadata: Any, response_cls: Any
     ) -> web.StreamResponse:
+        """A server stream as newline-delimited JSON. An error before anything was sent is a plain
+        error response with its HTTP status; the headers go out with the first item, or after
+        ``STREAM_HEADERS_AFTER`` seconds without one (a watch resumed from a resourceVersion, a
+        followed log with no line yet), so a client knows it is connected; a later error is a last
+        ``{"error": ...}`` line. Every ``STREAM_IDLE_CHECK`` seconds without an item the stream ends
+        if the client has gone (aiohttp does not cancel handlers when a client leaves)."""
         call: Any = self.channel.unary_stream(
             route.full_method,
             request_serializer=lambda m: m.SerializeToString(),
             response_deserializer=response_cls.FromString,
         )
         stream = call(message, metadata=metadata)
+        items = stream.__aiter__()
         response: web.StreamResponse | None = None
+        pending: asyncio.Future[Any] | None = None
         try:
-            async for item in stream:
+            while True:
+                pending = asyncio.ensure_future(items.__anext__())
+                while not pending.done():
+                    wait = STREAM_HEADERS_AFTER if response is None else STREAM_IDLE_CHECK
+                    await asyncio.wait({pending}, timeout=wait)
+                    if pending.done():
+                        break
+                    if request.transport is None or request.transport.is_closing():
+                        return response or web.StreamResponse(status=499)
+                    if response is None:
+                        response = await _open_stream(request)
+                try:
+                    item = pending.result()
+                except StopAsyncIteration:
+                    break
+                finally:
+                    pending = None
                 if response is None:
-                    response = web.StreamResponse(
-                        status=200, headers={"Content-Type": "application/x-ndjson"}
-                    )
-                    await response.prepare(request)
+                    response = await _open_stream(request)
                 await response.write((json.dumps({"result": gateway.to_json(item)}) + "\n").encode())
         except grpc.aio.AioRpcError as err:
             if response is None:
@@ -213,13 +239,19 @@ class HttpApi:
             await response.write(
                 (json.dumps({"error": gateway.error_body(err.code(), err.details() or "")}) + "\n").encode()
             )
-        except (ConnectionResetError, RuntimeError):
-            stream.cancel()
-            raise
         finally:
+            if pending is not None:
+                pending.cancel()
             stream.cancel()
         if response is None:
-            response = web.StreamResponse(status=200, headers={"Content-Type": "application/x-ndjson"})
-            await response.prepare(request)
+            response = await _open_stream(request)
         await response.write_eof()
         return response
+
+
+async def _open_stream(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(
+        status=200, headers={"Content-Type": "application/x-ndjson", "Cache-Control": "no-cache"}
+    )
+    await response.prepare(request)
+    return response

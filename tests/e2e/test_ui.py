@@ -2,8 +2,9 @@
 ``playwright-core`` from ``ui/node_modules`` through ``tests/e2e/ui/ui_e2e.mjs``) against real
 ferry-server, controller and repo-server processes on the real control plane, with workloads.
 
-The browser logs in, lists and filters the apps, opens the resource tree, refreshes to see a Git
-change, reads its diff, syncs and watches the status change live, rolls back, adds a repository,
+The browser logs in, lists and filters the apps, opens the resource tree, reads a pod's logs and
+sees a line the pod writes arrive, reads the pod's events, refreshes to see a Git change, reads
+its diff, syncs and watches the status change live, rolls back, adds a repository,
 switches to the dark theme, deletes the app keeping its resources and logs out; axe-core checks
 the main pages. Screenshots and the accessibility report land in ``tests/e2e/artifacts/ui``
 (``FERRY_UI_ARTIFACTS`` for elsewhere).
@@ -17,6 +18,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -64,6 +66,46 @@ def wait_for(
         time.sleep(0.5)
 
 
+def run_browser(
+    config: dict[str, Any], actions: dict[str, Callable[[str], None]], timeout: float = 300
+) -> tuple[int, str, str]:
+    """Runs ui_e2e.mjs; its "[ui-e2e] ask WHAT ARG" lines are done here (a pod writes a log
+    line...) and answered "done" on its stdin. Returns (exit code, stdout, stderr)."""
+    proc = subprocess.Popen(
+        ["node", str(SCRIPT)],
+        env={**os.environ, "FERRY_UI_E2E": json.dumps(config)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    stderr: list[str] = []
+    drain = threading.Thread(target=lambda: stderr.extend(proc.stderr or []), daemon=True)
+    drain.start()
+    killer = threading.Timer(timeout, proc.kill)
+    killer.start()
+    stdout: list[str] = []
+    try:
+        for line in proc.stdout:
+            stdout.append(line)
+            if line.startswith("[ui-e2e] ask "):
+                what, _, arg = line.removeprefix("[ui-e2e] ask ").rstrip("\n").partition(" ")
+                actions[what](arg)
+                proc.stdin.write("done\n")
+                proc.stdin.flush()
+        returncode = proc.wait()
+    finally:
+        killer.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        drain.join(timeout=10)
+    return returncode, "".join(stdout), "".join(stderr)
+
+
 def test_web_ui_in_a_real_browser(
     server_process: RunningServer,
     workload_plane: ControlPlane,
@@ -83,6 +125,7 @@ def test_web_ui_in_a_real_browser(
     token = session["token"]
 
     repo = git_repo("ui-web")
+    workload_plane.set_pod_logs(namespace, ["ui-web starting", "listening on :8080"])
     v1 = repo.commit(
         "v1",
         {
@@ -138,21 +181,14 @@ def test_web_ui_in_a_real_browser(
             "uiDir": str(UI_DIR),
             "artifacts": str(ARTIFACTS),
         }
-        proc = subprocess.run(
-            ["node", str(SCRIPT)],
-            env={**os.environ, "FERRY_UI_E2E": json.dumps(config)},
-            capture_output=True,
-            text=True,
-            timeout=280,
-            check=False,
+        returncode, stdout, stderr = run_browser(
+            config, {"append-log": lambda line: workload_plane.append_pod_logs(namespace, [line])}
         )
-        print(proc.stdout)
-        print(proc.stderr)
+        print(stdout)
+        print(stderr)
         print(f"screenshots and accessibility report: {ARTIFACTS}")
-        assert proc.returncode == 0, (
-            f"the browser run failed (see {ARTIFACTS}):\n{proc.stdout}\n{proc.stderr}"
-        )
-        assert "[ui-e2e] all steps passed" in proc.stdout
+        assert returncode == 0, f"the browser run failed (see {ARTIFACTS}):\n{stdout}\n{stderr}"
+        assert "[ui-e2e] all steps passed" in stdout
 
         # what the browser did happened for real
         live = k8s.CoreV1Api(kube).read_namespaced_config_map("ui-config", namespace).data

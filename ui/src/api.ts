@@ -9,6 +9,7 @@ import type {
   ApplicationList,
   ApplicationTree,
   Cluster,
+  EventList,
   Repository,
   ResourceDiff,
   ResourceRef,
@@ -144,7 +145,55 @@ export const api = {
     request<Repository>("POST", "/api/v1/repositories", repo),
   listClusters: () => request<{ items?: Cluster[] }>("GET", "/api/v1/clusters"),
   listProjects: () => request<{ items?: AppProject[] }>("GET", "/api/v1/projects"),
+
+  /** Events of the application itself, or of one of its resources (by name, namespace and uid). */
+  events: (name: string, resource?: { name: string; namespace?: string; uid?: string }) =>
+    request<EventList>(
+      "GET",
+      withQuery(`/api/v1/applications/${enc(name)}/events`, {
+        resourceName: resource?.name,
+        resourceNamespace: resource?.namespace,
+        resourceUid: resource?.uid,
+      }),
+    ),
 };
+
+/**
+ * Reads a server stream of the REST gateway (newline-delimited JSON, `{"result": ...}` per line,
+ * a last `{"error": ...}` line when it fails after it started). `onOpen` runs once the server
+ * answered (it sends its headers at once, even before a first item); resolves when the stream
+ * ends, rejects with an ApiError (401 also tells the app the session is gone).
+ */
+export async function readStream<T>(
+  path: string,
+  onItem: (item: T) => void,
+  { signal, onOpen }: { signal?: AbortSignal; onOpen?: () => void } = {},
+): Promise<void> {
+  const response = await fetch(path, {
+    credentials: "same-origin",
+    headers: { Accept: "application/x-ndjson" },
+    signal,
+  });
+  if (!response.ok || !response.body) {
+    const err = await errorOf(response);
+    if (response.status === 401) unauthenticatedListeners.forEach((l) => l());
+    throw err;
+  }
+  onOpen?.();
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let rest = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    const split = splitNdjson(rest, value);
+    rest = split.rest;
+    for (const line of split.lines) {
+      const parsed = JSON.parse(line) as { result?: T; error?: { message?: string; code?: number } };
+      if (parsed.error) throw new ApiError(500, parsed.error.message ?? "stream error", parsed.error.code);
+      if (parsed.result !== undefined) onItem(parsed.result);
+    }
+  }
+}
 
 export type StreamState = "connecting" | "live" | "reconnecting";
 
@@ -172,27 +221,13 @@ export function watchApplications(handlers: WatchHandlers, name?: string): () =>
         } else {
           handlers.onSnapshot(await api.listApps(controller.signal));
         }
-        const response = await fetch(withQuery("/api/v1/stream/applications", { name }), {
-          credentials: "same-origin",
-          headers: { Accept: "application/x-ndjson" },
+        await readStream<WatchEvent>(withQuery("/api/v1/stream/applications", { name }), handlers.onEvent, {
           signal: controller.signal,
+          onOpen: () => {
+            handlers.onState?.("live");
+            attempt = 0;
+          },
         });
-        if (!response.ok || !response.body) throw await errorOf(response);
-        handlers.onState?.("live");
-        attempt = 0;
-        const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-        let rest = "";
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          const split = splitNdjson(rest, value);
-          rest = split.rest;
-          for (const line of split.lines) {
-            const parsed = JSON.parse(line) as { result?: WatchEvent; error?: { message?: string; code?: number } };
-            if (parsed.error) throw new ApiError(500, parsed.error.message ?? "stream error", parsed.error.code);
-            if (parsed.result) handlers.onEvent(parsed.result);
-          }
-        }
       } catch (err) {
         if (controller.signal.aborted) return;
         const apiErr = err instanceof ApiError ? err : new ApiError(0, String(err));

@@ -203,3 +203,29 @@ export interface UserInfo {
   username?: string;
   groups?: string[];
 }
+
+export interface KubeEvent {
+  metadata?: ObjectMeta;
+  involvedObject?: { kind?: string; namespace?: string; name?: string; uid?: string; fieldPath?: string };
+  reason?: string;
+  message?: string;
+  source?: { component?: string; host?: string };
+  firstTimestamp?: string;
+  lastTimestamp?: string;
+  eventTime?: string;
+  count?: number;
+  type?: string;
+  reportingComponent?: string;
+}
+
+export interface EventList {
+  metadata?: { resourceVersion?: string };
+  items?: KubeEvent[];
+}
+
+export interface LogEntry {
+  content?: string;
+  timeStamp?: string;
+  last?: boolean;
+  podName?: string;
+}

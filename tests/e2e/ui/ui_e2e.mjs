@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 
 const config = JSON.parse(process.env.FERRY_UI_E2E ?? "{}");
 const require = createRequire(join(config.uiDir, "package.json"));
@@ -22,6 +23,15 @@ function log(text) {
 }
 function check(condition, message) {
   if (!condition) throw new Error(`${step}: ${message}`);
+}
+
+// Asks the Python side (test_ui.py) to act on the cluster, e.g. make a pod write a log line:
+// prints "[ui-e2e] ask WHAT ARG" and waits for its answer on stdin.
+const answers = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+async function ask(what, arg) {
+  log(`ask ${what} ${arg}`);
+  const { value, done } = await answers.next();
+  check(!done && value.trim() === "done", `the test did not do ${what}: ${value}`);
 }
 
 const browser = await chromium.launch({
@@ -122,6 +132,43 @@ async function run() {
   check(items.some((t) => t.includes("ConfigMap") && t.includes("ui-config")), `ConfigMap in the tree: ${items}`);
   check(items.some((t) => t.includes("apps/ReplicaSet")), `ReplicaSet in the tree: ${items}`);
   check(items.some((t) => t.includes("Pod")), `Pod in the tree: ${items}`);
+
+  step = "pod logs: select the Pod, read its logs, see a new line arrive";
+  const podItem = tree.locator('[role=treeitem][aria-level="3"]').first();
+  const podName = (await podItem.getAttribute("data-resource")).split("/").pop();
+  await podItem.click();
+  await page.getByRole("heading", { name: new RegExp(`^Pod .*${podName}$`), level: 3 }).waitFor();
+  check((await page.getByRole("button", { name: "Logs", exact: true }).getAttribute("aria-pressed")) === "true", "a Pod opens on its logs");
+  const logs = page.getByRole("log", { name: `Logs of Pod ${podName}` });
+  await logs.filter({ hasText: "listening on :8080" }).waitFor();
+  check((await logs.textContent()).startsWith("ui-web starting"), `the pod's log from the start: ${await logs.textContent()}`);
+  await page.locator('[data-testid="logs-status"][data-state="following"]').waitFor();
+  check((await page.getByLabel("Container").inputValue()) === "c", "the pod's container chosen");
+  await ask("append-log", "GET /healthz 200");
+  await logs.filter({ hasText: "GET /healthz 200" }).waitFor();
+  log("the pod's logs are streamed; an appended line arrived while following");
+  await page.getByLabel("Lines").selectOption("100");
+  await page.getByLabel("Timestamps").check();
+  await logs.filter({ hasText: /\d{4}-\d\d-\d\dT[\d:.]+Z? GET \/healthz 200/ }).waitFor();
+  await page.getByLabel("Follow").uncheck();
+  await page.locator('[data-testid="logs-status"][data-state="done"]').waitFor();
+  check((await logs.textContent()).includes("GET /healthz 200"), "not followed: the whole log, then the end");
+  await accessibility("application-logs");
+  await shot("03-pod-logs");
+
+  step = "events of the Pod";
+  await page.getByRole("button", { name: "Events", exact: true }).click();
+  const podEvents = page.locator(".details [data-testid=events]");
+  await podEvents.locator("tr", { hasText: "Scheduled" }).waitFor();
+  check((await podEvents.textContent()).includes("default-scheduler"), "who reported it");
+
+  step = "the Deployment's logs: every pod, named";
+  const deploymentItem = tree.locator('[role=treeitem][aria-level="1"]', { hasText: "apps/Deployment" });
+  await deploymentItem.click();
+  await page.getByRole("heading", { name: /apps\/Deployment .*ui-web$/, level: 3 }).waitFor();
+  await page.getByRole("button", { name: "Logs", exact: true }).click();
+  await page.getByRole("log", { name: "Logs of apps/Deployment ui-web" }).filter({ hasText: `${podName} GET /healthz 200` }).waitFor();
+  await page.getByRole("region", { name: "Events", exact: true }).getByText(/No events|Reason/).first().waitFor();
 
   step = "refresh sees the Git change";
   await page.getByRole("button", { name: "Refresh", exact: true }).click();

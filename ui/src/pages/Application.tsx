@@ -3,10 +3,13 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api, ApiError, watchApplications, type StreamState } from "../api";
 import { Dialog, ErrorMessage } from "../components/Dialog";
 import { DiffView } from "../components/DiffView";
+import { EventsView } from "../components/EventsView";
 import { Link } from "../components/Link";
+import { PodLogs } from "../components/PodLogs";
 import { ResourceTree } from "../components/ResourceTree";
 import { HealthStatus, PhaseStatus, SyncStatus } from "../components/Status";
 import { manifestYaml, resourceDiff } from "../lib/diff";
+import { containersOf, hasLogs } from "../lib/logs";
 import { ago, shortRevision } from "../lib/status";
 import { buildTree, groupKind, resourceKey, type TreeNode } from "../lib/tree";
 import { navigate } from "../router";
@@ -217,7 +220,7 @@ export function ApplicationPage({ name, resource }: { name: string; resource?: s
             {selected ? (
               <ResourceDetails app={name} node={selected} managed={managed} />
             ) : (
-              <p class="muted">Select a resource to see its live manifest and its diff with Git.</p>
+              <p class="muted">Select a resource to see its diff with Git, its live manifest, its events and, for pods and what runs them, its logs.</p>
             )}
           </div>
         </div>
@@ -270,6 +273,11 @@ export function ApplicationPage({ name, resource }: { name: string; resource?: s
         </section>
       )}
 
+      <section class="app-events" aria-labelledby="app-events-title">
+        <h2 id="app-events-title">Events</h2>
+        <EventsView app={name} stamp={version} label={`Events of ${name}`} />
+      </section>
+
       {dialog === "sync" && <SyncDialog app={app} onClose={() => setDialog(null)} onDone={setNotice} />}
       {dialog === "history" && <HistoryDialog app={app} automated={automated} onClose={() => setDialog(null)} onDone={setNotice} />}
       {dialog === "delete" && <DeleteDialog app={app} onClose={() => setDialog(null)} />}
@@ -277,40 +285,68 @@ export function ApplicationPage({ name, resource }: { name: string; resource?: s
   );
 }
 
+type DetailTab = "diff" | "live" | "desired" | "events" | "logs";
+
+function tabsFor(node: TreeNode): { id: DetailTab; label: string }[] {
+  return [
+    ...(node.managed ? [{ id: "diff" as const, label: "Diff" }] : []),
+    { id: "live" as const, label: "Live manifest" },
+    ...(node.managed ? [{ id: "desired" as const, label: "Desired manifest" }] : []),
+    ...(node.missing ? [] : [{ id: "events" as const, label: "Events" }]),
+    ...(hasLogs(node) ? [{ id: "logs" as const, label: "Logs" }] : []),
+  ];
+}
+
+function defaultTab(node: TreeNode): DetailTab {
+  if (node.managed) return "diff";
+  return node.kind === "Pod" && !node.group ? "logs" : "live";
+}
+
 function ResourceDetails({ app, node, managed }: { app: string; node: TreeNode; managed: ResourceDiff[] }) {
-  const [tab, setTab] = useState<"diff" | "live" | "desired">(node.managed ? "diff" : "live");
+  const [tab, setTab] = useState<DetailTab>(defaultTab(node));
   const [live, setLive] = useState<string | null>(null);
+  const [liveObject, setLiveObject] = useState<unknown>(null);
   const [liveError, setLiveError] = useState<unknown>(null);
   const diffItem = managed.find((d) => resourceKey(d) === node.key);
   const view = useMemo(() => (diffItem ? resourceDiff(diffItem) : null), [diffItem]);
   const liveVersion = useRef("");
   // Reload the live object when it changed: a new resourceVersion in the tree or in the diff.
   const stamp = `${node.key}|${node.resourceVersion}|${diffItem?.resourceVersion ?? ""}|${node.missing}`;
+  const tabs = tabsFor(node);
+  const containers = useMemo(() => containersOf(liveObject), [liveObject]);
 
   useEffect(() => {
-    if (!node.managed && tab === "diff") setTab("live");
+    // Another resource: its default tab (a Pod's logs), unless the tab shown applies to it too.
+    setTab((current) => (current !== "diff" && tabsFor(node).some((t) => t.id === current) ? current : defaultTab(node)));
   }, [node.key]);
   useEffect(() => {
     let cancelled = false;
     if (node.missing) {
       setLive("");
+      setLiveObject(null);
       return;
     }
-    if (liveVersion.current !== node.key) setLive(null);
+    if (liveVersion.current !== node.key) {
+      setLive(null);
+      setLiveObject(null);
+    }
     liveVersion.current = node.key;
     api
       .liveResource(app, node)
       .then((r) => {
         if (!cancelled) {
           setLive(manifestYaml(r.manifest));
+          setLiveObject(r.manifest ? JSON.parse(r.manifest) : null);
           setLiveError(null);
         }
       })
       .catch((err) => {
         if (cancelled) return;
         // The API server may not read some kinds (Secrets elsewhere): fall back to the diff's copy.
-        if (diffItem?.liveState) setLive(manifestYaml(diffItem.liveState));
-        else setLiveError(err);
+        if (diffItem?.liveState) {
+          setLive(manifestYaml(diffItem.liveState));
+          setLiveObject(JSON.parse(diffItem.liveState));
+        } else setLiveError(err);
       });
     return () => {
       cancelled = true;
@@ -318,11 +354,7 @@ function ResourceDetails({ app, node, managed }: { app: string; node: TreeNode; 
   }, [app, stamp]);
 
   const title = `${groupKind(node)} ${node.namespace ? `${node.namespace}/` : ""}${node.name}`;
-  const tabs: { id: "diff" | "live" | "desired"; label: string }[] = [
-    ...(node.managed ? [{ id: "diff" as const, label: "Diff" }] : []),
-    { id: "live", label: "Live manifest" },
-    ...(node.managed ? [{ id: "desired" as const, label: "Desired manifest" }] : []),
-  ];
+  const shown = tabs.some((t) => t.id === tab) ? tab : tabs[0].id;
   return (
     <section class="details" aria-labelledby="details-title">
       <h3 id="details-title">{title}</h3>
@@ -343,14 +375,14 @@ function ResourceDetails({ app, node, managed }: { app: string; node: TreeNode; 
       )}
       <div class="segmented" role="group" aria-label="Show">
         {tabs.map((t) => (
-          <button key={t.id} type="button" class="button" aria-pressed={tab === t.id} onClick={() => setTab(t.id)}>
+          <button key={t.id} type="button" class="button" aria-pressed={shown === t.id} onClick={() => setTab(t.id)}>
             {t.label}
           </button>
         ))}
       </div>
-      {tab === "diff" &&
+      {shown === "diff" &&
         (view ? <DiffView view={view} title={title} /> : <p class="muted">Loading the diff…</p>)}
-      {tab === "live" &&
+      {shown === "live" &&
         (liveError ? (
           <ErrorMessage error={liveError} />
         ) : live === null ? (
@@ -362,7 +394,7 @@ function ResourceDetails({ app, node, managed }: { app: string; node: TreeNode; 
             {live}
           </pre>
         ))}
-      {tab === "desired" &&
+      {shown === "desired" &&
         (view ? (
           view.desired ? (
             <pre class="manifest" tabIndex={0} aria-label={`Desired manifest of ${title}`}>
@@ -374,6 +406,15 @@ function ResourceDetails({ app, node, managed }: { app: string; node: TreeNode; 
         ) : (
           <p class="muted">Loading…</p>
         ))}
+      {shown === "events" && (
+        <EventsView
+          app={app}
+          resource={{ name: node.name, namespace: node.namespace || undefined, uid: node.uid || undefined }}
+          stamp={node.resourceVersion}
+          label={`Events of ${title}`}
+        />
+      )}
+      {shown === "logs" && <PodLogs app={app} node={node} containers={containers} />}
     </section>
   );
 }
