@@ -181,9 +181,10 @@ def start_ferry(
     return Ferry(proc, f"127.0.0.1:{port}", f"http://127.0.0.1:{metrics_port}/metrics", workdir)
 
 
-def start_reposerver() -> Ferry:
+def start_reposerver(*extra: str) -> Ferry:
+    """ferry-reposerver with its own cache directory; ``extra``: more flags."""
     workdir = new_workdir("bench-ferry-reposerver")
-    return start_ferry("ferry-reposerver", ["--cache-dir", str(workdir / "cache")], workdir=workdir)
+    return start_ferry("ferry-reposerver", ["--cache-dir", str(workdir / "cache"), *extra], workdir=workdir)
 
 
 def start_controller(plane: ControlPlane, repo_server: Ferry, *extra: str) -> Ferry:
@@ -209,8 +210,9 @@ def start_controller(plane: ControlPlane, repo_server: Ferry, *extra: str) -> Fe
     return controller
 
 
-def start_server(plane: ControlPlane, repo_server_address: str) -> Ferry:
-    """ferry-server with TLS (its self-signed certificate is stored in ferry-server-tls)."""
+def start_server(plane: ControlPlane, repo_server_address: str, *, http_port: int | None = None) -> Ferry:
+    """ferry-server with TLS (its self-signed certificate is stored in ferry-server-tls); REST,
+    webhooks and UI on ``http_port`` (a free port when not given)."""
     return start_ferry(
         "ferry-server",
         [
@@ -221,7 +223,7 @@ def start_server(plane: ControlPlane, repo_server_address: str) -> Ferry:
             "--repo-server",
             repo_server_address,
             "--http-port",
-            str(free_port()),
+            str(http_port or free_port()),
         ],
     )
 
