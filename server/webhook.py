@@ -9,14 +9,25 @@ Gitea (X-Gitea-Signature) push events, each verified with its secret from ferry-
 ``.git`` or not, any case); an app is refreshed when its target revision follows the pushed
 branch or tag (HEAD / empty follows the default branch). Several pushes in a burst coalesce: an
 app already waiting for a refresh is not annotated again.
+
+Monorepos: when the push lists its changed files (GitHub, GitLab and Gitea do, for up to 20
+commits), an app with the ``argocd.argoproj.io/manifest-generate-paths`` annotation (or
+``ferrycd.io/manifest-generate-paths``; ``;``-separated paths, relative to the app's path or
+absolute from the repository root) is refreshed only when a changed file lies under one of them,
+as in Argo CD. The apps a change most likely touches (annotated paths, or the app's own path) are
+refreshed before the response; the others follow in the background, so the reply comes in
+milliseconds and the touched app does not wait behind a thousand others.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import logging
+import posixpath
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +51,18 @@ class Push:
     urls: frozenset[str]  # canonical forms
     ref: str  # refs/heads/main, refs/tags/v1
     default_branch: str
+    # repository paths the pushed commits changed; None when the payload does not say (or says
+    # only part: GitHub lists at most 20 commits)
+    changed: frozenset[str] | None = None
+
+
+GENERATE_PATHS_ANNOTATIONS = (
+    "argocd.argoproj.io/manifest-generate-paths",
+    "ferrycd.io/manifest-generate-paths",
+)
+# Patches in flight at once while refreshing (the server's Kubernetes client still rate-limits).
+REFRESH_CONCURRENCY = 16
+_background: set[asyncio.Task[None]] = set()
 
 
 def _hmac_ok(secret: str, body: bytes, header: str, prefix: str = "sha256=") -> bool:
@@ -110,7 +133,47 @@ def _push(provider: str, payload: dict[str, Any]) -> Push:
                 urls.add(str(repo[key]))
         ref = str(payload.get("ref", ""))
         default = str(repo.get("default_branch", "main"))
-    return Push(provider, frozenset(canonical(u) for u in urls if u), ref, default)
+    return Push(
+        provider, frozenset(canonical(u) for u in urls if u), ref, default, _changed_files(provider, payload)
+    )
+
+
+def _changed_files(provider: str, payload: dict[str, Any]) -> frozenset[str] | None:
+    commits = payload.get("commits")
+    if provider == "bitbucket" or not isinstance(commits, list) or not commits:
+        return None
+    total = payload.get("total_commits_count", payload.get("size", len(commits)))
+    if not isinstance(total, int) or total > len(commits):
+        return None  # a truncated list: some changes are not named
+    changed: set[str] = set()
+    for commit in commits:
+        for key in ("added", "modified", "removed"):
+            changed.update(str(path).lstrip("/") for path in (commit or {}).get(key) or [])
+    return frozenset(changed)
+
+
+def generate_paths(app: dict[str, Any]) -> list[str] | None:
+    """The repository paths an app's manifests depend on, from its annotation (None: not given)."""
+    annotations = (app.get("metadata") or {}).get("annotations") or {}
+    value = next((annotations[a] for a in GENERATE_PATHS_ANNOTATIONS if annotations.get(a)), None)
+    if value is None:
+        return None
+    base = str(((app.get("spec") or {}).get("source") or {}).get("path") or "")
+    paths = []
+    for raw in str(value).split(";"):
+        entry = raw.strip()
+        if not entry:
+            continue
+        joined = entry.lstrip("/") if entry.startswith("/") else posixpath.join(base, entry)
+        normal = posixpath.normpath(joined).lstrip("/")
+        paths.append("" if normal == "." else normal)
+    return paths
+
+
+def touches(paths: Iterable[str], changed: Iterable[str]) -> bool:
+    """Whether a changed file lies under one of ``paths`` (an empty path is the whole repository)."""
+    prefixes = [p.rstrip("/") for p in paths]
+    return any(not p or f == p or f.startswith(p + "/") for p in prefixes for f in changed)
 
 
 def follows(target_revision: str, push: Push) -> bool:
@@ -121,25 +184,61 @@ def follows(target_revision: str, push: Push) -> bool:
     return revision in (short, push.ref)
 
 
-async def refresh_matching(state: ServerState, push: Push) -> list[str]:
-    """Annotates every app following the pushed repository and ref; returns their names."""
-    refreshed = []
-    for app in state.apps.items():
+def plan_refresh(apps: Iterable[dict[str, Any]], push: Push) -> tuple[list[str], list[str], list[str]]:
+    """(refresh first, refresh after, already pending) app names for a push."""
+    first: list[str] = []
+    after: list[str] = []
+    pending: list[str] = []
+    for app in apps:
         source = (app.get("spec") or {}).get("source") or {}
         if canonical(str(source.get("repoURL", ""))) not in push.urls or not follows(
             str(source.get("targetRevision", "")), push
         ):
             continue
         name = app["metadata"]["name"]
+        declared = generate_paths(app)
+        if push.changed is not None and declared is not None and not touches(declared, push.changed):
+            continue  # the app said what it depends on, and none of it changed
         if ((app.get("metadata") or {}).get("annotations") or {}).get(REFRESH_ANNOTATION):
-            refreshed.append(name)  # a refresh is already pending: coalesce
+            pending.append(name)  # a refresh is already pending: coalesce
             continue
-        await state.kube.patch(
-            state.app_info,
-            name,
-            {"metadata": {"annotations": {REFRESH_ANNOTATION: "normal"}}},
-            namespace=state.namespace,
-        )
-        refreshed.append(name)
-    log.info("webhook push", extra={"provider": push.provider, "ref": push.ref, "refreshed": len(refreshed)})
-    return refreshed
+        likely = declared if declared is not None else [str(source.get("path") or "")]
+        if push.changed is None or touches(likely, push.changed):
+            first.append(name)
+        else:
+            after.append(name)
+    return first, after, pending
+
+
+async def refresh_matching(state: ServerState, push: Push) -> list[str]:
+    """Annotates every app following the pushed repository and ref, the likely touched ones before
+    returning and the rest in the background; returns all their names."""
+    first, after, pending = plan_refresh(state.apps.items(), push)
+    await _annotate(state, first)
+    if after:
+        task = asyncio.create_task(_annotate(state, after))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+    log.info(
+        "webhook push",
+        extra={"provider": push.provider, "ref": push.ref, "refreshed": len(first), "queued": len(after)},
+    )
+    return first + after + pending
+
+
+async def _annotate(state: ServerState, names: list[str]) -> None:
+    gate = asyncio.Semaphore(REFRESH_CONCURRENCY)
+
+    async def one(name: str) -> None:
+        async with gate:
+            try:
+                await state.kube.patch(
+                    state.app_info,
+                    name,
+                    {"metadata": {"annotations": {REFRESH_ANNOTATION: "normal"}}},
+                    namespace=state.namespace,
+                )
+            except Exception as err:  # one app deleted meanwhile must not stop the others
+                log.warning("webhook refresh failed", extra={"application": name, "error": str(err)})
+
+    await asyncio.gather(*(one(n) for n in names))
