@@ -13,6 +13,7 @@ logging -> metrics -> authentication -> error mapping.
 from __future__ import annotations
 
 import contextvars
+import inspect
 import logging
 import time
 import uuid
@@ -186,8 +187,9 @@ class MetricsInterceptor(_Interceptor):
 
 
 class AuthInterceptor(_Interceptor):
-    """Runs ``authenticate(metadata, method)`` before every non-exempt call; its result is the
-    caller, available to handlers as ``CALLER.get()``. It raises Unauthenticated to refuse."""
+    """Runs ``authenticate(metadata, method)`` before every non-exempt call; its result (awaited
+    when it is awaitable) is the caller, available to handlers as ``CALLER.get()``. It raises
+    Unauthenticated to refuse."""
 
     def __init__(
         self, authenticate: Callable[[dict[str, str], str], Any], *, exempt: tuple[str, ...] = ()
@@ -203,7 +205,10 @@ class AuthInterceptor(_Interceptor):
         async def check(context: Context) -> None:
             metadata = {k.lower(): v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
             try:
-                CALLER.set(self._authenticate(metadata, method))
+                caller = self._authenticate(metadata, method)
+                if inspect.isawaitable(caller):
+                    caller = await caller
+                CALLER.set(caller)
             except FerryError as err:
                 await context.abort(err.code, err.message)
 

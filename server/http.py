@@ -30,7 +30,7 @@ from ferry.v1 import (
     session_pb2,
     version_pb2,
 )
-from server import gateway, openapi, webhook
+from server import gateway, openapi, sso, webhook
 from server.state import ServerState
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,12 @@ class HttpApi:
         application.router.add_get("/healthz", self.healthz)
         application.router.add_get("/api/openapi.json", self.openapi_json)
         application.router.add_post("/api/webhook", self.webhook)
+        sso.SsoRoutes(
+            self.state,
+            secure_cookies=self.secure_cookies,
+            set_session=self._set_session,
+            session_cookies=(TOKEN_COOKIE, CSRF_COOKIE),
+        ).add_to(application)  # /auth/login, /auth/callback, /auth/logout, /api/dex/
         application.router.add_route("*", "/api/{tail:.*}", self.transcode)
         application.router.add_get("/{tail:.*}", self.ui)
         return application

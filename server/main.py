@@ -125,8 +125,8 @@ async def _serve(
 ) -> None:
     await state.start()
 
-    def authenticate(metadata: dict[str, str], method: str) -> Caller:
-        return state.sessions.verify(bearer_token(metadata), state.project)
+    async def authenticate(metadata: dict[str, str], method: str) -> Caller:
+        return await state.authenticate(bearer_token(metadata))
 
     tls = None if insecure else await tls_from_secret(state.kube, state.namespace, hosts)
     server = GrpcServer(
@@ -236,6 +236,18 @@ async def _serve(
     show_envvar=True,
     help="Names in the self-signed certificate (repeatable).",
 )
+@click.option(
+    "--dex-server",
+    default="",
+    show_envvar=True,
+    help="URL of the bundled Dex (dex.config), proxied at /api/dex, e.g. https://ferry-dex-server:5556.",
+)
+@click.option(
+    "--dex-server-ca",
+    default="",
+    show_envvar=True,
+    help="CA certificate file (PEM) that Dex's certificate is checked against (system roots otherwise).",
+)
 def command(
     address: str,
     port: int,
@@ -249,6 +261,8 @@ def command(
     service_key_file: str,
     redis_url: str,
     tls_hosts: tuple[str, ...],
+    dex_server: str,
+    dex_server_ca: str,
     **_logging: str,
 ) -> None:
     """Serve the ferry API: applications, sessions and management services."""
@@ -265,12 +279,24 @@ def command(
         )
     except (ConfigError, OSError) as err:
         raise click.UsageError(str(err)) from None
+    try:
+        dex_ca = Path(dex_server_ca).read_text() if dex_server_ca else ""
+    except OSError as err:
+        raise click.UsageError(f"--dex-server-ca: {err}") from None
     start_metrics_server(address, metrics_port)
 
     async def main() -> None:
         kube = KubeClient(cluster, user_agent=f"{USER_AGENT}/{__version__}")
         cache = make_cache(redis_url, initiator="server") if redis_url else None
-        state = ServerState(kube, namespace, repo_server=repo_server, service_key=key, shared_cache=cache)
+        state = ServerState(
+            kube,
+            namespace,
+            repo_server=repo_server,
+            service_key=key,
+            shared_cache=cache,
+            dex_server=dex_server,
+            dex_ca=dex_ca,
+        )
         await _serve(address, port, http_port, insecure, state, list(tls_hosts))
 
     asyncio.run(main())

@@ -18,7 +18,6 @@ from typing import Any
 
 import _gojsonnet
 import grpc
-import yaml
 
 from ferry import __version__
 from ferry.convert import from_k8s, to_k8s
@@ -52,6 +51,7 @@ from ferry.v1 import (
     version_pb2_grpc,
 )
 from server.accounts import check_password
+from server.dex import dex_connectors
 from server.sessions import Caller, require
 from server.state import ServerState
 
@@ -839,15 +839,20 @@ class SettingsService(version_pb2_grpc.SettingsServiceServicer):
             ),
             status_badge_enabled=data.get("statusbadge.enabled", "").lower() == "true",
         )
-        oidc = yaml.safe_load(data.get("oidc.config", "") or "") or {}
-        if isinstance(oidc, dict) and oidc.get("issuer"):
+        oidc = self.s.oidc.settings()
+        if oidc is not None:
             settings.oidc_config.CopyFrom(
                 version_pb2.OIDCConfig(
-                    name=str(oidc.get("name", "")),
-                    issuer=str(oidc.get("issuer", "")),
-                    client_id=str(oidc.get("clientID", "")),
-                    cli_client_id=str(oidc.get("cliClientID", "")),
-                    scopes=[str(s) for s in oidc.get("requestedScopes") or []],
+                    name=oidc.name,
+                    issuer=oidc.issuer,
+                    client_id=oidc.client_id,
+                    cli_client_id=oidc.cli_client_id,
+                    scopes=list(oidc.scopes),
+                    root_ca=oidc.root_ca,
+                    enable_pkce_authentication=oidc.pkce,
+                    login_url="/auth/login",
                 )
             )
+        for connector in dex_connectors(data.get("dex.config", "")) if oidc and oidc.dex else []:
+            settings.dex_config.connectors.add(name=connector[0], type=connector[1])
         return settings

@@ -30,8 +30,9 @@ from ferry.settings import (
 )
 from ferry.v1 import repo_pb2_grpc
 from server.accounts import Accounts
+from server.oidc import Oidc, authenticate
 from server.secretstore import SecretStore
-from server.sessions import SessionManager
+from server.sessions import Caller, SessionManager
 
 log = logging.getLogger(__name__)
 USER_AGENT = "ferry-server"
@@ -73,6 +74,8 @@ class ServerState:
         repo_server: str,
         service_key: bytes,
         shared_cache: Cache | None,
+        dex_server: str = "",
+        dex_ca: str = "",
     ) -> None:
         self.kube = kube
         self.namespace = namespace
@@ -84,6 +87,8 @@ class ServerState:
         self._destination_clients: dict[str, KubeClient] = {}
         self._enforcer: Enforcer | None = None
         self._enforcer_key: tuple[Any, ...] = ()
+        self.dex_server = dex_server
+        self.dex_ca = dex_ca
 
     async def start(self) -> None:
         ns = self.namespace
@@ -122,6 +127,13 @@ class ServerState:
         self.repo_credentials = RepoCredentials(self.secrets)
         self.accounts = Accounts(self.secret_store, self.settings)
         self.sessions = SessionManager(self.secret_store, self.accounts, self.settings)
+        self.oidc = Oidc(
+            self.settings,
+            self.secret_store.data,
+            self.rbac_settings,
+            dex_server=self.dex_server,
+            dex_ca=self.dex_ca,
+        )
         await self.secret_store.ensure_signing_key()
         initial = await self.accounts.ensure_admin(self.kube, ns)
         if initial:
@@ -139,6 +151,7 @@ class ServerState:
             await informer.stop()
         for client in self._destination_clients.values():
             await client.close()
+        await self.oidc.close()
         await self._repo_channel.close()
 
     def _on_app(self, event: str, new: Obj | None, old: Obj | None) -> None:
@@ -151,6 +164,17 @@ class ServerState:
     def settings(self) -> dict[str, str]:
         cm = self.settings_cm.get(self.namespace, SETTINGS_CONFIGMAP) or {}
         return dict(cm.get("data") or {})
+
+    def rbac_settings(self) -> dict[str, str]:
+        cm = self.rbac_cm.get(self.namespace, RBAC_CONFIGMAP) or {}
+        return dict(cm.get("data") or {})
+
+    async def authenticate(self, token: str) -> Caller:
+        """The caller of a bearer token: a ferry session or API/project token, or an SSO ID token."""
+        return await authenticate(token, self.oidc, self._local_caller, self.sessions.revoked)
+
+    def _local_caller(self, token: str) -> Caller:
+        return self.sessions.verify(token, self.project)
 
     def enforcer(self) -> Enforcer:
         """The RBAC policy: ferry-rbac-cm plus every project's role policies, rebuilt on change."""

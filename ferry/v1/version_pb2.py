@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x66\x65rry/v1/version.proto\x12\x08\x66\x65rry.v1\x1a\x1cgoogle/api/annotations.proto\"\x10\n\x0eVersionRequest\"\xc7\x02\n\x0eVersionMessage\x12\x18\n\x07version\x18\x01 \x01(\tR\x07Version\x12\x1d\n\nbuild_date\x18\x02 \x01(\tR\tBuildDate\x12\x1d\n\ngit_commit\x18\x03 \x01(\tR\tGitCommit\x12%\n\x0epython_version\x18\x04 \x01(\tR\rPythonVersion\x12!\n\x0cgrpc_version\x18\x05 \x01(\tR\x0bGrpcVersion\x12\x1a\n\x08platform\x18\x06 \x01(\tR\x08Platform\x12!\n\x0chelm_version\x18\x07 \x01(\tR\x0bHelmVersion\x12+\n\x11kustomize_version\x18\x08 \x01(\tR\x10KustomizeVersion\x12\'\n\x0fjsonnet_version\x18\t \x01(\tR\x0eJsonnetVersion\"\x0f\n\rSettingsQuery\"{\n\nOIDCConfig\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06issuer\x18\x02 \x01(\t\x12\x1b\n\tclient_id\x18\x03 \x01(\tR\x08\x63lientID\x12\"\n\rcli_client_id\x18\x04 \x01(\tR\x0b\x63liClientID\x12\x0e\n\x06scopes\x18\x05 \x03(\t\"\x95\x01\n\x08Settings\x12\x0b\n\x03url\x18\x01 \x01(\t\x12)\n\x0boidc_config\x18\x02 \x01(\x0b\x32\x14.ferry.v1.OIDCConfig\x12\x1c\n\x14user_logins_disabled\x18\x03 \x01(\x08\x12\x15\n\rapp_label_key\x18\x04 \x01(\t\x12\x1c\n\x14status_badge_enabled\x18\x05 \x01(\x08\x32\x65\n\x0eVersionService\x12S\n\x07Version\x12\x18.ferry.v1.VersionRequest\x1a\x18.ferry.v1.VersionMessage\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/api/version2_\n\x0fSettingsService\x12L\n\x03Get\x12\x17.ferry.v1.SettingsQuery\x1a\x12.ferry.v1.Settings\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/settingsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x66\x65rry/v1/version.proto\x12\x08\x66\x65rry.v1\x1a\x1cgoogle/api/annotations.proto\"\x10\n\x0eVersionRequest\"\xc7\x02\n\x0eVersionMessage\x12\x18\n\x07version\x18\x01 \x01(\tR\x07Version\x12\x1d\n\nbuild_date\x18\x02 \x01(\tR\tBuildDate\x12\x1d\n\ngit_commit\x18\x03 \x01(\tR\tGitCommit\x12%\n\x0epython_version\x18\x04 \x01(\tR\rPythonVersion\x12!\n\x0cgrpc_version\x18\x05 \x01(\tR\x0bGrpcVersion\x12\x1a\n\x08platform\x18\x06 \x01(\tR\x08Platform\x12!\n\x0chelm_version\x18\x07 \x01(\tR\x0bHelmVersion\x12+\n\x11kustomize_version\x18\x08 \x01(\tR\x10KustomizeVersion\x12\'\n\x0fjsonnet_version\x18\t \x01(\tR\x0eJsonnetVersion\"\x0f\n\rSettingsQuery\"\xef\x01\n\nOIDCConfig\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06issuer\x18\x02 \x01(\t\x12\x1b\n\tclient_id\x18\x03 \x01(\tR\x08\x63lientID\x12\"\n\rcli_client_id\x18\x04 \x01(\tR\x0b\x63liClientID\x12\x0e\n\x06scopes\x18\x05 \x03(\t\x12\x17\n\x07root_ca\x18\x06 \x01(\tR\x06rootCA\x12<\n\x1a\x65nable_pkce_authentication\x18\x07 \x01(\x08R\x18\x65nablePKCEAuthentication\x12\x1b\n\tlogin_url\x18\x08 \x01(\tR\x08loginURL\"*\n\x0c\x44\x65xConnector\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\"7\n\tDexConfig\x12*\n\nconnectors\x18\x01 \x03(\x0b\x32\x16.ferry.v1.DexConnector\"\xc9\x01\n\x08Settings\x12\x0b\n\x03url\x18\x01 \x01(\t\x12)\n\x0boidc_config\x18\x02 \x01(\x0b\x32\x14.ferry.v1.OIDCConfig\x12\x1c\n\x14user_logins_disabled\x18\x03 \x01(\x08\x12\x15\n\rapp_label_key\x18\x04 \x01(\t\x12\x1c\n\x14status_badge_enabled\x18\x05 \x01(\x08\x12\x32\n\ndex_config\x18\x06 \x01(\x0b\x32\x13.ferry.v1.DexConfigR\tdexConfig2e\n\x0eVersionService\x12S\n\x07Version\x12\x18.ferry.v1.VersionRequest\x1a\x18.ferry.v1.VersionMessage\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/api/version2_\n\x0fSettingsService\x12L\n\x03Get\x12\x17.ferry.v1.SettingsQuery\x1a\x12.ferry.v1.Settings\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/settingsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,12 +42,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_VERSIONMESSAGE']._serialized_end=412
   _globals['_SETTINGSQUERY']._serialized_start=414
   _globals['_SETTINGSQUERY']._serialized_end=429
-  _globals['_OIDCCONFIG']._serialized_start=431
-  _globals['_OIDCCONFIG']._serialized_end=554
-  _globals['_SETTINGS']._serialized_start=557
-  _globals['_SETTINGS']._serialized_end=706
-  _globals['_VERSIONSERVICE']._serialized_start=708
-  _globals['_VERSIONSERVICE']._serialized_end=809
-  _globals['_SETTINGSSERVICE']._serialized_start=811
-  _globals['_SETTINGSSERVICE']._serialized_end=906
+  _globals['_OIDCCONFIG']._serialized_start=432
+  _globals['_OIDCCONFIG']._serialized_end=671
+  _globals['_DEXCONNECTOR']._serialized_start=673
+  _globals['_DEXCONNECTOR']._serialized_end=715
+  _globals['_DEXCONFIG']._serialized_start=717
+  _globals['_DEXCONFIG']._serialized_end=772
+  _globals['_SETTINGS']._serialized_start=775
+  _globals['_SETTINGS']._serialized_end=976
+  _globals['_VERSIONSERVICE']._serialized_start=978
+  _globals['_VERSIONSERVICE']._serialized_end=1079
+  _globals['_SETTINGSSERVICE']._serialized_start=1081
+  _globals['_SETTINGSSERVICE']._serialized_end=1176
 # @@protoc_insertion_point(module_scope)

@@ -95,6 +95,10 @@ Global___SettingsQuery: _TypeAlias = SettingsQuery  # noqa: Y015
 
 @_typing.final
 class OIDCConfig(_message.Message):
+    """The SSO provider, as the login page and `ferry login --sso` need it: with a bundled Dex
+    (dex.config) the issuer is <url>/api/dex and the client IDs are ferry's generated ones.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
@@ -102,10 +106,18 @@ class OIDCConfig(_message.Message):
     CLIENT_ID_FIELD_NUMBER: _builtins.int
     CLI_CLIENT_ID_FIELD_NUMBER: _builtins.int
     SCOPES_FIELD_NUMBER: _builtins.int
+    ROOT_CA_FIELD_NUMBER: _builtins.int
+    ENABLE_PKCE_AUTHENTICATION_FIELD_NUMBER: _builtins.int
+    LOGIN_URL_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     issuer: _builtins.str
     client_id: _builtins.str
     cli_client_id: _builtins.str
+    root_ca: _builtins.str
+    """PEM certificate(s) the provider's TLS certificate is checked against (oidc.config rootCA)."""
+    enable_pkce_authentication: _builtins.bool
+    login_url: _builtins.str
+    """Where a browser starts a login: /auth/login (add ?return_url=<path>)."""
     @_builtins.property
     def scopes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -116,14 +128,61 @@ class OIDCConfig(_message.Message):
         client_id: _builtins.str = ...,
         cli_client_id: _builtins.str = ...,
         scopes: _abc.Iterable[_builtins.str] | None = ...,
+        root_ca: _builtins.str = ...,
+        enable_pkce_authentication: _builtins.bool = ...,
+        login_url: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cli_client_id", b"cli_client_id", "client_id", b"client_id", "issuer", b"issuer", "name", b"name", "scopes", b"scopes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cli_client_id", b"cli_client_id", "client_id", b"client_id", "enable_pkce_authentication", b"enable_pkce_authentication", "issuer", b"issuer", "login_url", b"login_url", "name", b"name", "root_ca", b"root_ca", "scopes", b"scopes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___OIDCConfig: _TypeAlias = OIDCConfig  # noqa: Y015
+
+@_typing.final
+class DexConnector(_message.Message):
+    """A connector of the bundled Dex (dex.config), for a login page's buttons."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    type: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        type: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DexConnector: _TypeAlias = DexConnector  # noqa: Y015
+
+@_typing.final
+class DexConfig(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONNECTORS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def connectors(self) -> _containers.RepeatedCompositeFieldContainer[Global___DexConnector]: ...
+    def __init__(
+        self,
+        *,
+        connectors: _abc.Iterable[Global___DexConnector] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["connectors", b"connectors"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DexConfig: _TypeAlias = DexConfig  # noqa: Y015
 
 @_typing.final
 class Settings(_message.Message):
@@ -134,12 +193,15 @@ class Settings(_message.Message):
     USER_LOGINS_DISABLED_FIELD_NUMBER: _builtins.int
     APP_LABEL_KEY_FIELD_NUMBER: _builtins.int
     STATUS_BADGE_ENABLED_FIELD_NUMBER: _builtins.int
+    DEX_CONFIG_FIELD_NUMBER: _builtins.int
     url: _builtins.str
     user_logins_disabled: _builtins.bool
     app_label_key: _builtins.str
     status_badge_enabled: _builtins.bool
     @_builtins.property
     def oidc_config(self) -> Global___OIDCConfig: ...
+    @_builtins.property
+    def dex_config(self) -> Global___DexConfig: ...
     def __init__(
         self,
         *,
@@ -148,10 +210,11 @@ class Settings(_message.Message):
         user_logins_disabled: _builtins.bool = ...,
         app_label_key: _builtins.str = ...,
         status_badge_enabled: _builtins.bool = ...,
+        dex_config: Global___DexConfig | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["oidc_config", b"oidc_config"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["dex_config", b"dex_config", "oidc_config", b"oidc_config"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["app_label_key", b"app_label_key", "oidc_config", b"oidc_config", "status_badge_enabled", b"status_badge_enabled", "url", b"url", "user_logins_disabled", b"user_logins_disabled"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["app_label_key", b"app_label_key", "dex_config", b"dex_config", "oidc_config", b"oidc_config", "status_badge_enabled", b"status_badge_enabled", "url", b"url", "user_logins_disabled", b"user_logins_disabled"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
