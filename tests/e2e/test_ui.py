@@ -203,10 +203,18 @@ def test_web_ui_in_a_real_browser(
         assert k8s.CoreV1Api(kube).read_namespaced_config_map("ui-config", namespace).data == {
             "version": "v1"
         }
-        for name in ("01-login", "03-diff", "05-synced", "09-settings-dark"):
+        for name in ("01-login", "03-pod-logs", "03-diff", "04-sync-dialog", "05-synced", "09-settings-dark"):
             assert (ARTIFACTS / f"{name}.png").stat().st_size > 0
         report = json.loads((ARTIFACTS / "accessibility.json").read_text())
-        assert set(report) >= {"login", "applications", "application", "settings", "settings-dark"}
+        assert set(report) >= {
+            "login",
+            "applications",
+            "application",
+            "application-logs",
+            "sync-dialog",
+            "settings",
+            "settings-dark",
+        }
     finally:
         rest.request("DELETE", f"/api/v1/applications/{APP}?cascade=false", token=token)
         added_url = urllib.parse.quote(f"file://{added.bare}", safe="")

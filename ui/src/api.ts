@@ -2,6 +2,7 @@
 // set by POST /api/v1/session; requests that change state echo the ferry.csrf cookie in
 // X-Ferry-CSRF (double-submit). Streams are newline-delimited JSON ({"result": ...} per line).
 
+import type { SyncRequestBody } from "./lib/operation";
 import { reconnectDelay, splitNdjson } from "./lib/watch";
 import type {
   AppProject,
@@ -93,12 +94,6 @@ export async function request<T>(method: string, path: string, body?: unknown, s
 
 const enc = encodeURIComponent;
 
-export interface SyncOptions {
-  prune?: boolean;
-  dryRun?: boolean;
-  revision?: string;
-}
-
 export const api = {
   login: (username: string, password: string) => request<{ token: string }>("POST", "/api/v1/session", { username, password }),
   logout: () => request<unknown>("DELETE", "/api/v1/session"),
@@ -122,12 +117,7 @@ export const api = {
         kind: ref.kind,
       }),
     ),
-  sync: (name: string, options: SyncOptions) =>
-    request<Application>("POST", `/api/v1/applications/${enc(name)}/sync`, {
-      prune: Boolean(options.prune),
-      dryRun: Boolean(options.dryRun),
-      ...(options.revision ? { revision: options.revision } : {}),
-    }),
+  sync: (name: string, body: SyncRequestBody) => request<Application>("POST", `/api/v1/applications/${enc(name)}/sync`, body),
   rollback: (name: string, id: number, prune = false) =>
     request<Application>("POST", `/api/v1/applications/${enc(name)}/rollback`, { id, prune }),
   terminate: (name: string) => request<unknown>("DELETE", `/api/v1/applications/${enc(name)}/operation`),

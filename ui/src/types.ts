@@ -91,7 +91,13 @@ export interface ResourceResult {
 
 export interface OperationState {
   operation?: {
-    sync?: { revision?: string; prune?: boolean; dryRun?: boolean; syncOptions?: string[] };
+    sync?: {
+      revision?: string;
+      prune?: boolean;
+      dryRun?: boolean;
+      syncOptions?: string[];
+      resources?: { group?: string; kind: string; name: string; namespace?: string }[];
+    };
     initiatedBy?: OperationInitiator;
   };
   phase?: string;

@@ -206,13 +206,54 @@ async function run() {
   await syncDialog.waitFor({ state: "detached" });
   check(await syncButton.evaluate((el) => el === document.activeElement), "focus back on Sync");
 
-  step = "sync with prune, status changes live";
+  step = "sync dialog: a dry run of the ConfigMap alone, with a sync option";
   await syncButton.click();
-  await syncDialog.getByLabel(/Prune/).check();
+  await syncDialog.getByRole("button", { name: "None", exact: true }).click();
+  check(await syncDialog.getByRole("button", { name: "Synchronize" }).isDisabled(), "nothing selected, nothing to sync");
+  await syncDialog.getByRole("checkbox", { name: /ConfigMap .*ui-config/ }).check();
+  await syncDialog.getByRole("checkbox", { name: /^Dry run/ }).check();
+  await syncDialog.getByRole("checkbox", { name: /PruneLast=true/ }).check();
+  check((await syncDialog.locator("legend", { hasText: "Resources" }).textContent()).includes("1 of 2 selected"), "one of two resources");
+  await accessibility("sync-dialog");
   await shot("04-sync-dialog");
   await syncDialog.getByRole("button", { name: "Synchronize" }).click();
   await syncDialog.waitFor({ state: "detached" });
+  const operation = page.locator(".operation");
+  await operation.getByTestId("operation-asked").filter({ hasText: "dry run, 1 selected resource, PruneLast=true" }).waitFor();
+  await page.locator('.operation[data-phase="Succeeded"]').getByTestId("operation-asked").filter({ hasText: "dry run" }).waitFor({ timeout: 120_000 });
+  const dryRows = operation.locator("tr[data-result]");
+  check((await dryRows.count()) === 1, `one result: ${await dryRows.allTextContents()}`);
+  check((await dryRows.first().textContent()).includes("ui-config"), "the ConfigMap's result");
+  check((await dryRows.first().textContent()).includes("(dry run)"), "a dry-run result");
+  check((await headStatus(0).getAttribute("data-status")) === "OutOfSync", "a dry run changes nothing");
+  log("dry run of one selected resource with PruneLast: one (dry run) result, still OutOfSync");
+
+  step = "sync to a chosen revision with prune; progress shown live";
+  await page.evaluate(() => {
+    // every phase the operation section showed, from the attribute changes themselves
+    window.__phases = [document.querySelector(".operation")?.dataset.phase];
+    window.__pending = false;
+    new MutationObserver((records) => {
+      for (const r of records) {
+        if (r.type === "attributes" && r.attributeName === "data-phase" && r.target.matches(".operation")) {
+          window.__phases.push(r.oldValue, r.target.dataset.phase);
+        }
+        if (r.type === "attributes" && r.attributeName === "data-result" && r.target.dataset.result === "Pending") window.__pending = true;
+        for (const n of r.addedNodes ?? []) if (n.nodeType === 1 && n.matches('tr[data-result="Pending"], .operation:has(tr[data-result="Pending"])')) window.__pending = true;
+      }
+    }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeOldValue: true, attributeFilter: ["data-phase", "data-result"] });
+  });
+  await syncButton.click();
+  await syncDialog.getByLabel("Revision").fill(config.v2);
+  await syncDialog.getByRole("checkbox", { name: /^Prune:/ }).check();
+  await syncDialog.getByRole("button", { name: "Synchronize" }).click();
+  await syncDialog.waitFor({ state: "detached" });
   await page.locator(".operation", { hasText: `to ${short(config.v2)}` }).locator('[data-status="Succeeded"]').waitFor({ timeout: 120_000 });
+  const phases = await page.evaluate(() => window.__phases.filter((p, i, all) => p && p !== all[i - 1]));
+  const pendingSeen = await page.evaluate(() => window.__pending);
+  log(`operation phases seen live: ${phases.join(" -> ")}; pending rows seen: ${pendingSeen}`);
+  check(phases.includes("Running") && phases.at(-1) === "Succeeded", `Running then Succeeded seen without a reload: ${phases}`);
+  check((await operation.locator("tr[data-result]").count()) === 2, "both resources synced");
   await page.locator('.page-head .status[data-status="Synced"]').waitFor();
   await page.getByTestId("live-manifest").filter({ hasText: "version: v2" }).waitFor(); // reloaded by itself
   await page.getByRole("button", { name: "Diff", exact: true }).click();

@@ -10,6 +10,7 @@ import { ResourceTree } from "../components/ResourceTree";
 import { HealthStatus, PhaseStatus, SyncStatus } from "../components/Status";
 import { manifestYaml, resourceDiff } from "../lib/diff";
 import { containersOf, hasLogs } from "../lib/logs";
+import { operationRows, progressOf, PRUNE_POLICIES, SYNC_OPTIONS, syncable, syncRequest } from "../lib/operation";
 import { ago, shortRevision } from "../lib/status";
 import { buildTree, groupKind, resourceKey, type TreeNode } from "../lib/tree";
 import { navigate } from "../router";
@@ -39,6 +40,84 @@ function useApplication(name: string) {
     [name],
   );
   return { app, state, error };
+}
+
+/** The last (or running) operation: what was asked, its phase, and each resource's result as it comes. */
+function OperationSection({ app }: { app: Application }) {
+  const op = app.status?.operationState;
+  const rows = useMemo(() => operationRows(app, op), [app, op]);
+  if (!op) return null;
+  const sync = op.operation?.sync;
+  const running = op.phase === "Running" || op.phase === "Terminating";
+  const progress = progressOf(rows);
+  const asked = [
+    sync?.dryRun ? "dry run" : "",
+    sync?.prune ? "prune" : "",
+    sync?.resources?.length ? `${sync.resources.length} selected resource${sync.resources.length === 1 ? "" : "s"}` : "",
+    ...(sync?.syncOptions ?? []),
+  ].filter(Boolean);
+  return (
+    <section class="operation" aria-labelledby="operation-title" data-phase={op.phase}>
+      <h2 id="operation-title">{running ? "Sync in progress" : "Last operation"}</h2>
+      <p class="op-line" aria-live="polite">
+        <PhaseStatus phase={op.phase} />
+        <span data-testid="operation-message">{op.message}</span>
+      </p>
+      {running && progress.total > 0 && (
+        <p class="op-progress">
+          <progress max={progress.total} value={progress.done} aria-label="Resources done" />
+          <span data-testid="operation-progress">
+            {progress.done} of {progress.total} resources done
+          </span>
+        </p>
+      )}
+      <p class="muted">
+        {op.operation?.initiatedBy?.automated ? "Automated sync" : `Sync by ${op.operation?.initiatedBy?.username || "unknown"}`}
+        {sync?.dryRun ? " (dry run)" : ""}
+        {sync?.prune ? " with prune" : ""}
+        {op.syncResult?.revision ? ` to ${shortRevision(op.syncResult.revision)}` : ""}
+        {op.startedAt ? `, started ${ago(op.startedAt)}` : ""}
+        {op.finishedAt ? `, finished ${ago(op.finishedAt)}` : ""}
+      </p>
+      {asked.length > 0 && (
+        <p class="muted" data-testid="operation-asked">
+          Asked: {asked.join(", ")}
+        </p>
+      )}
+      {rows.length > 0 && (
+        <div class="table-wrap">
+          <table class="table">
+            <caption class="visually-hidden">Result per resource</caption>
+            <thead>
+              <tr>
+                <th scope="col">Kind</th>
+                <th scope="col">Namespace</th>
+                <th scope="col">Name</th>
+                <th scope="col">Phase</th>
+                <th scope="col">Result</th>
+                <th scope="col">Message</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((row) => {
+                const r = row.result;
+                return (
+                  <tr key={row.key + (r?.hookType ?? "")} data-result={row.pending ? "Pending" : r?.hookPhase || r?.status}>
+                    <td>{groupKind(row)}</td>
+                    <td>{row.namespace}</td>
+                    <td>{row.name}</td>
+                    <td>{r ? (r.hookType ? `${r.syncPhase} hook` : r.syncPhase) : ""}</td>
+                    <td>{row.pending ? <span class="muted">Pending</span> : r?.hookPhase || r?.status}</td>
+                    <td class="wrap">{r?.message}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
 }
 
 function findNode(roots: TreeNode[], key: string | undefined): TreeNode | undefined {
@@ -226,52 +305,7 @@ export function ApplicationPage({ name, resource }: { name: string; resource?: s
         </div>
       </section>
 
-      {op && (
-        <section class="operation" aria-labelledby="operation-title">
-          <h2 id="operation-title">Last operation</h2>
-          <p class="op-line">
-            <PhaseStatus phase={op.phase} />
-            <span data-testid="operation-message">{op.message}</span>
-          </p>
-          <p class="muted">
-            {op.operation?.initiatedBy?.automated ? "Automated sync" : `Sync by ${op.operation?.initiatedBy?.username || "unknown"}`}
-            {op.operation?.sync?.dryRun ? " (dry run)" : ""}
-            {op.operation?.sync?.prune ? " with prune" : ""}
-            {op.syncResult?.revision ? ` to ${shortRevision(op.syncResult.revision)}` : ""}
-            {op.startedAt ? `, started ${ago(op.startedAt)}` : ""}
-            {op.finishedAt ? `, finished ${ago(op.finishedAt)}` : ""}
-          </p>
-          {(op.syncResult?.resources?.length ?? 0) > 0 && (
-            <div class="table-wrap">
-              <table class="table">
-                <caption class="visually-hidden">Result per resource</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Kind</th>
-                    <th scope="col">Namespace</th>
-                    <th scope="col">Name</th>
-                    <th scope="col">Phase</th>
-                    <th scope="col">Result</th>
-                    <th scope="col">Message</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {op.syncResult?.resources?.map((r, i) => (
-                    <tr key={i}>
-                      <td>{groupKind(r)}</td>
-                      <td>{r.namespace}</td>
-                      <td>{r.name}</td>
-                      <td>{r.hookType ? `${r.syncPhase} hook` : r.syncPhase}</td>
-                      <td>{r.hookPhase || r.status}</td>
-                      <td class="wrap">{r.message}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )}
-        </section>
-      )}
+      {op && <OperationSection app={app} />}
 
       <section class="app-events" aria-labelledby="app-events-title">
         <h2 id="app-events-title">Events</h2>
@@ -420,19 +454,32 @@ function ResourceDetails({ app, node, managed }: { app: string; node: TreeNode; 
 }
 
 function SyncDialog({ app, onClose, onDone }: { app: Application; onClose: () => void; onDone: (text: string) => void }) {
+  const resources = useMemo(() => syncable(app), [app.metadata.name]);
+  const appOptions = app.spec.syncPolicy?.syncOptions ?? [];
   const [prune, setPrune] = useState(false);
   const [dryRun, setDryRun] = useState(false);
   const [revision, setRevision] = useState("");
+  const [selected, setSelected] = useState<ReadonlySet<string>>(() => new Set(resources.map(resourceKey)));
+  const [options, setOptions] = useState<ReadonlySet<string>>(() => new Set(appOptions));
+  const [prunePropagation, setPrunePropagation] = useState<(typeof PRUNE_POLICIES)[number]>("foreground");
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const name = app.metadata.name;
+  const revisions = [...new Set([...(app.status?.history ?? [])].reverse().map((h) => h.revision ?? "").filter(Boolean))];
+  const toggleIn = (set: ReadonlySet<string>, value: string) => {
+    const next = new Set(set);
+    if (next.has(value)) next.delete(value);
+    else next.add(value);
+    return next;
+  };
   const submit = async (event: Event) => {
     event.preventDefault();
     setBusy(true);
     setError(null);
     try {
-      await api.sync(name, { prune, dryRun, revision: revision.trim() });
-      onDone(dryRun ? "Dry-run sync requested." : "Sync requested.");
+      await api.sync(name, syncRequest(app, { revision, prune, dryRun, selected, options, prunePropagation }));
+      const some = selected.size < resources.length ? ` of ${selected.size} resource${selected.size === 1 ? "" : "s"}` : "";
+      onDone(`${dryRun ? "Dry-run sync" : "Sync"}${some} requested: progress below.`);
       onClose();
     } catch (err) {
       setError(err);
@@ -441,7 +488,27 @@ function SyncDialog({ app, onClose, onDone }: { app: Application; onClose: () =>
   };
   return (
     <Dialog id="sync" title={`Sync ${name}`} onClose={onClose}>
-      <form onSubmit={submit} class="form">
+      <form onSubmit={submit} class="form sync-form">
+        <label>
+          Revision
+          <input
+            name="revision"
+            list="sync-revisions"
+            value={revision}
+            placeholder={app.spec.source?.targetRevision || "HEAD"}
+            aria-describedby="sync-revision-hint"
+            onInput={(e) => setRevision(e.currentTarget.value)}
+            autoComplete="off"
+          />
+        </label>
+        <datalist id="sync-revisions">
+          {revisions.map((r) => (
+            <option key={r} value={r} />
+          ))}
+        </datalist>
+        <p id="sync-revision-hint" class="muted hint">
+          A branch, tag or commit; empty: the target revision ({app.spec.source?.targetRevision || "HEAD"}). Deployed revisions are suggested.
+        </p>
         <label class="check">
           <input type="checkbox" name="prune" checked={prune} onChange={(e) => setPrune(e.currentTarget.checked)} />
           Prune: delete resources that are no longer in Git
@@ -450,13 +517,77 @@ function SyncDialog({ app, onClose, onDone }: { app: Application; onClose: () =>
           <input type="checkbox" name="dryRun" checked={dryRun} onChange={(e) => setDryRun(e.currentTarget.checked)} />
           Dry run: check everything, change nothing
         </label>
-        <label>
-          Revision (empty: the target revision, {app.spec.source?.targetRevision || "HEAD"})
-          <input name="revision" value={revision} onInput={(e) => setRevision(e.currentTarget.value)} />
-        </label>
+        <fieldset>
+          <legend>Sync options</legend>
+          {SYNC_OPTIONS.map(({ option, label }) => {
+            const fixed = appOptions.includes(option);
+            return (
+              <label key={option} class="check">
+                <input
+                  type="checkbox"
+                  checked={fixed || options.has(option)}
+                  disabled={fixed}
+                  onChange={() => setOptions(toggleIn(options, option))}
+                />
+                <span>
+                  {label} <span class="muted mono">{option}</span>
+                  {fixed && <span class="muted"> (set by the application)</span>}
+                </span>
+              </label>
+            );
+          })}
+          <label>
+            Prune propagation
+            <select value={prunePropagation} onChange={(e) => setPrunePropagation(e.currentTarget.value as (typeof PRUNE_POLICIES)[number])}>
+              {PRUNE_POLICIES.map((p) => (
+                <option key={p} value={p}>
+                  {p}
+                </option>
+              ))}
+            </select>
+          </label>
+        </fieldset>
+        <fieldset class="sync-resources">
+          <legend>
+            Resources ({selected.size} of {resources.length} selected)
+          </legend>
+          <div class="sync-resource-actions">
+            <button type="button" class="button" onClick={() => setSelected(new Set(resources.map(resourceKey)))}>
+              All
+            </button>
+            <button type="button" class="button" onClick={() => setSelected(new Set())}>
+              None
+            </button>
+            <button
+              type="button"
+              class="button"
+              onClick={() => setSelected(new Set(resources.filter((r) => r.status === "OutOfSync").map(resourceKey)))}
+            >
+              Out of sync only
+            </button>
+          </div>
+          <ul class="sync-resource-list">
+            {resources.map((r) => {
+              const key = resourceKey(r);
+              return (
+                <li key={key}>
+                  <label class="check">
+                    <input type="checkbox" checked={selected.has(key)} onChange={() => setSelected(toggleIn(selected, key))} />
+                    <span>
+                      {groupKind(r)} {r.namespace ? `${r.namespace}/` : ""}
+                      {r.name}
+                    </span>
+                    <SyncStatus status={r.status} />
+                    {r.requiresPruning && <span class="tag">prune</span>}
+                  </label>
+                </li>
+              );
+            })}
+          </ul>
+        </fieldset>
         <ErrorMessage error={error} />
         <div class="dialog-actions">
-          <button type="submit" class="button primary" disabled={busy}>
+          <button type="submit" class="button primary" disabled={busy || (resources.length > 0 && selected.size === 0)}>
             {busy ? "Syncing…" : "Synchronize"}
           </button>
           <button type="button" class="button" onClick={onClose}>
