@@ -620,9 +620,11 @@ class AppController:
         status = comparison_status(
             app, comparison, revision=memory.revision, source_type=memory.source_type, conditions=conditions
         )
-        await self._write_status(app, status)
         if refresh:
+            # before the status write: its watch event would otherwise still carry the annotation
+            # and queue a second fresh refresh (a second ls-remote per app per webhook)
             await self._clear_refresh(name)
+        await self._write_status(app, status)
         if decision.operation is not None:
             await self._request_operation(name, decision.operation)
         if decision.retry_after is not None:
