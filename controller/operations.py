@@ -312,7 +312,11 @@ class OperationDriver:
         operation = state.get("operation") or {}
         sync = operation.get("sync") or {}
         options = SyncOptions.parse(
-            [*((spec.get("syncPolicy") or {}).get("syncOptions") or []), *(sync.get("syncOptions") or [])]
+            [
+                *((spec.get("syncPolicy") or {}).get("syncOptions") or []),
+                *(sync.get("syncOptions") or []),
+                *(["Force=true"] if _forced(sync) else []),  # argocd app sync --force
+            ]
         )
         ctx = await self._context(app, state)
         tasks = self.runner.plan(ctx, operation, options)
@@ -468,3 +472,9 @@ def _is_hook(obj: Obj) -> bool:
 def _sanitize_state(state: dict[str, Any]) -> dict[str, Any]:
     cleaned: dict[str, Any] = to_k8s(from_k8s(state, types_pb2.OperationState))
     return cleaned
+
+
+def _forced(sync: dict[str, Any]) -> bool:
+    """Whether the sync's strategy asks for a force apply (apply.force or hook.force)."""
+    strategy = sync.get("syncStrategy") or {}
+    return bool((strategy.get("apply") or {}).get("force") or (strategy.get("hook") or {}).get("force"))

@@ -246,6 +246,8 @@ class SyncRunner:
             except KubeError as err:
                 if skip_missing and (err.status == 404 or "not served" in err.message):
                     continue
+                if _forced(task, app_options) and err.status in (409, 422):
+                    continue  # force will delete and create it again
                 failures.append(
                     self.result_for(task, ResultCode.SYNC_FAILED, f"dry run failed: {err.message}")
                 )
@@ -301,7 +303,14 @@ class SyncRunner:
         try:
             applied = await self._apply(ctx, task, app_options)
         except KubeError as err:
-            return self.result_for(task, ResultCode.SYNC_FAILED, err.message)
+            if not _forced(task, app_options) or err.status not in (409, 422):
+                return self.result_for(task, ResultCode.SYNC_FAILED, err.message)
+            # Force: what cannot be changed in place (an immutable field) is deleted and created again
+            try:
+                await self._delete_and_wait(ctx, task.key, task.desired)
+                applied = await self._apply(ctx, task, app_options)
+            except KubeError as again:
+                return self.result_for(task, ResultCode.SYNC_FAILED, again.message)
         result = self.result_for(
             task,
             ResultCode.SYNCED,
@@ -442,3 +451,8 @@ def _respect_ignored(desired: Obj, live: Obj, rules: list[IgnoreRule]) -> Obj:
     stripped = copy.deepcopy(desired)
     apply_ignore_rules(rules, stripped, live)
     return stripped
+
+
+def _forced(task: Task, app_options: SyncOptions) -> bool:
+    """Force (argocd app sync --force, or the Force=true sync option on the app or the resource)."""
+    return app_options.enabled("Force") or task.options.get("Force") == "true"

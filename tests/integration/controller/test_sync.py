@@ -5,6 +5,7 @@ run failure applies nothing, termination, selective sync."""
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -285,6 +286,32 @@ def test_replace_sync_option(apps: Apps, make_app: Any, kube: k8s.ApiClient, nam
     stored = k8s.CoreV1Api(kube).read_namespaced_config_map("replaced", namespace).to_dict()
     managers = {m["manager"] for m in stored["metadata"]["managed_fields"]}
     assert "ferry-controller" in managers
+
+
+def test_force_recreates_what_cannot_change_in_place(
+    apps: Apps, make_app: Any, kube: k8s.ApiClient, namespace: str
+) -> None:
+    frozen = {**cm("frozen"), "immutable": True}
+    name, repo = make_app("forcing", [frozen])
+    request_sync(apps, name)
+    assert operation_phase(wait_operation(apps, name)) == "Succeeded"
+    first_uid = (
+        k8s.CoreV1Api(kube).read_namespaced_config_map("frozen", namespace).to_dict()["metadata"]["uid"]
+    )
+    repo.commit("v2", {"app/all.yaml": yaml.safe_dump_all([{**frozen, "data": {"k": "v2"}}])})
+    apps.patch(name, {"metadata": {"annotations": {"ferrycd.io/refresh": "hard"}}})
+    apps.wait(name, lambda a: a["status"]["sync"].get("revision") == repo.head(), what="the new commit seen")
+    # an immutable ConfigMap's data cannot be patched: without force the sync fails ...
+    request_sync(apps, name)
+    failed = wait_operation(apps, name)
+    assert operation_phase(failed) == "Failed"
+    assert "immutable" in failed["status"]["operationState"]["message"] + json.dumps(results(failed))
+    # ... with force (argocd app sync --force) it is deleted and created again
+    request_sync(apps, name, syncStrategy={"apply": {"force": True}})
+    assert operation_phase(wait_operation(apps, name)) == "Succeeded"
+    recreated = k8s.CoreV1Api(kube).read_namespaced_config_map("frozen", namespace)
+    assert recreated.data == {"k": "v2"}
+    assert recreated.to_dict()["metadata"]["uid"] != first_uid
 
 
 def test_terminate_mid_wave(apps: Apps, make_app: Any) -> None:
