@@ -52,7 +52,8 @@ export function withQuery(path: string, query: Query = {}): string {
   const params = new URLSearchParams();
   for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null && v !== "") params.set(k, String(v));
   const text = params.toString();
-  return text ? `${path}?${text}` : path;
+  if (!text) return path;
+  return `${path}${path.includes("?") ? "&" : "?"}${text}`;
 }
 
 function headers(method: string, body: unknown): Record<string, string> {
@@ -100,7 +101,9 @@ export const api = {
   userInfo: () => request<UserInfo>("GET", "/api/v1/session/userinfo"),
   version: () => request<{ Version?: string; version?: string }>("GET", "/api/version"),
 
-  listApps: (signal?: AbortSignal) => request<ApplicationList>("GET", "/api/v1/applications", undefined, signal),
+  /** One page of the list: `query` is serverQueryString's (projects, selector). */
+  listApps: (query = "", page: { limit?: number; continue?: string } = {}, signal?: AbortSignal) =>
+    request<ApplicationList>("GET", withQuery(`/api/v1/applications${query ? `?${query}` : ""}`, page), undefined, signal),
   getApp: (name: string, refresh?: "normal" | "hard") =>
     request<Application>("GET", withQuery(`/api/v1/applications/${enc(name)}`, { refresh })),
   resourceTree: (name: string) => request<ApplicationTree>("GET", `/api/v1/applications/${enc(name)}/resource-tree`),
@@ -209,7 +212,7 @@ export function watchApplications(handlers: WatchHandlers, name?: string): () =>
           const app = await request<Application>("GET", `/api/v1/applications/${enc(name)}`, undefined, controller.signal);
           handlers.onSnapshot({ items: [app] });
         } else {
-          handlers.onSnapshot(await api.listApps(controller.signal));
+          handlers.onSnapshot(await api.listApps("", {}, controller.signal));
         }
         await readStream<WatchEvent>(withQuery("/api/v1/stream/applications", { name }), handlers.onEvent, {
           signal: controller.signal,
@@ -230,6 +233,75 @@ export function watchApplications(handlers: WatchHandlers, name?: string): () =>
           return;
         }
         handlers.onState?.("reconnecting", apiErr);
+      }
+      await new Promise((resolve) => setTimeout(resolve, reconnectDelay(attempt++)));
+    }
+  };
+  void run();
+  return () => controller.abort();
+}
+
+/** Apps per page when listing them all (the server's own default and at most 2,000). */
+export const LIST_PAGE = 500;
+
+export interface ListWatchHandlers {
+  /** Every app matching the query, once per (re)connection, after all its pages arrived. */
+  onSnapshot: (items: Application[]) => void;
+  /** Events since the snapshot's resourceVersion, in order (those during the listing first). */
+  onEvents: (events: WatchEvent[]) => void;
+  /** Apps received so far and how many the server says remain, while the pages arrive. */
+  onProgress?: (loaded: number, remaining: number) => void;
+  onState?: (state: StreamState, error?: ApiError) => void;
+}
+
+/**
+ * The applications matching `query` (serverQueryString: projects, selector — the server filters),
+ * kept current: a one-item List gives a resourceVersion, the Watch resumes from it (so it does not
+ * send every app again), then the List is read page by page (LIST_PAGE apps, `continue`); events
+ * that arrive meanwhile are applied after the pages. Reconnects with backoff and starts over, so
+ * apps deleted while away disappear. Returns a function that stops it.
+ */
+export function watchApplicationList(query: string, handlers: ListWatchHandlers): () => void {
+  const controller = new AbortController();
+  const signal = controller.signal;
+  let attempt = 0;
+  const run = async () => {
+    while (!signal.aborted) {
+      handlers.onState?.(attempt ? "reconnecting" : "connecting");
+      try {
+        const head = await api.listApps(query, { limit: 1 }, signal);
+        const resourceVersion = head.metadata?.resourceVersion || undefined;
+        let buffer: WatchEvent[] | null = [];
+        let opened: () => void = () => undefined;
+        const open = new Promise<void>((resolve) => (opened = resolve));
+        const stream = readStream<WatchEvent>(
+          withQuery(`/api/v1/stream/applications${query ? `?${query}` : ""}`, { resourceVersion }),
+          (event) => (buffer ? buffer.push(event) : handlers.onEvents([event])),
+          { signal, onOpen: () => opened() },
+        );
+        stream.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+        await Promise.race([open, stream]);
+        const items: Application[] = [];
+        let next = "";
+        do {
+          const page = await api.listApps(query, { limit: LIST_PAGE, continue: next || undefined }, signal);
+          items.push(...(page.items ?? []));
+          next = page.metadata?.continue ?? "";
+          handlers.onProgress?.(items.length, Number(page.metadata?.remainingItemCount ?? 0));
+        } while (next);
+        handlers.onSnapshot(items);
+        const missed = buffer;
+        buffer = null;
+        if (missed.length) handlers.onEvents(missed);
+        handlers.onState?.("live");
+        attempt = 0;
+        await stream;
+      } catch (err) {
+        if (signal.aborted) return;
+        const apiErr = err instanceof ApiError ? err : new ApiError(0, String(err));
+        if (apiErr.status === 401) return;
+        handlers.onState?.("reconnecting", apiErr);
+        if (apiErr.status === 400) return; // a bad selector: retrying will not help
       }
       await new Promise((resolve) => setTimeout(resolve, reconnectDelay(attempt++)));
     }

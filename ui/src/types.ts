@@ -128,7 +128,7 @@ export interface Application {
 }
 
 export interface ApplicationList {
-  metadata?: { resourceVersion?: string };
+  metadata?: { resourceVersion?: string; continue?: string; remainingItemCount?: number | string };
   items?: Application[];
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import type { Application } from "../types";
-import { facetCounts, filterApps, filtersToQuery, isEmpty, parseFilters, toggle, EMPTY_FILTERS } from "./filters";
+import { facetCounts, filterApps, filtersToQuery, isEmpty, parseFilters, serverQuery, serverQueryString, toggle, EMPTY_FILTERS } from "./filters";
 
 function app(name: string, project: string | undefined, sync: string | undefined, health: string | undefined, repo = "https://git.example.com/apps.git", ns = name): Application {
   return {
@@ -55,14 +55,28 @@ describe("facets and the query string", () => {
   });
 
   it("round-trips filters through the URL", () => {
-    const filters = { search: "web", projects: ["default", "web"], sync: ["OutOfSync"], health: [] };
+    const filters = { search: "web", labels: "team=web,tier!=db", projects: ["default", "web"], sync: ["OutOfSync"], health: [] };
     const query = filtersToQuery(filters);
-    expect(query).toBe("?search=web&project=default&project=web&sync=OutOfSync");
+    expect(query).toBe("?search=web&labels=team%3Dweb%2Ctier%21%3Ddb&project=default&project=web&sync=OutOfSync");
     expect(parseFilters(query)).toEqual(filters);
     expect(parseFilters("?health=Healthy,Degraded").health).toEqual(["Healthy", "Degraded"]);
     expect(filtersToQuery(EMPTY_FILTERS)).toBe("");
     expect(isEmpty(parseFilters(""))).toBe(true);
     expect(isEmpty(parseFilters("?sync=Synced"))).toBe(false);
+    expect(isEmpty(parseFilters("?labels=team%3Dweb"))).toBe(false);
+  });
+
+  it("lists known projects: at zero, or without a count when the server filtered by project", () => {
+    expect([...facetCounts(apps, ["ops"]).projects.entries()].find(([p]) => p === "ops")).toEqual(["ops", 0]);
+    expect(facetCounts(apps, ["ops"], true).projects.get("ops")).toBeUndefined();
+    expect(facetCounts(apps, ["web"], true).projects.get("web")).toBe(1);
+  });
+
+  it("projects and labels go to the server, in a stable order", () => {
+    const query = serverQuery({ ...EMPTY_FILTERS, projects: ["web", "data"], labels: " team=web ", sync: ["Synced"] });
+    expect(query).toEqual({ projects: ["data", "web"], selector: "team=web" });
+    expect(serverQueryString(query)).toBe("projects=data&projects=web&selector=team%3Dweb");
+    expect(serverQueryString(serverQuery(EMPTY_FILTERS))).toBe("");
   });
 
   it("toggles a value in a facet", () => {

@@ -1,16 +1,38 @@
-// Filters of the applications list: project, sync status, health status and free text, kept in
-// the page's query string so a filtered view can be bookmarked and shared.
+// Filters of the applications list: project, labels, sync status, health status and free text,
+// kept in the page's query string so a filtered view can be bookmarked and shared. Projects and
+// labels (a Kubernetes label selector) are applied by the server, in List and Watch alike, so the
+// browser only receives those apps; the others are matched here.
 
 import type { Application } from "../types";
 
 export interface AppFilters {
   search: string;
+  /** A label selector ("team=web,tier!=db"), evaluated by the server. */
+  labels: string;
   projects: string[];
   sync: string[];
   health: string[];
 }
 
-export const EMPTY_FILTERS: AppFilters = { search: "", projects: [], sync: [], health: [] };
+export const EMPTY_FILTERS: AppFilters = { search: "", labels: "", projects: [], sync: [], health: [] };
+
+/** What the server filters: the query of List and Watch. */
+export interface ServerQuery {
+  projects: string[];
+  selector: string;
+}
+
+export function serverQuery(filters: AppFilters): ServerQuery {
+  return { projects: [...filters.projects].sort(), selector: filters.labels.trim() };
+}
+
+/** "projects=a&projects=b&selector=..." for /api/v1/applications and its stream. */
+export function serverQueryString(query: ServerQuery): string {
+  const params = new URLSearchParams();
+  for (const p of query.projects) params.append("projects", p);
+  if (query.selector) params.set("selector", query.selector);
+  return params.toString();
+}
 
 export const SYNC_STATUSES = ["Synced", "OutOfSync", "Unknown"];
 export const HEALTH_STATUSES = ["Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown"];
@@ -67,12 +89,20 @@ export function filterApps(apps: Application[], filters: AppFilters): Applicatio
 }
 
 export function isEmpty(filters: AppFilters): boolean {
-  return !filters.search.trim() && !filters.projects.length && !filters.sync.length && !filters.health.length;
+  return !filters.search.trim() && !filters.labels.trim() && !filters.projects.length && !filters.sync.length && !filters.health.length;
 }
 
-/** Counts per value of each facet over all apps (with the known statuses listed even at 0). */
-export function facetCounts(apps: Application[]): {
-  projects: Map<string, number>;
+/**
+ * Counts per value of each facet over the apps received (with the known statuses listed even at
+ * 0). `knownProjects` (from the project list) are listed too: without a count when the server
+ * filtered by project, as their apps were not received.
+ */
+export function facetCounts(
+  apps: Application[],
+  knownProjects: string[] = [],
+  projectFiltered = false,
+): {
+  projects: Map<string, number | undefined>;
   sync: Map<string, number>;
   health: Map<string, number>;
 } {
@@ -81,7 +111,8 @@ export function facetCounts(apps: Application[]): {
     for (const v of values) m.set(v, (m.get(v) ?? 0) + 1);
     return m;
   };
-  const projects = count([], apps.map(projectOf));
+  const projects: Map<string, number | undefined> = count([], apps.map(projectOf));
+  for (const p of knownProjects) if (!projects.has(p)) projects.set(p, projectFiltered ? undefined : 0);
   return {
     projects: new Map([...projects].sort(([a], [b]) => a.localeCompare(b))),
     sync: count(SYNC_STATUSES, apps.map(syncOf)),
@@ -97,13 +128,20 @@ export function parseFilters(query: string | URLSearchParams): AppFilters {
       .flatMap((v) => v.split(","))
       .map((v) => v.trim())
       .filter(Boolean);
-  return { search: params.get("search") ?? "", projects: list("project"), sync: list("sync"), health: list("health") };
+  return {
+    search: params.get("search") ?? "",
+    labels: params.get("labels") ?? "",
+    projects: list("project"),
+    sync: list("sync"),
+    health: list("health"),
+  };
 }
 
 /** "?search=web&project=default&sync=OutOfSync" — "" when nothing is filtered. */
 export function filtersToQuery(filters: AppFilters): string {
   const params = new URLSearchParams();
   if (filters.search.trim()) params.set("search", filters.search.trim());
+  if (filters.labels.trim()) params.set("labels", filters.labels.trim());
   for (const p of filters.projects) params.append("project", p);
   for (const s of filters.sync) params.append("sync", s);
   for (const h of filters.health) params.append("health", h);

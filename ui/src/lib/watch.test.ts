@@ -5,7 +5,7 @@ import { parseRoute } from "../router";
 import type { Application } from "../types";
 import { ago, healthLook, shortRevision, syncLook } from "./status";
 import { effectiveTheme, storedTheme } from "./theme";
-import { applyWatchEvent, fromList, reconnectDelay, splitNdjson } from "./watch";
+import { applyWatchEvent, applyWatchEvents, fromList, reconnectDelay, splitNdjson } from "./watch";
 
 const app = (name: string, rv: string, sync = "Synced"): Application => ({
   metadata: { name, resourceVersion: rv },
@@ -61,6 +61,7 @@ describe("small helpers", () => {
   it("builds query strings without empty values", () => {
     expect(withQuery("/x", { a: "1", b: undefined, c: "", d: false })).toBe("/x?a=1&d=false");
     expect(withQuery("/x")).toBe("/x");
+    expect(withQuery("/x?projects=a", { limit: 500 })).toBe("/x?projects=a&limit=500");
   });
 
   it("routes paths to pages", () => {
@@ -103,5 +104,24 @@ describe("small helpers", () => {
     expect(storedTheme({ getItem: () => "dark" })).toBe("dark");
     expect(storedTheme({ getItem: () => "purple" })).toBe("system");
     expect(storedTheme(undefined)).toBe("system");
+  });
+});
+
+describe("applyWatchEvents", () => {
+  const app = (name: string, rv: string): Application => ({ metadata: { name, resourceVersion: rv }, spec: {} });
+  it("applies a batch in order with one copy, and keeps the map when nothing changed", () => {
+    const start: ReadonlyMap<string, Application> = new Map([["a", app("a", "5")]]);
+    const next = applyWatchEvents(start, [
+      { type: "MODIFIED", application: app("a", "6") },
+      { type: "ADDED", application: app("b", "7") },
+      { type: "MODIFIED", application: app("a", "4") }, // stale
+      { type: "DELETED", application: app("b", "8") },
+      { type: "ADDED", application: app("c", "9") },
+    ]);
+    expect([...next.keys()]).toEqual(["a", "c"]);
+    expect(next.get("a")?.metadata.resourceVersion).toBe("6");
+    expect(start.size).toBe(1);
+    expect(applyWatchEvents(start, [{ type: "MODIFIED", application: app("a", "1") }])).toBe(start);
+    expect(applyWatchEvents(start, [])).toBe(start);
   });
 });
