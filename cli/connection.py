@@ -94,6 +94,7 @@ class Client:
         self.projects = project_pb2_grpc.ProjectServiceStub(self.channel)
         self.accounts = account_pb2_grpc.AccountServiceStub(self.channel)
         self.version = version_pb2_grpc.VersionServiceStub(self.channel)
+        self.server_settings = version_pb2_grpc.SettingsServiceStub(self.channel)
 
     def metadata(self) -> tuple[tuple[str, str], ...]:
         return (("authorization", f"Bearer {self.settings.token}"),) if self.settings.token else ()

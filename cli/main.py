@@ -11,7 +11,7 @@ from typing import Any
 import click
 import click.shell_completion
 
-from cli import account, app, cluster, project, repo
+from cli import account, app, cluster, project, repo, sso
 from cli.base import EXIT_CODES, FerryGroup, client, settings
 from cli.config import Context
 from cli.connection import Client, CliError, Settings, resolve
@@ -19,6 +19,7 @@ from cli.output import structured, table
 from ferry import __version__
 from ferry.cmdline import CONTEXT_SETTINGS, version_option
 from ferry.convert import to_k8s
+from ferry.oidc import DEFAULT_CLI_PORT, DEFAULT_SCOPES
 from ferry.v1 import session_pb2, version_pb2
 
 PROG = "ferry"
@@ -50,6 +51,20 @@ def command(
     "--insecure", "login_insecure", is_flag=True, help="Trust the server's certificate without verifying it."
 )
 @click.option("--plaintext", "login_plaintext", is_flag=True, help="Connect without TLS.")
+@click.option("--sso", is_flag=True, help="Log in through the server's SSO provider (OIDC) in a browser.")
+@click.option(
+    "--sso-port",
+    type=click.IntRange(0, 65535),
+    default=DEFAULT_CLI_PORT,
+    show_default=True,
+    help="Local port that receives the SSO callback (http://localhost:PORT/auth/callback).",
+)
+@click.option(
+    "--sso-launch-browser/--no-sso-launch-browser",
+    default=True,
+    help="Open the login page in a browser (the URL is printed either way).",
+)
+@click.option("--sso-timeout", type=float, default=300.0, help="Seconds to wait for the SSO login.")
 @click.pass_context
 def login(
     ctx: click.Context,
@@ -59,6 +74,10 @@ def login(
     name: str,
     login_insecure: bool,
     login_plaintext: bool,
+    sso: bool,
+    sso_port: int,
+    sso_launch_browser: bool,
+    sso_timeout: float,
 ) -> None:
     """Log in to SERVER and store the session as the current context."""
     base = settings(ctx)
@@ -69,6 +88,9 @@ def login(
         plaintext=login_plaintext or base.plaintext,
         config=base.config,
     )
+    if sso:
+        _sso_login(conn, name or server, sso_port, sso_launch_browser, sso_timeout)
+        return
     if not username:
         username = click.prompt("Username")
     if not password:
@@ -85,6 +107,32 @@ def login(
     base.config.current = context_name
     base.config.save()
     click.echo(f"'{username}' logged in successfully")
+    click.echo(f"Context '{context_name}' updated")
+
+
+def _sso_login(conn: Settings, context_name: str, port: int, launch_browser: bool, timeout: float) -> None:
+    api = Client(conn)
+    found = api.call(api.server_settings, "Get", version_pb2.SettingsQuery())
+    oidc = found.oidc_config
+    if not oidc.issuer:
+        raise CliError(f"SSO is not configured on {conn.server}: log in with --username and --password")
+    provider = sso.Provider(
+        issuer=oidc.issuer,
+        client_id=oidc.cli_client_id or oidc.client_id,
+        scopes=list(oidc.scopes) or list(DEFAULT_SCOPES),
+        root_ca=oidc.root_ca,
+        insecure=conn.insecure,
+    )
+    token, claims = sso.login(
+        provider, port=port, launch_browser=launch_browser, timeout=timeout, echo=click.echo
+    )
+    who = sso.display_name(claims)
+    conn.config.contexts[context_name] = Context(
+        context_name, conn.server, token, who, conn.insecure, conn.plaintext
+    )
+    conn.config.current = context_name
+    conn.config.save()
+    click.echo(f"'{who}' logged in successfully")
     click.echo(f"Context '{context_name}' updated")
 
 

@@ -22,7 +22,7 @@ ASYMMETRIC_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 )
 # Clock skew tolerated between ferry and the identity provider, in seconds.
-LEEWAY = 60
+LEEWAY = 10
 DEFAULT_SCOPES = ("openid", "profile", "email", "groups")
 CLI_REDIRECT_PATH = "/auth/callback"
 DEFAULT_CLI_PORT = 8085

@@ -285,9 +285,17 @@ class Provider:
         log.info("fetched the identity provider's keys", extra={"issuer": self.issuer, "keys": len(keys)})
 
     async def key(self, kid: str) -> jwt.PyJWK | None:
+        """The issuer's key ``kid``. The key set is fetched again when it is older than JWKS_TTL,
+        and when a token names a key it lacks (the provider rotated its keys): at most once per
+        MIN_REFETCH — a caller that comes sooner waits for it — and once for callers waiting
+        together (the lock), so tokens with made-up key ids cannot make ferry flood the provider."""
         async with self._lock:
             age = time.monotonic() - self._keys_at
-            if not self._keys_at or age > JWKS_TTL or (kid not in self._keys and age > MIN_REFETCH):
+            if not self._keys_at or age > JWKS_TTL:
+                await self._fetch_keys()
+            elif kid not in self._keys:
+                if age < MIN_REFETCH:
+                    await asyncio.sleep(MIN_REFETCH - age)
                 await self._fetch_keys()
             return self._keys.get(kid)
 
