@@ -211,6 +211,7 @@ def test_web_ui_in_a_real_browser(
             "applications",
             "application",
             "application-logs",
+            "application-graph",
             "sync-dialog",
             "settings",
             "settings-dark",

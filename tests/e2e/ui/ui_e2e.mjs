@@ -125,6 +125,35 @@ async function run() {
   step = "application page and tree";
   await page.getByRole("link", { name: config.app, exact: true }).click();
   await page.getByRole("heading", { name: config.app, level: 1 }).waitFor();
+
+  step = "the resource graph: Application -> resources -> children, with edges; keyboard moves along them";
+  const graph = page.getByRole("group", { name: `Resource graph of ${config.app}` });
+  await graph.waitFor();
+  await graph.locator("button[data-resource^='/Pod/']").first().waitFor(); // Deployment > ReplicaSet > Pod
+  const graphNodes = await graph.locator("button[data-graph-node]").count();
+  const edges = await graph.locator("path[data-edge]").count();
+  check(graphNodes >= 5 && edges === graphNodes - 1, `a tree of ${graphNodes} nodes has ${edges} edges`);
+  const appNode = graph.getByRole("button", { name: new RegExp(`^Application ${config.app}`) });
+  const deploymentNode = graph.locator("button[data-resource='apps/Deployment/" + config.namespace + "/ui-web']");
+  const deploymentEdge = await graph.locator(`path[data-edge="__application__ > apps/Deployment/${config.namespace}/ui-web"]`).count();
+  check(deploymentEdge === 1, "an edge from the Application to the Deployment");
+  check((await deploymentNode.textContent()).includes("Healthy"), "health on the node");
+  await appNode.focus();
+  const focused = (node) => page.waitForFunction((key) => document.activeElement?.dataset?.graphNode === key, node, { timeout: 5000 });
+  await page.keyboard.press("ArrowRight");
+  await focused(`/ConfigMap/${config.namespace}/ui-config`);
+  await page.keyboard.press("ArrowDown");
+  await focused(`apps/Deployment/${config.namespace}/ui-web`);
+  await page.keyboard.press("ArrowRight");
+  await page.waitForFunction(() => document.activeElement?.dataset?.graphNode?.startsWith("apps/ReplicaSet/"), null, { timeout: 5000 });
+  await page.keyboard.press("ArrowRight");
+  await page.waitForFunction(() => document.activeElement?.dataset?.graphNode?.startsWith("/Pod/"), null, { timeout: 5000 });
+  await page.keyboard.press("Enter");
+  await page.getByRole("heading", { name: /^Pod /, level: 3 }).waitFor();
+  check((await page.locator("button.graph-node.selected").getAttribute("data-resource")).includes("/Pod/"), "the Pod selected from the graph");
+  await accessibility("application-graph");
+  await shot("02-graph");
+  await page.getByRole("button", { name: "List", exact: true }).click();
   const tree = page.getByRole("tree", { name: `Resources of ${config.app}` });
   await tree.waitFor();
   await tree.locator('[role=treeitem][aria-level="3"]').first().waitFor(); // Deployment > ReplicaSet > Pod
@@ -308,6 +337,10 @@ async function run() {
   await page.getByRole("tree").waitFor();
   await accessibility("application-dark");
   await shot("10-application-dark");
+  await page.getByRole("button", { name: "Graph", exact: true }).click();
+  await page.getByTestId("resource-graph").waitFor();
+  await accessibility("application-graph-dark");
+  await shot("10-application-graph-dark");
 
   step = "system theme is followed when nothing is chosen (and the app runs under its CSP)";
   const darkSystem = await browser.newContext({ ignoreHTTPSErrors: true, colorScheme: "dark" });

@@ -6,6 +6,7 @@ import { DiffView } from "../components/DiffView";
 import { EventsView } from "../components/EventsView";
 import { Link } from "../components/Link";
 import { PodLogs } from "../components/PodLogs";
+import { ResourceGraph } from "../components/ResourceGraph";
 import { ResourceTree } from "../components/ResourceTree";
 import { HealthStatus, PhaseStatus, SyncStatus } from "../components/Status";
 import { manifestYaml, resourceDiff } from "../lib/diff";
@@ -120,6 +121,18 @@ function OperationSection({ app }: { app: Application }) {
   );
 }
 
+type ResourceView = "graph" | "list";
+const VIEW_KEY = "ferry.resourceView";
+
+/** The resource view last chosen (kept in the browser): the graph unless the list was picked. */
+function storedView(): ResourceView {
+  try {
+    return localStorage.getItem(VIEW_KEY) === "list" ? "list" : "graph";
+  } catch {
+    return "graph";
+  }
+}
+
 function findNode(roots: TreeNode[], key: string | undefined): TreeNode | undefined {
   if (!key) return undefined;
   for (const n of roots) {
@@ -139,6 +152,15 @@ export function ApplicationPage({ name, resource }: { name: string; resource?: s
   const [notice, setNotice] = useState<string>("");
   const [actionError, setActionError] = useState<unknown>(null);
   const [busy, setBusy] = useState("");
+  const [view, setView] = useState<ResourceView>(storedView());
+  const chooseView = (next: ResourceView) => {
+    setView(next);
+    try {
+      localStorage.setItem(VIEW_KEY, next);
+    } catch {
+      // storage may be off: the choice lasts until the page is left
+    }
+  };
 
   const version = app?.metadata.resourceVersion;
   // The tree and the diffs follow the application: reload them when its status changes.
@@ -291,9 +313,30 @@ export function ApplicationPage({ name, resource }: { name: string; resource?: s
       <section class="resources" aria-labelledby="resources-title">
         <h2 id="resources-title">Resources</h2>
         <ErrorMessage error={loadError} />
-        <div class="split">
+        <div class="view-switch" role="group" aria-label="Resource view">
+          <button type="button" class="button" aria-pressed={view === "graph"} onClick={() => chooseView("graph")}>
+            Graph
+          </button>
+          <button type="button" class="button" aria-pressed={view === "list"} onClick={() => chooseView("list")}>
+            List
+          </button>
+        </div>
+        <div class={`split${view === "graph" ? " graph-mode" : ""}`}>
           <div class="tree-pane">
-            <ResourceTree roots={roots} selected={selected?.key} onSelect={select} label={`Resources of ${name}`} />
+            {view === "graph" ? (
+              <ResourceGraph
+                app={name}
+                appSync={status.sync?.status}
+                appHealth={status.health?.status}
+                roots={roots}
+                selected={selected?.key}
+                onSelect={select}
+                onSelectApp={() => navigate(`/applications/${encodeURIComponent(name)}`, true)}
+                label={`Resource graph of ${name}`}
+              />
+            ) : (
+              <ResourceTree roots={roots} selected={selected?.key} onSelect={select} label={`Resources of ${name}`} />
+            )}
           </div>
           <div class="detail-pane">
             {selected ? (
