@@ -12,6 +12,7 @@ import type {
   Cluster,
   EventList,
   Repository,
+  RevisionMetadata,
   ResourceDiff,
   ResourceRef,
   UserInfo,
@@ -138,6 +139,10 @@ export const api = {
     request<Repository>("POST", "/api/v1/repositories", repo),
   listClusters: () => request<{ items?: Cluster[] }>("GET", "/api/v1/clusters"),
   listProjects: () => request<{ items?: AppProject[] }>("GET", "/api/v1/projects"),
+
+  /** Author, date and message of a commit of the application's repository. */
+  revisionMetadata: (name: string, revision: string) =>
+    request<RevisionMetadata>("GET", `/api/v1/applications/${enc(name)}/revisions/${enc(revision)}/metadata`),
 
   /** Events of the application itself, or of one of its resources (by name, namespace and uid). */
   events: (name: string, resource?: { name: string; namespace?: string; uid?: string }) =>

@@ -235,3 +235,10 @@ export interface LogEntry {
   last?: boolean;
   podName?: string;
 }
+
+export interface RevisionMetadata {
+  author?: string;
+  date?: string;
+  tags?: string[];
+  message?: string;
+}

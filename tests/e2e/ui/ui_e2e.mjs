@@ -116,6 +116,11 @@ async function run() {
   check(page.url().includes("health=Degraded"), "filter kept in the URL");
   await page.getByRole("button", { name: "Clear filters" }).click();
   await row.waitFor();
+  await page.getByRole("group", { name: "Cluster" }).getByRole("checkbox", { name: /in-cluster/ }).check();
+  check(page.url().includes("cluster=in-cluster"), "cluster filter kept in the URL");
+  await row.waitFor();
+  check(/ago|just now|s$/.test(await row.locator("td").last().textContent()), `last sync shown: ${await row.locator("td").last().textContent()}`);
+  await page.getByRole("button", { name: "Clear filters" }).click();
   await page.getByRole("searchbox", { name: "Search" }).fill("no-such-application-anywhere");
   await row.waitFor({ state: "detached" });
   await page.getByRole("searchbox", { name: "Search" }).fill(config.app);
@@ -213,6 +218,9 @@ async function run() {
   await page.getByRole("heading", { name: /ConfigMap .*ui-config/, level: 3 }).waitFor();
   check(page.url().includes("resource="), "selected resource kept in the URL");
 
+  step = "the compared commit: its message and author";
+  await page.getByTestId("commit").filter({ hasText: "v2" }).waitFor();
+
   step = "diff of the Git change";
   const diff = page.getByTestId("diff");
   await diff.waitFor();
@@ -277,7 +285,8 @@ async function run() {
   await syncDialog.getByRole("checkbox", { name: /^Prune:/ }).check();
   await syncDialog.getByRole("button", { name: "Synchronize" }).click();
   await syncDialog.waitFor({ state: "detached" });
-  await page.locator(".operation", { hasText: `to ${short(config.v2)}` }).locator('[data-status="Succeeded"]').waitFor({ timeout: 120_000 });
+  // the dry run before also went "to" v2: this one is "with prune"
+  await page.locator(".operation", { hasText: `with prune to ${short(config.v2)}` }).locator('[data-status="Succeeded"]').waitFor({ timeout: 120_000 });
   const phases = await page.evaluate(() => window.__phases.filter((p, i, all) => p && p !== all[i - 1]));
   const pendingSeen = await page.evaluate(() => window.__pending);
   log(`operation phases seen live: ${phases.join(" -> ")}; pending rows seen: ${pendingSeen}`);

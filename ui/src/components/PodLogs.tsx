@@ -13,7 +13,8 @@ type LogState = "connecting" | "following" | "done" | "ended" | "error";
  * REST PodLogs endpoint: follow (new lines as the pod writes them), container, tail, timestamps.
  * The view sticks to the bottom while following unless the reader scrolled up.
  */
-export function PodLogs({ app, node, containers }: { app: string; node: TreeNode; containers: string[] }) {
+export function PodLogs({ app, node, containers: known }: { app: string; node: TreeNode; containers: string[] | null }) {
+  const containers = known ?? [];
   const [container, setContainer] = useState(containers[0] ?? "");
   const [tail, setTail] = useState(TAIL_CHOICES[0]);
   const [follow, setFollow] = useState(true);
@@ -31,8 +32,10 @@ export function PodLogs({ app, node, containers }: { app: string; node: TreeNode
   useEffect(() => {
     if (!containers.includes(container)) setContainer(containers[0] ?? "");
   }, [containers.join("\n")]);
+  const ready = known !== null && (containers.length === 0 || containers.includes(container));
 
   useEffect(() => {
+    if (!ready) return;
     const controller = new AbortController();
     let seq = 0;
     let pending: LogLine[] = [];
@@ -75,7 +78,7 @@ export function PodLogs({ app, node, containers }: { app: string; node: TreeNode
       controller.abort();
       if (timer !== undefined) clearTimeout(timer);
     };
-  }, [app, node.key, container, tail, follow, run]);
+  }, [app, node.key, container, tail, follow, run, ready]);
 
   useEffect(() => {
     const el = view.current;

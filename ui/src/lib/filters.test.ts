@@ -31,6 +31,19 @@ describe("filterApps", () => {
     expect(names(filterApps(apps, { ...EMPTY_FILTERS, sync: ["Synced"], health: ["Progressing"] }))).toEqual(["db"]);
   });
 
+  it("filters by destination cluster: its name, in-cluster, or its server", () => {
+    const remote: Application = { ...app("far", "default", "Synced", "Healthy"), spec: { destination: { server: "https://10.0.0.1:6443", namespace: "x" } } };
+    const named: Application = { ...app("named", "default", "Synced", "Healthy"), spec: { destination: { name: "prod", namespace: "x" } } };
+    const all = [...apps, remote, named];
+    expect(names(filterApps(all, { ...EMPTY_FILTERS, clusters: ["https://10.0.0.1:6443", "prod"] }))).toEqual(["far", "named"]);
+    expect(filterApps(all, { ...EMPTY_FILTERS, clusters: ["in-cluster"] })).toHaveLength(4);
+    expect([...facetCounts(all).clusters]).toEqual([
+      ["https://10.0.0.1:6443", 1],
+      ["in-cluster", 4],
+      ["prod", 1],
+    ]);
+  });
+
   it("searches name, repository, namespace and labels; every term must match, case-insensitive", () => {
     expect(names(filterApps(apps, { ...EMPTY_FILTERS, search: "WEB" }))).toEqual(["web-api", "web-front"]);
     expect(names(filterApps(apps, { ...EMPTY_FILTERS, search: "db.git" }))).toEqual(["db"]);
@@ -55,9 +68,9 @@ describe("facets and the query string", () => {
   });
 
   it("round-trips filters through the URL", () => {
-    const filters = { search: "web", labels: "team=web,tier!=db", projects: ["default", "web"], sync: ["OutOfSync"], health: [] };
+    const filters = { search: "web", labels: "team=web,tier!=db", projects: ["default", "web"], clusters: ["in-cluster"], sync: ["OutOfSync"], health: [] };
     const query = filtersToQuery(filters);
-    expect(query).toBe("?search=web&labels=team%3Dweb%2Ctier%21%3Ddb&project=default&project=web&sync=OutOfSync");
+    expect(query).toBe("?search=web&labels=team%3Dweb%2Ctier%21%3Ddb&project=default&project=web&cluster=in-cluster&sync=OutOfSync");
     expect(parseFilters(query)).toEqual(filters);
     expect(parseFilters("?health=Healthy,Degraded").health).toEqual(["Healthy", "Degraded"]);
     expect(filtersToQuery(EMPTY_FILTERS)).toBe("");

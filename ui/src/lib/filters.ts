@@ -10,11 +10,13 @@ export interface AppFilters {
   /** A label selector ("team=web,tier!=db"), evaluated by the server. */
   labels: string;
   projects: string[];
+  /** Destination clusters, by name ("in-cluster" for the local one) or server URL. */
+  clusters: string[];
   sync: string[];
   health: string[];
 }
 
-export const EMPTY_FILTERS: AppFilters = { search: "", labels: "", projects: [], sync: [], health: [] };
+export const EMPTY_FILTERS: AppFilters = { search: "", labels: "", projects: [], clusters: [], sync: [], health: [] };
 
 /** What the server filters: the query of List and Watch. */
 export interface ServerQuery {
@@ -39,6 +41,12 @@ export const HEALTH_STATUSES = ["Healthy", "Progressing", "Degraded", "Suspended
 
 export function projectOf(app: Application): string {
   return app.spec.project || "default";
+}
+
+/** The destination cluster as people name it: its name, "in-cluster", or its server URL. */
+export function clusterOf(app: Application): string {
+  const d = app.spec.destination ?? {};
+  return d.name || (d.server === "https://kubernetes.default.svc" ? "in-cluster" : d.server) || "";
 }
 
 export function syncOf(app: Application): string {
@@ -74,6 +82,7 @@ function haystack(app: Application): string {
 /** Every whitespace-separated search term must occur; within a facet any selected value matches. */
 export function matches(app: Application, filters: AppFilters): boolean {
   if (filters.projects.length && !filters.projects.includes(projectOf(app))) return false;
+  if (filters.clusters.length && !filters.clusters.includes(clusterOf(app))) return false;
   if (filters.sync.length && !filters.sync.includes(syncOf(app))) return false;
   if (filters.health.length && !filters.health.includes(healthOf(app))) return false;
   const terms = filters.search.toLowerCase().split(/\s+/).filter(Boolean);
@@ -89,7 +98,14 @@ export function filterApps(apps: Application[], filters: AppFilters): Applicatio
 }
 
 export function isEmpty(filters: AppFilters): boolean {
-  return !filters.search.trim() && !filters.labels.trim() && !filters.projects.length && !filters.sync.length && !filters.health.length;
+  return (
+    !filters.search.trim() &&
+    !filters.labels.trim() &&
+    !filters.projects.length &&
+    !filters.clusters.length &&
+    !filters.sync.length &&
+    !filters.health.length
+  );
 }
 
 /**
@@ -103,6 +119,7 @@ export function facetCounts(
   projectFiltered = false,
 ): {
   projects: Map<string, number | undefined>;
+  clusters: Map<string, number>;
   sync: Map<string, number>;
   health: Map<string, number>;
 } {
@@ -115,6 +132,7 @@ export function facetCounts(
   for (const p of knownProjects) if (!projects.has(p)) projects.set(p, projectFiltered ? undefined : 0);
   return {
     projects: new Map([...projects].sort(([a], [b]) => a.localeCompare(b))),
+    clusters: new Map([...count([], apps.map(clusterOf).filter(Boolean))].sort(([a], [b]) => a.localeCompare(b))),
     sync: count(SYNC_STATUSES, apps.map(syncOf)),
     health: count(HEALTH_STATUSES, apps.map(healthOf)),
   };
@@ -132,6 +150,7 @@ export function parseFilters(query: string | URLSearchParams): AppFilters {
     search: params.get("search") ?? "",
     labels: params.get("labels") ?? "",
     projects: list("project"),
+    clusters: list("cluster"),
     sync: list("sync"),
     health: list("health"),
   };
@@ -143,6 +162,7 @@ export function filtersToQuery(filters: AppFilters): string {
   if (filters.search.trim()) params.set("search", filters.search.trim());
   if (filters.labels.trim()) params.set("labels", filters.labels.trim());
   for (const p of filters.projects) params.append("project", p);
+  for (const c of filters.clusters) params.append("cluster", c);
   for (const s of filters.sync) params.append("sync", s);
   for (const h of filters.health) params.append("health", h);
   const text = params.toString();

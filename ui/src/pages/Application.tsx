@@ -15,7 +15,7 @@ import { operationRows, progressOf, PRUNE_POLICIES, SYNC_OPTIONS, syncable, sync
 import { ago, shortRevision } from "../lib/status";
 import { buildTree, groupKind, resourceKey, type TreeNode } from "../lib/tree";
 import { navigate } from "../router";
-import type { Application, ApplicationTree, ResourceDiff, RevisionHistory } from "../types";
+import type { Application, ApplicationTree, ResourceDiff, RevisionHistory, RevisionMetadata } from "../types";
 import { destinationText, StreamIndicator } from "./Applications";
 
 function useApplication(name: string) {
@@ -184,6 +184,22 @@ export function ApplicationPage({ name, resource }: { name: string; resource?: s
     };
   }, [name, version]);
 
+  // The compared commit's message and author (Git sources; a Helm chart has none: nothing shown).
+  const comparedRevision = app?.status?.sync?.revision ?? "";
+  const [commit, setCommit] = useState<RevisionMetadata | null>(null);
+  useEffect(() => {
+    setCommit(null);
+    if (!comparedRevision || app?.spec.source?.chart) return;
+    let cancelled = false;
+    api
+      .revisionMetadata(name, comparedRevision)
+      .then((m) => !cancelled && setCommit(m))
+      .catch(() => undefined);
+    return () => {
+      cancelled = true;
+    };
+  }, [name, comparedRevision]);
+
   const roots = useMemo(() => buildTree(app?.status?.resources, tree), [app?.status?.resources, tree]);
   const selected = findNode(roots, resource);
   const select = (node: TreeNode) =>
@@ -284,6 +300,18 @@ export function ApplicationPage({ name, resource }: { name: string; resource?: s
           <dd class="mono" title={status.sync?.revision} data-testid="sync-revision">
             {shortRevision(status.sync?.revision) || "—"}
           </dd>
+          {commit?.message && (
+            <>
+              <dt>Commit</dt>
+              <dd data-testid="commit">
+                <span class="commit-message">{commit.message.split("\n")[0]}</span>
+                <span class="muted">
+                  {commit.author ? ` — ${commit.author}` : ""}
+                  {commit.date ? <>, <time dateTime={commit.date}>{ago(commit.date)}</time></> : ""}
+                </span>
+              </dd>
+            </>
+          )}
           <dt>Destination</dt>
           <dd>{destinationText(app)}</dd>
           <dt>Sync policy</dt>
@@ -390,7 +418,9 @@ function ResourceDetails({ app, node, managed }: { app: string; node: TreeNode; 
   // Reload the live object when it changed: a new resourceVersion in the tree or in the diff.
   const stamp = `${node.key}|${node.resourceVersion}|${diffItem?.resourceVersion ?? ""}|${node.missing}`;
   const tabs = tabsFor(node);
-  const containers = useMemo(() => containersOf(liveObject), [liveObject]);
+  // null while the live object loads: the logs wait for it to know the containers (a pod with
+  // several needs one named); [] when it cannot be read (the server picks the default).
+  const containers = useMemo(() => (liveObject !== null ? containersOf(liveObject) : liveError ? [] : null), [liveObject, liveError]);
 
   useEffect(() => {
     // Another resource: its default tab (a Pod's logs), unless the tab shown applies to it too.
@@ -406,6 +436,7 @@ function ResourceDetails({ app, node, managed }: { app: string; node: TreeNode; 
     if (liveVersion.current !== node.key) {
       setLive(null);
       setLiveObject(null);
+      setLiveError(null);
     }
     liveVersion.current = node.key;
     api

@@ -1,9 +1,11 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 
 import { api, ApiError, watchApplicationList, type StreamState } from "../api";
+import { ErrorMessage } from "../components/Dialog";
 import { Link } from "../components/Link";
 import { HealthStatus, SyncStatus } from "../components/Status";
 import {
+  clusterOf,
   EMPTY_FILTERS,
   facetCounts,
   filterApps,
@@ -18,7 +20,7 @@ import {
   toggle,
   type AppFilters,
 } from "../lib/filters";
-import { shortRevision } from "../lib/status";
+import { ago, shortRevision } from "../lib/status";
 import { applyWatchEvents, fromList } from "../lib/watch";
 import { windowRange } from "../lib/windowing";
 import { navigate } from "../router";
@@ -120,8 +122,16 @@ function Facet({
 
 export function destinationText(app: Application): string {
   const d = app.spec.destination ?? {};
-  const cluster = d.name || (d.server === "https://kubernetes.default.svc" ? "in-cluster" : d.server) || "";
+  const cluster = clusterOf(app);
   return d.namespace ? `${cluster}/${d.namespace}` : cluster;
+}
+
+/** When the app was last synced: its last operation's end, else its last deployment. */
+function lastSync(app: Application): string {
+  const op = app.status?.operationState;
+  if (op?.finishedAt) return op.finishedAt;
+  const history = app.status?.history ?? [];
+  return history[history.length - 1]?.deployedAt ?? "";
 }
 
 /** Fixed height of a row of the applications table (px): the windowing needs it. */
@@ -192,6 +202,7 @@ export function ApplicationsPage({ search }: { search: string }) {
             selected={filters.projects}
             onChange={(projects) => update({ ...filters, projects })}
           />
+          <Facet legend="Cluster" counts={counts.clusters} selected={filters.clusters} onChange={(clusters) => update({ ...filters, clusters })} />
           {!isEmpty(filters) && (
             <button
               type="button"
@@ -214,6 +225,7 @@ export function ApplicationsPage({ search }: { search: string }) {
                 ? `Loading applications… ${progress.loaded} of ${progress.loaded + progress.remaining}`
                 : "Loading applications…"}
           </p>
+          {error?.status === 400 && <ErrorMessage error={error} />}
           {loaded && all.length === 0 && (
             <p>{isEmpty(filters) ? <>No applications yet. Create one with <code>ferry app create</code>.</> : "No application matches."}</p>
           )}
@@ -269,12 +281,13 @@ function AppTable({ apps }: { apps: Application[] }) {
             <th scope="col">Repository</th>
             <th scope="col">Revision</th>
             <th scope="col">Destination</th>
+            <th scope="col">Last sync</th>
           </tr>
         </thead>
         <tbody>
           {range.before > 0 && (
             <tr class="spacer" aria-hidden="true" style={{ height: `${range.before}px` }}>
-              <td colSpan={7} />
+              <td colSpan={8} />
             </tr>
           )}
           {rows.map((app, i) => (
@@ -282,7 +295,7 @@ function AppTable({ apps }: { apps: Application[] }) {
           ))}
           {range.after > 0 && (
             <tr class="spacer" aria-hidden="true" style={{ height: `${range.after}px` }}>
-              <td colSpan={7} />
+              <td colSpan={8} />
             </tr>
           )}
         </tbody>
@@ -295,6 +308,7 @@ function AppRow({ app, index }: { app: Application; index: number }) {
   const name = app.metadata.name;
   const src = app.spec.source ?? {};
   const synced = app.status?.sync?.revision;
+  const syncedAt = lastSync(app);
   const repo = `${src.repoURL ?? ""}${src.path ? ` ${src.path}` : ""}${src.chart ? ` chart ${src.chart}` : ""}`;
   return (
     <tr data-app={name} aria-rowindex={index + 2}>
@@ -319,6 +333,7 @@ function AppRow({ app, index }: { app: Application; index: number }) {
         {synced && <span class="mono muted"> ({shortRevision(synced)})</span>}
       </td>
       <td title={destinationText(app)}>{destinationText(app)}</td>
+      <td>{syncedAt ? <time dateTime={syncedAt} title={syncedAt}>{ago(syncedAt)}</time> : "—"}</td>
     </tr>
   );
 }
