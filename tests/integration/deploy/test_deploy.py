@@ -3,6 +3,10 @@ every object (server-side dry run, strict field validation), the CRDs are the ge
 component's RBAC lets it do its job and no more — SubjectAccessReviews as its ServiceAccount, and
 ferry-server (with the service-key init script) actually run with nothing but its own token.
 
+The opt-in Dex component (deploy/components/dex) gets the same: built into an overlay with the base,
+every object dry-run, its ServiceAccount's RBAC checked, and ``ferry-dex rundex`` run with that
+ServiceAccount's token and the real dex binary until Dex answers the Deployment's probe path.
+
 The RBAC objects are applied for real from an overlay: a fresh namespace (with the
 ServiceAccount subjects of the bindings moved there, as the README's overlay does) and a suffix on
 the cluster-scoped names, so nothing collides with the namespace ``ferry`` other tests use.
@@ -11,6 +15,7 @@ the cluster-scoped names, so nothing collides with the namespace ``ferry`` other
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import os
 import re
@@ -18,6 +23,7 @@ import secrets
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +32,7 @@ from typing import Any
 import click
 import grpc
 import pytest
+import requests
 import yaml
 
 from controller.main import command as controller_command
@@ -33,16 +40,19 @@ from ferry import crds
 from ferry.crds.generate import crds as generated_crds
 from ferry.crds.generate import render
 from ferry.devenv.controlplane import ControlPlane
-from ferry.devenv.process import free_port
+from ferry.devenv.process import ManagedProcess, free_port
 from ferry.devenv.tools import tool
 from ferry.v1 import application_pb2, application_pb2_grpc, session_pb2, session_pb2_grpc
 from reposerver.main import command as reposerver_command
+from server.dex import command as dex_command
 from server.main import command as server_command
+from server.oidc import DEX_PATH
 from tests.conftest import start_ferry_process
 
 Obj = dict[str, Any]
 ROOT = Path(__file__).resolve().parents[3]
 BASE = ROOT / "deploy" / "base"
+DEX_COMPONENT = ROOT / "deploy" / "components" / "dex"
 IMAGE = "ferrycd/ferry:latest"
 FIELD_MANAGER = "ferry-deploy-test"
 RBAC_KINDS = ("ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
@@ -123,6 +133,36 @@ def base() -> list[Obj]:
     return kustomize_build(BASE)
 
 
+DEX_OVERLAY = """\
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - {base}
+components:
+  - {dex}
+"""
+
+
+@pytest.fixture(scope="module")
+def with_dex(tmp_path_factory: pytest.TempPathFactory) -> list[Obj]:
+    """deploy/base with the Dex component, enabled by an overlay as the README shows."""
+    workdir = tmp_path_factory.mktemp("with-dex")
+    (workdir / "kustomization.yaml").write_text(
+        DEX_OVERLAY.format(base=os.path.relpath(BASE, workdir), dex=os.path.relpath(DEX_COMPONENT, workdir))
+    )
+    return kustomize_build(workdir)
+
+
+BUILDS = ("base", "with_dex")
+
+
+@pytest.fixture(params=BUILDS)
+def build(request: pytest.FixtureRequest) -> list[Obj]:
+    """Each installation: the base alone, and with the Dex component."""
+    objects: list[Obj] = request.getfixturevalue(request.param)
+    return objects
+
+
 def test_crds_are_the_generators() -> None:
     """deploy/base/crds holds copies (kustomize reads nothing outside its root); after a proto
     change: `make protos && cp ferry/crds/*.yaml deploy/base/crds/`."""
@@ -131,6 +171,19 @@ def test_crds_are_the_generators() -> None:
         assert copy.read_text() == render(crd), (
             f"{copy} differs from the generator: run `cp ferry/crds/{name} deploy/base/crds/`"
         )
+
+
+def assert_placed_and_labelled(objects: list[Obj]) -> None:
+    """Namespaced objects in ``ferry``, cluster-scoped ones in none; all labelled part-of ferrycd."""
+    for obj in objects:
+        namespaced = obj["kind"] not in (
+            "Namespace",
+            "CustomResourceDefinition",
+            "ClusterRole",
+            "ClusterRoleBinding",
+        )
+        assert obj["metadata"].get("namespace") == ("ferry" if namespaced else None), obj["metadata"]
+        assert obj["metadata"]["labels"]["app.kubernetes.io/part-of"] == "ferrycd", obj["metadata"]
 
 
 def test_base_has_every_part(base: list[Obj]) -> None:
@@ -156,41 +209,126 @@ def test_base_has_every_part(base: list[Obj]) -> None:
         ("Service", "ferry-reposerver-metrics"),
     ]:
         assert expected in kinds, f"{expected} missing from deploy/base"
-    for obj in base:
-        namespaced = obj["kind"] not in (
-            "Namespace",
-            "CustomResourceDefinition",
-            "ClusterRole",
-            "ClusterRoleBinding",
-        )
-        assert obj["metadata"].get("namespace") == ("ferry" if namespaced else None), obj["metadata"]
-        assert obj["metadata"]["labels"]["app.kubernetes.io/part-of"] == "ferrycd"
+    assert_placed_and_labelled(base)
     # The placeholders carry no data: re-applying the base never overwrites what ferry stored.
     for name in ("ferry-secret", "ferry-service-key"):
         assert "data" not in named(base, "Secret", name)
+    # Without the Dex component, ferry-server is not told of a Dex.
+    server_env = named(base, "Deployment", "ferry-server")["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert "FERRY_SERVER_DEX_SERVER" not in {e["name"] for e in server_env}
 
 
-def _envvars(command: click.Command, prefix: str) -> set[str]:
-    return {f"{prefix}_{param.name}".upper() for param in command.params if param.name}
+DEX = "ferry-dex-server"
 
 
-def test_workloads(base: list[Obj]) -> None:
-    """Images, ServiceAccounts, probes on declared ports, environment variables that are real flags,
-    and volumes that point at objects of the base."""
-    flags = {
-        "ferry-server": _envvars(server_command, "FERRY_SERVER"),
-        "ferry-controller": _envvars(controller_command, "FERRY_CONTROLLER"),
-        "ferry-reposerver": _envvars(reposerver_command, "FERRY_REPOSERVER"),
+def env_of(workload: Obj) -> dict[str, str]:
+    return {
+        e["name"]: e.get("value", "") for e in workload["spec"]["template"]["spec"]["containers"][0]["env"]
     }
-    accounts = {o["metadata"]["name"]: o for o in base if o["kind"] == "ServiceAccount"}
-    configmaps = {o["metadata"]["name"] for o in base if o["kind"] == "ConfigMap"}
-    secret_names = {o["metadata"]["name"] for o in base if o["kind"] == "Secret"}
-    assert {o["metadata"]["name"] for o in workloads(base)} == {*flags, "ferry-redis"}
-    for workload in workloads(base):
+
+
+def test_dex_component_adds_dex_and_points_the_server_at_it(base: list[Obj], with_dex: list[Obj]) -> None:
+    """The component adds Dex's objects, changes nothing of the base but ferry-server's --dex-server,
+    which names the Service's HTTP port; Dex runs once, from the image the other components run."""
+    key = {(o["kind"], o["metadata"]["name"]): o for o in with_dex}
+    base_key = {(o["kind"], o["metadata"]["name"]): o for o in base}
+    assert set(key) - set(base_key) == {
+        (kind, DEX)
+        for kind in ("ServiceAccount", "Role", "RoleBinding", "Deployment", "Service", "NetworkPolicy")
+    }
+    assert set(base_key) <= set(key)
+    changed = {k for k in base_key if key[k] != base_key[k]}
+    assert changed == {("Deployment", "ferry-server")}, changed
+    assert_placed_and_labelled(with_dex)
+
+    server = key[("Deployment", "ferry-server")]
+    server_env = env_of(server)
+    assert {
+        n: v for n, v in server_env.items() if n not in env_of(base_key[("Deployment", "ferry-server")])
+    } == {"FERRY_SERVER_DEX_SERVER": f"http://{DEX}:5556"}
+    without = copy.deepcopy(server)
+    without["spec"]["template"]["spec"]["containers"][0]["env"] = [
+        e
+        for e in without["spec"]["template"]["spec"]["containers"][0]["env"]
+        if e["name"] != "FERRY_SERVER_DEX_SERVER"
+    ]
+    assert without == base_key[("Deployment", "ferry-server")], "the patch changes more than --dex-server"
+    url = urllib.parse.urlsplit(server_env["FERRY_SERVER_DEX_SERVER"])
+    service_ports = {p["name"]: p for p in key[("Service", DEX)]["spec"]["ports"]}
+    assert (url.scheme, url.hostname, url.port, url.path) == ("http", DEX, service_ports["http"]["port"], "")
+
+    dex = key[("Deployment", DEX)]
+    assert dex["spec"]["replicas"] == 1  # in-memory storage: one Dex knows every login in progress
+    assert dex["spec"]["strategy"] == {"type": "Recreate"}
+    pod = dex["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == server["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert container["args"] == ["ferry-dex", "rundex"]
+    # Dex's routes live under the issuer's path, <url>/api/dex: so does the probe
+    for probe_kind in ("startupProbe", "readinessProbe", "livenessProbe"):
+        probe = container[probe_kind]["httpGet"]
+        assert (probe["path"], probe["port"]) == (DEX_PATH + "/healthz", "http"), probe_kind
+    # the generated configuration (connector secrets in it) goes to an in-memory emptyDir
+    env = env_of(dex)
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    config_dir = str(Path(env["FERRY_DEX_RUNDEX_CONFIG_FILE"]).parent)
+    assert config_dir in mounts
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mounts[config_dir]]
+    assert volume["emptyDir"]["medium"] == "Memory"
+    # ferry-server's Pods reach Dex's HTTP port; nothing else does
+    policy = key[("NetworkPolicy", DEX)]["spec"]
+    assert policy["podSelector"]["matchLabels"] == dex["spec"]["selector"]["matchLabels"]
+    http_rule = [r for r in policy["ingress"] if {"port": 5556} in r.get("ports", [])]
+    assert http_rule == [
+        {
+            "from": [{"podSelector": {"matchLabels": server["spec"]["selector"]["matchLabels"]}}],
+            "ports": [{"port": 5556}],
+        }
+    ]
+
+
+# The commands the workloads' containers run (args[0], and a subcommand for groups), with the prefix
+# their main() gives click's auto_envvar_prefix.
+COMMANDS: dict[str, tuple[click.Command, str]] = {
+    "ferry-server": (server_command, "FERRY_SERVER"),
+    "ferry-controller": (controller_command, "FERRY_CONTROLLER"),
+    "ferry-reposerver": (reposerver_command, "FERRY_REPOSERVER"),
+    "ferry-dex": (dex_command, "FERRY_DEX"),
+}
+
+
+def command_envvars(args: list[str]) -> set[str]:
+    """The environment variables of the options of the command ``args`` runs, named by click itself
+    (a group's subcommand gets <prefix>_<SUBCOMMAND>_ from its context)."""
+    assert args[0] in COMMANDS, f"{args[0]} is no ferry command"
+    command, prefix = COMMANDS[args[0]]
+    context = click.Context(command, info_name=args[0], auto_envvar_prefix=prefix)
+    if isinstance(command, click.Group):
+        subcommand = args[1] if len(args) > 1 else ""
+        assert subcommand in command.commands, f"{args} names no subcommand of {args[0]}"
+        command = command.commands[subcommand]
+        context = click.Context(command, info_name=subcommand, parent=context)
+    assert context.auto_envvar_prefix
+    return {f"{context.auto_envvar_prefix}_{param.name}".upper() for param in command.params if param.name}
+
+
+def test_workloads(build: list[Obj], request: pytest.FixtureRequest) -> None:
+    """Images, ServiceAccounts, security settings, probes on declared ports, environment variables
+    that are real flags of the command each container runs, and volumes that point at objects of
+    the build."""
+    accounts = {o["metadata"]["name"]: o for o in build if o["kind"] == "ServiceAccount"}
+    configmaps = {o["metadata"]["name"] for o in build if o["kind"] == "ConfigMap"}
+    secret_names = {o["metadata"]["name"] for o in build if o["kind"] == "Secret"}
+    expected = {"ferry-server", "ferry-controller", "ferry-reposerver", "ferry-redis"}
+    if request.node.callspec.params["build"] == "with_dex":
+        expected.add(DEX)
+    assert {o["metadata"]["name"] for o in workloads(build)} == expected
+    for workload in workloads(build):
         name = workload["metadata"]["name"]
         pod = workload["spec"]["template"]["spec"]
         assert pod["serviceAccountName"] in accounts, name
         assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
         for volume in pod.get("volumes", []):
             if "configMap" in volume:
                 assert volume["configMap"]["name"] in configmaps, (name, volume)
@@ -199,14 +337,15 @@ def test_workloads(base: list[Obj]) -> None:
         for container in pod.get("initContainers", []) + pod["containers"]:
             assert container["securityContext"]["allowPrivilegeEscalation"] is False
             assert container["securityContext"]["readOnlyRootFilesystem"] is True
-            if name in flags:
+            assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}, name
+            if name != "ferry-redis":
                 assert container["image"] == IMAGE, (name, container["image"])
                 assert "command" not in container, "use args: the image's entrypoint is tini"
-                unknown = {
-                    e["name"] for e in container.get("env", []) if e["name"].startswith("FERRY_")
-                } - flags[name]
-                assert not unknown, f"{name}: {unknown} are not flags of {name}"
         main = pod["containers"][0]
+        if name != "ferry-redis":
+            flags = command_envvars(main["args"])
+            unknown = {e["name"] for e in main.get("env", []) if e["name"].startswith("FERRY_")} - flags
+            assert not unknown, f"{name}: {unknown} are not flags of {' '.join(main['args'])}"
         ports = {p["name"]: p["containerPort"] for p in main["ports"]}
         for probe_kind in ("readinessProbe", "livenessProbe"):
             probe = main[probe_kind]
@@ -217,18 +356,18 @@ def test_workloads(base: list[Obj]) -> None:
             )
             assert target in ports or target in ports.values(), (name, probe_kind, target)
     # The controller runs once; the repo server and Redis get no Kubernetes token.
-    controller = named(base, "StatefulSet", "ferry-controller")
+    controller = named(build, "StatefulSet", "ferry-controller")
     assert controller["spec"]["replicas"] == 1
     for account in ("ferry-reposerver", "ferry-redis"):
         assert accounts[account]["automountServiceAccountToken"] is False
-        pod = named(base, "Deployment", account)["spec"]["template"]["spec"]
+        pod = named(build, "Deployment", account)["spec"]["template"]["spec"]
         assert pod["automountServiceAccountToken"] is False
     # Every Service selects a workload and targets one of its ports.
-    for service in (o for o in base if o["kind"] == "Service"):
+    for service in (o for o in build if o["kind"] == "Service"):
         selector = service["spec"]["selector"]
         selected = [
             w
-            for w in workloads(base)
+            for w in workloads(build)
             if selector.items() <= w["spec"]["template"]["metadata"]["labels"].items()
         ]
         assert len(selected) == 1, service["metadata"]["name"]
@@ -247,6 +386,42 @@ def test_dockerfile_copies_every_package() -> None:
     packages = {p.strip().strip('"').rstrip("*") for p in include.group(1).split(",")}
     assert packages == copied, f"pyproject installs {packages}, the Dockerfile copies {copied}"
     assert "COPY pyproject.toml README.md /src/" in dockerfile  # the README is the package's readme
+    # every console script a workload runs is one pyproject installs
+    scripts = set(re.findall(r"^([\w-]+) = \"[\w.]+:main\"$", pyproject, re.MULTILINE))
+    assert set(COMMANDS) <= scripts, set(COMMANDS) - scripts
+
+
+def test_dockerfile_ships_the_binaries_the_workloads_run(with_dex: list[Obj]) -> None:
+    """The tools stage builds helm, kustomize and dex with hack/tools.sh (tools it knows) and the
+    final image has them where the repo server's and Dex's environment says."""
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    built = re.search(
+        r"^RUN FERRY_TOOLS_CACHE=/tools /src/hack/tools\.sh ([\w ]+?) \\$", dockerfile, re.MULTILINE
+    )
+    assert built is not None
+    tools_sh = (ROOT / "hack" / "tools.sh").read_text()
+    installed = re.search(
+        r'^ && install -m 0755 ((?:"\$\(readlink -f /tools/bin/\w+\)"\s*\\?\s*)+) /usr/local/bin/$',
+        dockerfile,
+        re.MULTILINE,
+    )
+    assert installed is not None
+    copied = re.search(
+        r"^COPY --from=tools ((?:/usr/local/bin/\w+ )+)/usr/local/bin/$", dockerfile, re.MULTILINE
+    )
+    assert copied is not None
+    wanted = {
+        env_of(named(with_dex, "Deployment", "ferry-reposerver"))["FERRY_REPOSERVER_HELM_PATH"],
+        env_of(named(with_dex, "Deployment", "ferry-reposerver"))["FERRY_REPOSERVER_KUSTOMIZE_PATH"],
+        env_of(named(with_dex, "Deployment", DEX))["FERRY_DEX_RUNDEX_DEX_BINARY"],
+    }
+    for path in wanted:
+        binary = Path(path).name
+        assert path == f"/usr/local/bin/{binary}", path
+        assert binary in built.group(1).split(), f"the tools stage does not build {binary}"
+        assert re.search(rf"^    {binary}\)$", tools_sh, re.MULTILINE), f"hack/tools.sh has no tool {binary}"
+        assert f'"$(readlink -f /tools/bin/{binary})"' in installed.group(1), f"{binary} is not installed"
+        assert f"/usr/local/bin/{binary}" in copied.group(1).split(), f"{binary} is not copied"
 
 
 # --- against the API server ------------------------------------------------------------------------
@@ -292,14 +467,15 @@ def ferry_crds(control_plane: ControlPlane) -> Iterator[None]:
 def test_api_server_accepts_every_object(
     control_plane: ControlPlane,
     paths: Paths,
-    base: list[Obj],
+    build: list[Obj],
     ferry_crds: None,
     control_namespace: str,
 ) -> None:
-    """Server-side apply, dry run, strict validation: unknown or misspelt fields are refused."""
+    """Server-side apply, dry run, strict validation: unknown or misspelt fields are refused (the
+    base, and the base with the Dex component)."""
     assert control_namespace == "ferry"  # exists, so namespaced objects can be dry-run into it
     refused = []
-    for obj in base:
+    for obj in build:
         status, body = apply(control_plane, paths, obj, dry_run=True)
         if status not in (200, 201):
             refused.append(f"{obj['kind']}/{obj['metadata']['name']}: {status} {body}")
@@ -325,6 +501,7 @@ kind: Kustomization
 namespace: {namespace}
 resources:
   - {base}
+components: {components}
 transformers:
   - |-
     apiVersion: builtin
@@ -347,11 +524,17 @@ transformers:
 """
 
 
-def build_overlay(workdir: Path, namespace: str, suffix: str) -> list[Obj]:
-    """deploy/base built for ``namespace``, with ``-suffix`` on the cluster-scoped names."""
+def build_overlay(workdir: Path, namespace: str, suffix: str, components: tuple[Path, ...] = ()) -> list[Obj]:
+    """deploy/base (and ``components``) built for ``namespace``, with ``-suffix`` on the
+    cluster-scoped names."""
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "kustomization.yaml").write_text(
-        OVERLAY.format(namespace=namespace, base=os.path.relpath(BASE, workdir), suffix=suffix)
+        OVERLAY.format(
+            namespace=namespace,
+            base=os.path.relpath(BASE, workdir),
+            suffix=suffix,
+            components=json.dumps([os.path.relpath(c, workdir) for c in components]),
+        )
     )
     objects = kustomize_build(workdir)
     for obj in objects:  # the overlay moved everything away from the shared names
@@ -390,10 +573,11 @@ def uninstall_rbac(plane: ControlPlane, paths: Paths, namespace: str, objects: l
 def install(
     control_plane: ControlPlane, paths: Paths, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Install]:
-    """deploy/base's ServiceAccounts and RBAC applied for real, in a namespace of their own."""
+    """deploy/base's ServiceAccounts and RBAC, and the Dex component's, applied for real, in a
+    namespace of their own."""
     suffix = secrets.token_hex(3)
     namespace = f"ferry-deploy-{suffix}"
-    objects = build_overlay(tmp_path_factory.mktemp("overlay"), namespace, suffix)
+    objects = build_overlay(tmp_path_factory.mktemp("overlay"), namespace, suffix, (DEX_COMPONENT,))
     try:
         apply_rbac(control_plane, paths, namespace, objects, RBAC_KINDS)
         yield Install(namespace, suffix, objects)
@@ -487,6 +671,35 @@ CHECKS: list[Check] = [
     *may_not(SERVER, "create", "namespaces", where="cluster"),
     *may_not(SERVER, "create", "clusterroles", group="rbac.authorization.k8s.io", where="cluster"),
     *may_not(SERVER, "impersonate", "serviceaccounts", where=APP_NS),
+    # Dex (the component): get ferry-cm and ferry-secret, what `ferry-dex rundex` reads by name ...
+    *may(DEX, "get", "configmaps", name="ferry-cm"),
+    *may(DEX, "get", "secrets", name="ferry-secret"),
+    # ... and nothing else: no list or watch (they would not narrow to a name), no other Secret or
+    # ConfigMap, no write, nothing in other namespaces.
+    *may_not(DEX, "list watch", "configmaps", name="ferry-cm"),
+    *may_not(DEX, "list watch", "secrets", name="ferry-secret"),
+    *may_not(DEX, "get list watch", "secrets"),
+    *may_not(DEX, "get list watch", "configmaps"),
+    *[
+        check
+        for secret in ("ferry-server-tls", "ferry-service-key", "ferry-initial-admin-secret", "cluster-x")
+        for check in may_not(DEX, "get", "secrets", name=secret)
+    ],
+    *may_not(DEX, "get", "configmaps", name="ferry-rbac-cm"),
+    *may_not(DEX, "create update patch delete", "secrets", name="ferry-secret"),
+    *may_not(DEX, "create update patch delete", "configmaps", name="ferry-cm"),
+    *may_not(DEX, "create", "secrets"),
+    *may_not(DEX, "create", "configmaps"),
+    *may_not(DEX, "get", "secrets", name="ferry-secret", where=APP_NS),
+    *may_not(DEX, "get", "configmaps", name="ferry-cm", where=APP_NS),
+    *may_not(DEX, "get list", "secrets", where="cluster"),
+    *may_not(DEX, "get list", "configmaps", where="cluster"),
+    *may_not(DEX, "get list", "applications", group="ferrycd.io"),
+    *may_not(DEX, "list", "pods"),
+    *may_not(DEX, "list", "namespaces", where="cluster"),
+    *may_not(DEX, "get", "deployments", group="apps", where=APP_NS),
+    *may_not(DEX, "create", "serviceaccounts", subresource="token"),
+    *may_not(DEX, "update", "leases", group="coordination.k8s.io"),
     # The repo server and Redis: nothing at all.
     *[
         check
@@ -764,4 +977,121 @@ def test_remote_only_installation_needs_no_cluster_roles(
         finally:
             controller.stop()
     finally:
+        uninstall_rbac(control_plane, paths, namespace, objects)
+
+
+# --- the Dex component's workload with nothing but its own ServiceAccount token ---------------------
+
+
+def test_dex_runs_with_its_service_account(control_plane: ControlPlane, paths: Paths, tmp_path: Path) -> None:
+    """The Dex Deployment's command and environment (values for this machine where the Pod's differ),
+    the real dex binary and ferry-dex-server's token alone: rundex reads ferry-cm and ferry-secret
+    (a `$key` of dex.config resolved from it), Dex answers the probes' path, its issuer is
+    <url>/api/dex, telemetry (the Service's metrics port) serves when dex.config turns it on, and a
+    change of dex.config, read again with the same token, restarts Dex with it."""
+    suffix = secrets.token_hex(3)
+    namespace = f"ferry-dex-{suffix}"
+    objects = build_overlay(tmp_path / "overlay", namespace, suffix, (DEX_COMPONENT,))
+    proc: ManagedProcess | None = None
+    try:
+        apply_rbac(control_plane, paths, namespace, objects, ("ServiceAccount", "Role", "RoleBinding"))
+        web, telemetry = free_port(), free_port()
+        url = "https://ferry.example.test"
+        connector = {"type": "mockCallback", "id": "mock", "name": "Mock"}
+        dex_config: Obj = {
+            "web": {"http": f"127.0.0.1:{web}"},  # the Pod's default 0.0.0.0:5556, on a free port here
+            "telemetry": {"http": f"127.0.0.1:{telemetry}"},
+            "connectors": [connector],
+            "staticClients": [
+                {
+                    "id": "extra",
+                    "name": "Extra",
+                    "secret": "$dex.extra.secret",
+                    "redirectURIs": ["https://app.example.test/callback"],
+                }
+            ],
+        }
+        settings = {"url": url, "dex.config": yaml.safe_dump(dex_config)}
+        configmap = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "ferry-cm"},
+            "data": settings,
+        }
+        create(control_plane, f"/api/v1/namespaces/{namespace}/configmaps", configmap)
+        secret = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "ferry-secret"},
+            "stringData": {"server.secretkey": secrets.token_hex(32), "dex.extra.secret": "extra-s3cret"},
+        }
+        create(control_plane, f"/api/v1/namespaces/{namespace}/secrets", secret)
+
+        container = named(objects, "Deployment", DEX)["spec"]["template"]["spec"]["containers"][0]
+        env = {e["name"]: e.get("value", "") for e in container["env"]}
+        config_file = tmp_path / "dex.yaml"
+        here = {
+            "FERRY_DEX_RUNDEX_NAMESPACE": namespace,  # the Pod's own namespace (fieldRef)
+            "FERRY_DEX_RUNDEX_DEX_BINARY": str(tool("dex")),
+            "FERRY_DEX_RUNDEX_CONFIG_FILE": str(config_file),
+        }
+        assert set(here) <= set(env), "the manifest no longer sets these variables"
+        outside_a_pod = {  # in a Pod: the in-cluster config and the default interval
+            "FERRY_DEX_RUNDEX_KUBECONFIG": str(
+                service_account_kubeconfig(control_plane, namespace, DEX, tmp_path / "kubeconfig")
+            ),
+            "FERRY_DEX_RUNDEX_POLL_SECONDS": "1",
+        }
+        assert set(outside_a_pod) <= command_envvars(container["args"])
+        proc = ManagedProcess(
+            DEX,
+            [str(Path(sys.executable).parent / container["args"][0]), *container["args"][1:]],
+            log_path=tmp_path / "ferry-dex.log",
+            env={**os.environ, **env, **here, **outside_a_pod},
+        ).start()
+
+        origin = f"http://127.0.0.1:{web}"
+        probe = container["readinessProbe"]["httpGet"]["path"]
+
+        def healthy() -> bool:
+            return requests.get(origin + probe, timeout=2).status_code == 200
+
+        proc.wait_until(healthy, timeout=60, what=f"Dex to answer {probe}")
+        discovery = requests.get(f"{origin}{DEX_PATH}/.well-known/openid-configuration", timeout=5).json()
+        assert discovery["issuer"] == url + DEX_PATH
+        assert requests.get(f"http://127.0.0.1:{telemetry}/healthz/ready", timeout=5).status_code == 200
+        assert "dex" in requests.get(f"http://127.0.0.1:{telemetry}/metrics", timeout=5).text
+        assert config_file.stat().st_mode & 0o077 == 0
+        generated = yaml.safe_load(config_file.read_text())
+        clients = {c["id"]: c for c in generated["staticClients"]}
+        assert clients["extra"]["secret"] == "extra-s3cret"  # read from ferry-secret with Dex's token
+        assert {"ferry", "ferry-cli"} <= set(clients)
+
+        # another connector: rundex reads the change and restarts Dex with it
+        dex_config["connectors"] = [connector, {"type": "mockCallback", "id": "mock2", "name": "Second"}]
+        patch = {"data": {"dex.config": yaml.safe_dump(dex_config)}}
+        status, body = control_plane.request(
+            "PATCH",
+            f"/api/v1/namespaces/{namespace}/configmaps/ferry-cm",
+            patch,
+            content_type="application/merge-patch+json",
+        )
+        assert status == 200, body
+        login = {
+            "client_id": "ferry-cli",
+            "redirect_uri": "http://localhost:8085/auth/callback",
+            "response_type": "code",
+            "scope": "openid",
+            "state": "s",
+        }
+
+        def offers_both() -> bool:
+            page = requests.get(f"{origin}{DEX_PATH}/auth", params=login, timeout=2, allow_redirects=False)
+            return page.status_code == 200 and "Second" in page.text and "Mock" in page.text
+
+        proc.wait_until(offers_both, timeout=60, what="Dex restarted with the second connector")
+        assert "dex.config changed: restarting Dex" in proc.log_path.read_text()
+    finally:
+        if proc is not None:
+            proc.stop()
         uninstall_rbac(control_plane, paths, namespace, objects)
