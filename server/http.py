@@ -147,7 +147,9 @@ class HttpApi:
         return token, bool(token)
 
     async def transcode(self, request: web.Request) -> web.StreamResponse:
-        found = gateway.match(self.routes, request.method, request.path)
+        # Match the still-encoded path: a repository or cluster URL is one path segment only while
+        # its slashes stay %2F (Argo CD's REST paths take them that way); match() decodes values.
+        found = gateway.match(self.routes, request.method, request.rel_url.raw_path)
         if found is None:
             return _error(grpc.StatusCode.NOT_FOUND, f"no API operation {request.method} {request.path}")
         route, path_values = found

@@ -121,6 +121,26 @@ def test_list_create_get_sync_delete_over_http(
     assert missing["message"] == 'application "rest-app" not found'
 
 
+def test_a_repository_is_addressed_by_its_url_in_the_path(
+    rest: Http, kube: k8s.ApiClient, rest_repo: GitRepo
+) -> None:
+    token = rest.login("admin", admin_password(kube))
+    url = f"file://{rest_repo.bare}"
+    status, created = rest.request(
+        "POST", "/api/v1/repositories", {"repo": url, "name": "by-url"}, token=token
+    )
+    assert status == 200, created
+    # as Argo CD's clients send it: the whole URL one path segment, its slashes %2F
+    path = "/api/v1/repositories/" + urllib.parse.quote(url, safe="")
+    status, got = rest.request("GET", path, token=token)
+    assert status == 200, got
+    assert (got["repo"], got["name"]) == (url, "by-url")
+    status, _ = rest.request("DELETE", path, token=token)
+    assert status == 200
+    status, missing = rest.request("GET", path, token=token)
+    assert status == 404, missing
+
+
 def test_authorization_over_http(rest: Http, kube: k8s.ApiClient, rest_repo: GitRepo, namespace: str) -> None:
     assert rest.request("GET", "/api/v1/applications")[0] == 401
     assert rest.request("GET", "/api/v1/applications", token="garbage")[0] == 401
