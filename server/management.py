@@ -623,7 +623,11 @@ class ProjectService(project_pb2_grpc.ProjectServiceServicer):
         if users:
             raise FailedPrecondition(f"project {request.name!r} is used by applications: {', '.join(users)}")
         try:
-            await self.s.kube.delete(self.s.project_info, request.name, namespace=self.s.namespace)
+            # Background: nothing hangs off a project, and Foreground would leave it listed (with
+            # a foregroundDeletion finalizer) until the garbage collector gets round to it.
+            await self.s.kube.delete(
+                self.s.project_info, request.name, namespace=self.s.namespace, propagation_policy="Background"
+            )
         except KubeError as err:
             raise to_ferry(err, "project") from None
         self.s.projects.store.pop((self.s.namespace, request.name), None)

@@ -25,7 +25,7 @@ from ferry.v1 import (
     types_pb2,
     version_pb2,
 )
-from tests.conftest import CONTROL_NS, GIT_PASSWORD, GIT_USER, RunningServer
+from tests.conftest import CONTROL_NS, GIT_PASSWORD, GIT_USER, GROUP, VERSION, RunningServer
 from tests.integration.reposerver.conftest import status_of
 from tests.integration.server.conftest import Api
 from tests.integration.server.test_smoke import app_message
@@ -138,6 +138,22 @@ def test_project_rules_reject_a_violating_app(
     assert "not permitted in project 'narrow'" in message
     assert "do not match any of the allowed destinations" in message
     admin.call("projects", "Delete", project_pb2.ProjectQuery(name="narrow"))
+
+
+def test_a_deleted_project_is_gone_at_once(admin: Api, kube: k8s.ApiClient) -> None:
+    project = types_pb2.AppProject(
+        metadata=types_pb2.ObjectMeta(name="short-lived"), spec=types_pb2.AppProjectSpec(source_repos=["*"])
+    )
+    admin.call("projects", "Create", project_pb2.ProjectCreateRequest(project=project))
+    admin.call("projects", "Delete", project_pb2.ProjectQuery(name="short-lived"))
+    # nothing depends on a project: no foreground deletion waiting on the garbage collector
+    with pytest.raises(k8s.ApiException) as gone:
+        k8s.CustomObjectsApi(kube).get_namespaced_custom_object(
+            GROUP, VERSION, CONTROL_NS, "appprojects", "short-lived"
+        )
+    assert gone.value.status == 404
+    listed = admin.call("projects", "List", project_pb2.ProjectQuery())
+    assert "short-lived" not in [p.metadata.name for p in listed.items]
 
 
 def test_default_project_cannot_be_deleted_while_used(
