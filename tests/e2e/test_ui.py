@@ -2,11 +2,13 @@
 ``playwright-core`` from ``ui/node_modules`` through ``tests/e2e/ui/ui_e2e.mjs``) against real
 ferry-server, controller and repo-server processes on the real control plane, with workloads.
 
-The browser logs in, lists and filters the apps, opens the resource tree, reads a pod's logs and
-sees a line the pod writes arrive, reads the pod's events, refreshes to see a Git change, reads
-its diff, syncs and watches the status change live, rolls back, adds a repository,
-switches to the dark theme, deletes the app keeping its resources and logs out; axe-core checks
-the main pages. Screenshots and the accessibility report land in ``tests/e2e/artifacts/ui``
+The browser logs in, lists and filters the apps, opens the resource graph and tree, reads a
+pod's logs and sees a line the pod writes arrive, reads the pod's events, refreshes to see a Git
+change, reads its diff, syncs (a dry run of one resource, then to a chosen revision) and watches
+the status change live, rolls back, adds a repository, a cluster and a project and removes the
+cluster and project again, switches to the dark theme, lists 2,500 apps served by browser
+routes, deletes the app keeping its resources and logs out; axe-core checks the main pages.
+Screenshots and the accessibility report land in ``tests/e2e/artifacts/ui``
 (``FERRY_UI_ARTIFACTS`` for elsewhere).
 """
 
@@ -40,6 +42,8 @@ UI_DIR = ROOT / "ui"
 SCRIPT = Path(__file__).parent / "ui" / "ui_e2e.mjs"
 ARTIFACTS = Path(os.environ.get("FERRY_UI_ARTIFACTS", Path(__file__).parent / "artifacts" / "ui"))
 APP = "ui-web"
+FAKE_CLUSTER = "https://127.0.0.1:9"  # nothing listens there: registered, never reachable
+PROJECT = "ui-project"
 
 
 def config_map(version: str) -> dict[str, Any]:
@@ -177,6 +181,8 @@ def test_web_ui_in_a_real_browser(
             "v1": v1,
             "v2": v2,
             "newRepo": f"file://{added.bare}",
+            "fakeCluster": FAKE_CLUSTER,
+            "project": PROJECT,
             "chromium": browser,
             "uiDir": str(UI_DIR),
             "artifacts": str(ARTIFACTS),
@@ -195,6 +201,10 @@ def test_web_ui_in_a_real_browser(
         assert live == {"version": "v1"}, "rolled back to v1"
         status, repos = rest.request("GET", "/api/v1/repositories", token=token)
         assert config["newRepo"] in [r["repo"] for r in repos.get("items", [])]
+        assert "[ui-e2e] cluster added" in stdout, "the browser saw the cluster it added"
+        status, clusters = rest.request("GET", "/api/v1/clusters", token=token)
+        assert FAKE_CLUSTER not in [c["server"] for c in clusters.get("items", [])], "removed again"
+        assert rest.request("GET", f"/api/v1/projects/{PROJECT}", token=token)[0] == 404
         wait_for(
             "the app's deletion",
             lambda: rest.request("GET", f"/api/v1/applications/{APP}", token=token)[0] == 404,
@@ -218,8 +228,9 @@ def test_web_ui_in_a_real_browser(
         }
     finally:
         rest.request("DELETE", f"/api/v1/applications/{APP}?cascade=false", token=token)
-        added_url = urllib.parse.quote(f"file://{added.bare}", safe="")
-        rest.request("DELETE", f"/api/v1/repositories/{added_url}", token=token)
+        rest.request("DELETE", f"/api/v1/projects/{PROJECT}", token=token)
+        for kind, url in (("repositories", f"file://{added.bare}"), ("clusters", FAKE_CLUSTER)):
+            rest.request("DELETE", f"/api/v1/{kind}/{urllib.parse.quote(url, safe='')}", token=token)
 
 
 def test_the_ui_is_served_beside_the_api(

@@ -15,6 +15,7 @@ import type {
   RevisionMetadata,
   ResourceDiff,
   ResourceRef,
+  Settings,
   UserInfo,
   WatchEvent,
 } from "./types";
@@ -96,9 +97,18 @@ export async function request<T>(method: string, path: string, body?: unknown, s
 
 const enc = encodeURIComponent;
 
+/** A cluster to register: credentials go in, and are never returned. */
+export interface ClusterInput {
+  server: string;
+  name?: string;
+  namespaces?: string[];
+  config?: { bearerToken?: string; tlsClientConfig?: { insecure?: boolean; caData?: string } };
+}
+
 export const api = {
   login: (username: string, password: string) => request<{ token: string }>("POST", "/api/v1/session", { username, password }),
   logout: () => request<unknown>("DELETE", "/api/v1/session"),
+  settings: () => request<Settings>("GET", "/api/v1/settings"),
   userInfo: () => request<UserInfo>("GET", "/api/v1/session/userinfo"),
   version: () => request<{ Version?: string; version?: string }>("GET", "/api/version"),
 
@@ -137,8 +147,13 @@ export const api = {
   listRepos: () => request<{ items?: Repository[] }>("GET", "/api/v1/repositories"),
   createRepo: (repo: Repository & { username?: string; password?: string }) =>
     request<Repository>("POST", "/api/v1/repositories", repo),
+  deleteRepo: (url: string) => request<unknown>("DELETE", `/api/v1/repositories/${enc(url)}`),
   listClusters: () => request<{ items?: Cluster[] }>("GET", "/api/v1/clusters"),
+  createCluster: (cluster: ClusterInput) => request<Cluster>("POST", "/api/v1/clusters", cluster),
+  deleteCluster: (server: string) => request<unknown>("DELETE", `/api/v1/clusters/${enc(server)}`),
   listProjects: () => request<{ items?: AppProject[] }>("GET", "/api/v1/projects"),
+  createProject: (project: AppProject) => request<AppProject>("POST", "/api/v1/projects", { project }),
+  deleteProject: (name: string) => request<unknown>("DELETE", `/api/v1/projects/${enc(name)}`),
 
   /** Author, date and message of a commit of the application's repository. */
   revisionMetadata: (name: string, revision: string) =>

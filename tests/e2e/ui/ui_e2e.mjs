@@ -126,6 +126,14 @@ async function run() {
   await page.getByRole("searchbox", { name: "Search" }).fill(config.app);
   await row.waitFor();
   check((await page.locator("tr[data-app]").count()) === 1, "search leaves one app");
+  // a filtered list opened from its URL: the project goes to the real server's List and Watch
+  await page.goto(`${config.url}/applications?project=default&search=${config.app}`);
+  await row.waitFor();
+  check((await page.getByRole("checkbox", { name: /^default/ }).isChecked()), "project filter read from the URL");
+  await page.goto(`${config.url}/applications?project=no-such-project`);
+  await page.getByRole("heading", { name: "Applications", level: 1 }).waitFor();
+  await row.waitFor({ state: "detached" });
+  await page.goto(`${config.url}/applications`);
 
   step = "application page and tree";
   await page.getByRole("link", { name: config.app, exact: true }).click();
@@ -329,8 +337,41 @@ async function run() {
   await form.getByLabel("Name (optional)", { exact: true }).fill("ui-added");
   await form.getByRole("button", { name: "Connect and add" }).click();
   await page.locator(`tr[data-repo="${config.newRepo}"]`).waitFor();
+
+  step = "settings: add a cluster and a project";
+  await page.getByRole("button", { name: "Add cluster" }).click();
+  const clusterForm = page.getByRole("form", { name: "Add cluster" });
+  await clusterForm.getByLabel("Server URL").fill(config.fakeCluster);
+  await clusterForm.getByLabel("Name (optional)").fill("ui-unreachable");
+  await clusterForm.getByLabel("Bearer token").fill("not-a-real-token");
+  await clusterForm.getByRole("button", { name: "Add cluster" }).click();
+  const clusterRow = page.locator(`tr[data-cluster="${config.fakeCluster}"]`);
+  await clusterRow.waitFor();
+  log(`cluster added; its connection: ${await clusterRow.locator(".status-word").textContent().catch(() => "none")}`);
+  await page.getByRole("button", { name: "Add project" }).click();
+  const projectForm = page.getByRole("form", { name: "Add project" });
+  await projectForm.getByLabel("Project name").fill(config.project);
+  await projectForm.getByLabel(/Description/).fill("made by the browser");
+  await projectForm.getByLabel(/Destinations/).fill(`https://kubernetes.default.svc ui-*`);
+  await projectForm.getByRole("button", { name: "Add project" }).click();
+  const projectRow = page.locator(`tr[data-project="${config.project}"]`);
+  await projectRow.waitFor();
+  check((await projectRow.textContent()).includes("ui-*"), "the project's destination");
   await accessibility("settings");
   await shot("08-settings");
+
+  step = "settings: remove the project and the cluster";
+  for (const [what, name, row] of [
+    ["project", config.project, projectRow],
+    ["cluster", config.fakeCluster, clusterRow],
+  ]) {
+    await page.getByRole("button", { name: `Remove ${what} ${name}` }).click();
+    const confirmRemove = page.getByRole("dialog", { name: `Remove ${what}` });
+    await confirmRemove.getByRole("button", { name: "Remove" }).click();
+    await confirmRemove.waitFor({ state: "detached" });
+    await row.waitFor({ state: "detached" });
+  }
+  log("added a repository and a cluster; added and removed a project and the cluster");
 
   step = "dark theme";
   await page.getByLabel("Theme").selectOption("dark");

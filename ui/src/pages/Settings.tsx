@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 
 import { api } from "../api";
-import { ErrorMessage } from "../components/Dialog";
+import { Dialog, ErrorMessage } from "../components/Dialog";
 import { Icon } from "../components/Status";
 import type { AppProject, Cluster, Repository } from "../types";
 
@@ -32,6 +32,59 @@ function Connection({ status, message }: { status?: string; message?: string }) 
   );
 }
 
+/** "Remove …?" with the server's refusal shown in place (a project or cluster still in use). */
+function RemoveDialog({ what, name, remove, onClose, onRemoved }: { what: string; name: string; remove: () => Promise<unknown>; onClose: () => void; onRemoved: () => void }) {
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const confirm = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await remove();
+      onRemoved();
+      onClose();
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog id="remove" title={`Remove ${what}`} onClose={onClose}>
+      <p>
+        Remove the {what} <strong class="mono wrap">{name}</strong>?
+      </p>
+      <ErrorMessage error={error} />
+      <div class="dialog-actions">
+        <button type="button" class="button danger" disabled={busy} onClick={confirm}>
+          Remove
+        </button>
+        <button type="button" class="button" onClick={onClose}>
+          Cancel
+        </button>
+      </div>
+    </Dialog>
+  );
+}
+
+function RemoveButton({ what, name, onClick }: { what: string; name: string; onClick: () => void }) {
+  return (
+    <button type="button" class="button small" aria-label={`Remove ${what} ${name}`} onClick={onClick}>
+      Remove
+    </button>
+  );
+}
+
+/** One entry per line (or comma), trimmed, empty ones dropped. */
+function lines(text: string): string[] {
+  return text
+    .split(/[\n,]/)
+    .map((l) => l.trim())
+    .filter(Boolean);
+}
+
+/** The cluster ferry runs in: always registered, so it has no Remove button. */
+const IN_CLUSTER = "https://kubernetes.default.svc";
+
 export function SettingsPage() {
   return (
     <div class="page settings-page">
@@ -46,6 +99,7 @@ export function SettingsPage() {
 function Repositories() {
   const repos = useLoad(() => api.listRepos());
   const [adding, setAdding] = useState(false);
+  const [removing, setRemoving] = useState<string | null>(null);
   return (
     <section aria-labelledby="repos-title" class="panel">
       <div class="panel-head">
@@ -75,6 +129,9 @@ function Repositories() {
                 <th scope="col">Credentials</th>
                 <th scope="col">Project</th>
                 <th scope="col">Connection</th>
+                <th scope="col">
+                  <span class="visually-hidden">Actions</span>
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -88,11 +145,14 @@ function Repositories() {
                   <td>
                     <Connection {...(r.connectionState ?? {})} />
                   </td>
+                  <td>
+                    <RemoveButton what="repository" name={r.repo} onClick={() => setRemoving(r.repo)} />
+                  </td>
                 </tr>
               ))}
               {(repos.data.items ?? []).length === 0 && (
                 <tr>
-                  <td colSpan={6} class="muted">
+                  <td colSpan={7} class="muted">
                     No repositories.
                   </td>
                 </tr>
@@ -100,6 +160,9 @@ function Repositories() {
             </tbody>
           </table>
         </div>
+      )}
+      {removing !== null && (
+        <RemoveDialog what="repository" name={removing} remove={() => api.deleteRepo(removing)} onClose={() => setRemoving(null)} onRemoved={repos.reload} />
       )}
     </section>
   );
@@ -177,9 +240,24 @@ function AddRepository({ onAdded }: { onAdded: () => void }) {
 
 function Clusters() {
   const clusters = useLoad(() => api.listClusters());
+  const [adding, setAdding] = useState(false);
+  const [removing, setRemoving] = useState<string | null>(null);
   return (
     <section aria-labelledby="clusters-title" class="panel">
-      <h2 id="clusters-title">Clusters</h2>
+      <div class="panel-head">
+        <h2 id="clusters-title">Clusters</h2>
+        <button type="button" class="button" aria-expanded={adding} aria-controls="add-cluster" onClick={() => setAdding(!adding)}>
+          {adding ? "Cancel" : "Add cluster"}
+        </button>
+      </div>
+      {adding && (
+        <AddCluster
+          onAdded={() => {
+            setAdding(false);
+            clusters.reload();
+          }}
+        />
+      )}
       <ErrorMessage error={clusters.error} />
       {clusters.data && (
         <div class="table-wrap">
@@ -192,11 +270,14 @@ function Clusters() {
                 <th scope="col">Version</th>
                 <th scope="col">Applications</th>
                 <th scope="col">Connection</th>
+                <th scope="col">
+                  <span class="visually-hidden">Actions</span>
+                </th>
               </tr>
             </thead>
             <tbody>
               {(clusters.data.items ?? []).map((c: Cluster) => (
-                <tr key={c.server}>
+                <tr key={c.server} data-cluster={c.server}>
                   <td>{c.name}</td>
                   <td class="mono wrap">{c.server}</td>
                   <td>{c.info?.serverVersion}</td>
@@ -204,21 +285,108 @@ function Clusters() {
                   <td>
                     <Connection {...(c.info?.connectionState ?? {})} />
                   </td>
+                  <td>
+                    {c.server !== IN_CLUSTER && <RemoveButton what="cluster" name={c.server} onClick={() => setRemoving(c.server)} />}
+                  </td>
                 </tr>
               ))}
             </tbody>
           </table>
         </div>
       )}
+      {removing !== null && (
+        <RemoveDialog what="cluster" name={removing} remove={() => api.deleteCluster(removing)} onClose={() => setRemoving(null)} onRemoved={clusters.reload} />
+      )}
     </section>
+  );
+}
+
+function AddCluster({ onAdded }: { onAdded: () => void }) {
+  const [form, setForm] = useState({ server: "", name: "", token: "", ca: "", namespaces: "", insecure: false });
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const set = (key: keyof typeof form) => (e: Event) => {
+    const input = e.currentTarget as HTMLInputElement;
+    setForm({ ...form, [key]: input.type === "checkbox" ? input.checked : input.value });
+  };
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const tls: { insecure?: boolean; caData?: string } = {};
+      if (form.insecure) tls.insecure = true;
+      // The API takes the CA as base64 of its PEM, as a kubeconfig's certificate-authority-data.
+      if (form.ca.trim()) tls.caData = btoa(form.ca.trim() + "\n");
+      await api.createCluster({
+        server: form.server.trim(),
+        ...(form.name.trim() ? { name: form.name.trim() } : {}),
+        ...(lines(form.namespaces).length ? { namespaces: lines(form.namespaces) } : {}),
+        config: { ...(form.token ? { bearerToken: form.token } : {}), tlsClientConfig: tls },
+      });
+      onAdded();
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  };
+  return (
+    <form id="add-cluster" class="form add-repo" onSubmit={submit} aria-label="Add cluster">
+      <p class="muted">A destination cluster and the credentials ferry uses there (a service account's token). Credentials are never shown again.</p>
+      <div class="grid">
+        <label>
+          Server URL
+          <input name="server" required value={form.server} onInput={set("server")} placeholder="https://cluster.example.com:6443" />
+        </label>
+        <label>
+          Name (optional)
+          <input name="name" value={form.name} onInput={set("name")} />
+        </label>
+        <label>
+          Bearer token
+          <input name="token" type="password" autoComplete="new-password" value={form.token} onInput={set("token")} />
+        </label>
+        <label>
+          Namespaces (optional, comma-separated; all when empty)
+          <input name="namespaces" value={form.namespaces} onInput={set("namespaces")} />
+        </label>
+      </div>
+      <label>
+        CA certificate (PEM, optional)
+        <textarea name="ca" rows={3} value={form.ca} onInput={set("ca")} class="mono" />
+      </label>
+      <label class="check">
+        <input type="checkbox" name="insecure" checked={form.insecure} onChange={set("insecure")} />
+        Skip server certificate verification
+      </label>
+      <ErrorMessage error={error} />
+      <button type="submit" class="button primary" disabled={busy}>
+        {busy ? "Adding…" : "Add cluster"}
+      </button>
+    </form>
   );
 }
 
 function Projects() {
   const projects = useLoad(() => api.listProjects());
+  const [adding, setAdding] = useState(false);
+  const [removing, setRemoving] = useState<string | null>(null);
   return (
     <section aria-labelledby="projects-title" class="panel">
-      <h2 id="projects-title">Projects</h2>
+      <div class="panel-head">
+        <h2 id="projects-title">Projects</h2>
+        <button type="button" class="button" aria-expanded={adding} aria-controls="add-project" onClick={() => setAdding(!adding)}>
+          {adding ? "Cancel" : "Add project"}
+        </button>
+      </div>
+      {adding && (
+        <AddProject
+          onAdded={() => {
+            setAdding(false);
+            projects.reload();
+          }}
+        />
+      )}
       <ErrorMessage error={projects.error} />
       {projects.data && (
         <div class="table-wrap">
@@ -230,16 +398,24 @@ function Projects() {
                 <th scope="col">Description</th>
                 <th scope="col">Source repositories</th>
                 <th scope="col">Destinations</th>
+                <th scope="col">
+                  <span class="visually-hidden">Actions</span>
+                </th>
               </tr>
             </thead>
             <tbody>
               {(projects.data.items ?? []).map((p: AppProject) => (
-                <tr key={p.metadata.name}>
+                <tr key={p.metadata.name} data-project={p.metadata.name}>
                   <td>{p.metadata.name}</td>
                   <td>{p.spec?.description}</td>
                   <td class="mono wrap">{(p.spec?.sourceRepos ?? []).join(", ")}</td>
                   <td class="mono wrap">
                     {(p.spec?.destinations ?? []).map((d) => `${d.name || d.server || "*"}/${d.namespace || "*"}`).join(", ")}
+                  </td>
+                  <td>
+                    {p.metadata.name !== "default" && (
+                      <RemoveButton what="project" name={p.metadata.name} onClick={() => setRemoving(p.metadata.name)} />
+                    )}
                   </td>
                 </tr>
               ))}
@@ -247,6 +423,62 @@ function Projects() {
           </table>
         </div>
       )}
+      {removing !== null && (
+        <RemoveDialog what="project" name={removing} remove={() => api.deleteProject(removing)} onClose={() => setRemoving(null)} onRemoved={projects.reload} />
+      )}
     </section>
+  );
+}
+
+function AddProject({ onAdded }: { onAdded: () => void }) {
+  const [form, setForm] = useState({ name: "", description: "", repos: "*", destinations: "https://kubernetes.default.svc *" });
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const set = (key: keyof typeof form) => (e: Event) => setForm({ ...form, [key]: (e.currentTarget as HTMLInputElement).value });
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const destinations = form.destinations
+        .split("\n")
+        .map((l) => l.trim().split(/\s+/))
+        .filter((parts) => parts[0])
+        .map(([server, namespace]) => ({ server, namespace: namespace || "*" }));
+      await api.createProject({
+        metadata: { name: form.name.trim() },
+        spec: { description: form.description.trim() || undefined, sourceRepos: lines(form.repos), destinations },
+      });
+      onAdded();
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  };
+  return (
+    <form id="add-project" class="form add-repo" onSubmit={submit} aria-label="Add project">
+      <div class="grid">
+        <label>
+          Project name
+          <input name="name" required value={form.name} onInput={set("name")} />
+        </label>
+        <label>
+          Description (optional)
+          <input name="description" value={form.description} onInput={set("description")} />
+        </label>
+      </div>
+      <label>
+        Source repositories (one per line; * for any)
+        <textarea name="repos" rows={2} value={form.repos} onInput={set("repos")} class="mono" />
+      </label>
+      <label>
+        Destinations (one per line: server URL, then a namespace pattern)
+        <textarea name="destinations" rows={2} value={form.destinations} onInput={set("destinations")} class="mono" />
+      </label>
+      <ErrorMessage error={error} />
+      <button type="submit" class="button primary" disabled={busy}>
+        {busy ? "Adding…" : "Add project"}
+      </button>
+    </form>
   );
 }
