@@ -2,8 +2,9 @@
 its users and groups in a real LDAP directory (slapd), in front of the real ferry-server,
 controller and repo server.
 
-- A browser (headless Chromium) logs in on Dex's own login form through /auth/login and
-  /auth/callback, lands on the page it asked for, and its session works on the REST API; the
+- A browser (headless Chromium) opens an app's page, clicks the web UI's "Log in via" button,
+  logs in on Dex's own login form through /auth/login and /auth/callback, lands on the page it
+  asked for, and its session works on the REST API; the
   CLI does the same with ``ferry login --sso`` (its printed URL driven with plain HTTP posts to
   Dex's form) and its token works on gRPC.
 - A user whose LDAP group maps to a role syncs only what that role allows: the allowed sync is
@@ -263,6 +264,8 @@ def test_browser_logs_in_on_dex_and_its_groups_drive_rbac(sso: Sso, apps: Apps) 
     print(proc.stdout, proc.stderr)
     assert proc.returncode == 0, f"the browser run failed:\n{proc.stdout}\n{proc.stderr}"
     result = json.loads(proc.stdout.split("[sso-e2e] result ", 1)[1].splitlines()[0])
+    assert result["ssoButton"] == "Log in via Test Dex"  # oidc.config's name
+    assert result["ssoHref"] == f"/auth/login?return_url={urllib.parse.quote(return_path, safe='')}"
     assert result["loginPage"].startswith(sso.dex.issuer + "/auth/ldap")
     assert "Invalid" in result["wrongPassword"]
     assert result["landedAt"] == sso.server.http_url + return_path

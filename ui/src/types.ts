@@ -204,6 +204,14 @@ export interface AppProject {
   };
 }
 
+/** GET /api/v1/settings, public: what the login page needs before anyone logs in. */
+export interface Settings {
+  url?: string;
+  userLoginsDisabled?: boolean;
+  oidcConfig?: { name?: string; issuer?: string; clientID?: string; loginURL?: string };
+  dexConfig?: { connectors?: { name?: string; type?: string }[] };
+}
+
 export interface UserInfo {
   loggedIn?: boolean;
   username?: string;

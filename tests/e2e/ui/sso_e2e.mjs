@@ -1,5 +1,6 @@
 // SSO in a real headless Chromium (Debian's, driven by playwright-core from ui/node_modules): the
-// browser starts at ferry-server's /auth/login, logs in on Dex's own login form (Dex's LDAP
+// browser opens an app's page, gets the web UI's login page, clicks its SSO button (ferry-server's
+// /auth/login), logs in on Dex's own login form (Dex's LDAP
 // connector), comes back to the page it asked for with a session cookie, calls the API with it,
 // and logs out. Run by tests/e2e/test_sso.py, which passes its facts as JSON in FERRY_SSO_E2E;
 // prints one line per step and a last "[sso-e2e] result {...}" line; exits non-zero on failure.
@@ -51,8 +52,16 @@ async function api(method, path, body) {
 
 const result = {};
 try {
+  step = "the web UI's login page offers SSO";
+  await page.goto(`${config.url}${config.returnPath}`);
+  const ssoButton = page.getByRole("link", { name: /^Log in via / });
+  await ssoButton.waitFor();
+  result.ssoButton = (await ssoButton.textContent()).trim();
+  result.ssoHref = await ssoButton.getAttribute("href");
+  log(`login page: "${result.ssoButton}" -> ${result.ssoHref}`);
+
   step = "to Dex's login form";
-  await page.goto(`${config.url}/auth/login?return_url=${encodeURIComponent(config.returnPath)}`);
+  await ssoButton.click();
   await page.locator("#login").waitFor();
   result.loginPage = page.url();
   check(page.url().startsWith(config.issuer), `expected Dex's page, at ${page.url()}`);
