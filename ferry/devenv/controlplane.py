@@ -34,6 +34,7 @@ import json
 import secrets
 import shutil
 import ssl
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -276,6 +277,7 @@ class ControlPlane:
         entries[container] = entry
         # Entries naming containers first: kwok falls back to the first one naming none.
         spec: dict[str, Any] = {"logs": sorted(entries.values(), key=lambda e: "containers" not in e)}
+        metadata: dict[str, Any]
         if pod is None:
             kind, metadata = "ClusterLogs", {"name": f"ferry-logs-{namespace}"}
             path = f"{_KWOK_API}/clusterlogs/{metadata['name']}"
@@ -285,18 +287,34 @@ class ControlPlane:
             path = f"{_KWOK_API}/namespaces/{namespace}/logs/{pod}"
         body = {"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": kind, "metadata": metadata, "spec": spec}
         name = metadata["name"]
-        status, reply = self.request(
-            "PATCH",
-            f"{path}?fieldManager={_LOGS_FIELD_MANAGER}&force=true",
-            body,
-            content_type="application/apply-patch+yaml",
-        )
-        if status not in (200, 201):
-            raise RuntimeError(f"applying {kind} {name}: {status} {reply}")
+
+        def apply() -> None:
+            status, reply = self.request(
+                "PATCH",
+                f"{path}?fieldManager={_LOGS_FIELD_MANAGER}&force=true",
+                body,
+                content_type="application/apply-patch+yaml",
+            )
+            if status not in (200, 201):
+                raise RuntimeError(f"applying {kind} {name}: {status} {reply}")
+
+        apply()
         probe = f"/containerLogs/{namespace}/{pod or 'ferry-logs-probe'}/{container or 'ferry-logs-probe'}"
-        self._procs["kwok"].wait_until(
-            lambda: self._kwok_get(probe) == expected, timeout=30, what=f"kwok serving {kind} {name}"
-        )
+        applied = [time.monotonic()]
+
+        def served() -> bool:
+            if self._kwok_get(probe) == expected:
+                return True
+            # kwok v0.8.0 caches its Logs/ClusterLogs list by the watch's resourceVersion, which
+            # moves before its store has the object: a read in between keeps the old list until
+            # the next change. Such a change (a new annotation value) makes it read again.
+            if time.monotonic() - applied[0] > 3:
+                metadata["annotations"] = {"ferry.dev/logs-applied": str(time.time_ns())}
+                apply()
+                applied[0] = time.monotonic()
+            return False
+
+        self._procs["kwok"].wait_until(served, timeout=30, what=f"kwok serving {kind} {name}")
 
     def append_pod_logs(
         self, namespace: str, lines: Iterable[str], *, pod: str | None = None, container: str | None = None
