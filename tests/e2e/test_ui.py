@@ -5,8 +5,8 @@ ferry-server, controller and repo-server processes on the real control plane, wi
 The browser logs in, lists and filters the apps, opens the resource graph and tree, reads a
 pod's logs and sees a line the pod writes arrive, reads the pod's events, refreshes to see a Git
 change, reads its diff, syncs (a dry run of one resource, then to a chosen revision) and watches
-the status change live, rolls back, adds a repository, a cluster and a project and removes the
-cluster and project again, switches to the dark theme, lists 2,500 apps served by browser
+the status change live, rolls back, adds a repository, a cluster and a project and removes them
+again, switches to the dark theme, lists 2,500 apps served by browser
 routes, deletes the app keeping its resources and logs out; axe-core checks the main pages.
 Screenshots and the accessibility report land in ``tests/e2e/artifacts/ui``
 (``FERRY_UI_ARTIFACTS`` for elsewhere).
@@ -199,9 +199,10 @@ def test_web_ui_in_a_real_browser(
         # what the browser did happened for real
         live = k8s.CoreV1Api(kube).read_namespaced_config_map("ui-config", namespace).data
         assert live == {"version": "v1"}, "rolled back to v1"
-        status, repos = rest.request("GET", "/api/v1/repositories", token=token)
-        assert config["newRepo"] in [r["repo"] for r in repos.get("items", [])]
+        assert "[ui-e2e] repository added" in stdout, "the browser saw the repository it added"
         assert "[ui-e2e] cluster added" in stdout, "the browser saw the cluster it added"
+        status, repos = rest.request("GET", "/api/v1/repositories", token=token)
+        assert config["newRepo"] not in [r["repo"] for r in repos.get("items", [])], "removed again"
         status, clusters = rest.request("GET", "/api/v1/clusters", token=token)
         assert FAKE_CLUSTER not in [c["server"] for c in clusters.get("items", [])], "removed again"
         assert rest.request("GET", f"/api/v1/projects/{PROJECT}", token=token)[0] == 404

@@ -336,7 +336,9 @@ async function run() {
   await form.getByLabel("Repository URL").fill(config.newRepo);
   await form.getByLabel("Name (optional)", { exact: true }).fill("ui-added");
   await form.getByRole("button", { name: "Connect and add" }).click();
-  await page.locator(`tr[data-repo="${config.newRepo}"]`).waitFor();
+  const repoRow = page.locator(`tr[data-repo="${config.newRepo}"]`);
+  await repoRow.waitFor();
+  log("repository added");
 
   step = "settings: add a cluster and a project";
   await page.getByRole("button", { name: "Add cluster" }).click();
@@ -360,10 +362,11 @@ async function run() {
   await accessibility("settings");
   await shot("08-settings");
 
-  step = "settings: remove the project and the cluster";
+  step = "settings: remove the project, the cluster and the repository";
   for (const [what, name, row] of [
     ["project", config.project, projectRow],
     ["cluster", config.fakeCluster, clusterRow],
+    ["repository", config.newRepo, repoRow],
   ]) {
     await page.getByRole("button", { name: `Remove ${what} ${name}` }).click();
     const confirmRemove = page.getByRole("dialog", { name: `Remove ${what}` });
@@ -371,7 +374,7 @@ async function run() {
     await confirmRemove.waitFor({ state: "detached" });
     await row.waitFor({ state: "detached" });
   }
-  log("added a repository and a cluster; added and removed a project and the cluster");
+  log("added and removed a repository, a cluster and a project");
 
   step = "dark theme";
   await page.getByLabel("Theme").selectOption("dark");
@@ -391,6 +394,26 @@ async function run() {
   await page.getByTestId("resource-graph").waitFor();
   await accessibility("application-graph-dark");
   await shot("10-application-graph-dark");
+
+  step = "a laptop screen (1280×720): no page scrolls sideways, the actions stay in view";
+  await page.setViewportSize({ width: 1280, height: 720 });
+  for (const [path, ready, action] of [
+    ["/applications", page.locator(`tr[data-app="${config.app}"]`), page.getByRole("searchbox", { name: "Search" })],
+    [`/applications/${config.app}`, page.getByTestId("resource-graph"), page.getByRole("button", { name: "Sync", exact: true })],
+    ["/settings", page.getByRole("heading", { name: "Projects" }), page.getByRole("button", { name: "Add project" })],
+  ]) {
+    await page.goto(config.url + path);
+    await ready.waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(overflow <= 0, `${path} scrolls sideways by ${overflow}px`);
+    const box = await action.boundingBox();
+    check(box && box.x >= 0 && box.x + box.width <= 1280, `${path}: the action is off screen (${JSON.stringify(box)})`);
+  }
+  await shot("11-laptop-settings");
+  await page.setViewportSize({ width: 1400, height: 1000 });
+  await page.goto(`${config.url}/applications/${config.app}`);
+  await page.getByRole("button", { name: "Sync", exact: true }).waitFor();
+  log("1280×720: list, application and settings fit the width");
 
   step = "system theme is followed when nothing is chosen (and the app runs under its CSP)";
   const darkSystem = await browser.newContext({ ignoreHTTPSErrors: true, colorScheme: "dark" });

@@ -74,6 +74,57 @@ function RemoveButton({ what, name, onClick }: { what: string; name: string; onC
   );
 }
 
+/**
+ * An "Add …" form: its fields, an input handler per field, and a submit that sends them, shows the
+ * server's refusal in place and calls onAdded once the server took them.
+ */
+function useAddForm<F extends Record<string, string | boolean>>(initial: F, send: (form: F) => Promise<unknown>, onAdded: () => void) {
+  const [form, setForm] = useState(initial);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const set = (key: keyof F) => (e: Event) => {
+    const input = e.currentTarget as HTMLInputElement;
+    setForm({ ...form, [key]: input.type === "checkbox" ? input.checked : input.value });
+  };
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await send(form);
+      onAdded();
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  };
+  return { form, set, submit, error, busy };
+}
+
+/** A settings panel's title and the button that opens (or cancels) its "Add …" form. */
+function PanelHead(props: { titleId: string; title: string; formId: string; addLabel: string; adding: boolean; onToggle: () => void }) {
+  return (
+    <div class="panel-head">
+      <h2 id={props.titleId}>{props.title}</h2>
+      <button type="button" class="button" aria-expanded={props.adding} aria-controls={props.formId} onClick={props.onToggle}>
+        {props.adding ? "Cancel" : props.addLabel}
+      </button>
+    </div>
+  );
+}
+
+/** The end of an "Add …" form: the server's refusal, if any, and the submit button. */
+function FormEnd({ error, busy, label, busyLabel }: { error: unknown; busy: boolean; label: string; busyLabel: string }) {
+  return (
+    <>
+      <ErrorMessage error={error} />
+      <button type="submit" class="button primary" disabled={busy}>
+        {busy ? busyLabel : label}
+      </button>
+    </>
+  );
+}
+
 /** One entry per line (or comma), trimmed, empty ones dropped. */
 function lines(text: string): string[] {
   return text
@@ -102,12 +153,7 @@ function Repositories() {
   const [removing, setRemoving] = useState<string | null>(null);
   return (
     <section aria-labelledby="repos-title" class="panel">
-      <div class="panel-head">
-        <h2 id="repos-title">Repositories</h2>
-        <button type="button" class="button" aria-expanded={adding} aria-controls="add-repo" onClick={() => setAdding(!adding)}>
-          {adding ? "Cancel" : "Add repository"}
-        </button>
-      </div>
+      <PanelHead titleId="repos-title" title="Repositories" formId="add-repo" addLabel="Add repository" adding={adding} onToggle={() => setAdding(!adding)} />
       {adding && (
         <AddRepository
           onAdded={() => {
@@ -169,31 +215,19 @@ function Repositories() {
 }
 
 function AddRepository({ onAdded }: { onAdded: () => void }) {
-  const [form, setForm] = useState({ repo: "", type: "git", name: "", username: "", password: "", project: "", insecure: false });
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const set = (key: keyof typeof form) => (e: Event) => {
-    const input = e.currentTarget as HTMLInputElement;
-    setForm({ ...form, [key]: input.type === "checkbox" ? input.checked : input.value });
-  };
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+  const { form, set, submit, error, busy } = useAddForm(
+    { repo: "", type: "git", name: "", username: "", password: "", project: "", insecure: false },
+    (form) => {
       const body: Repository & { username?: string; password?: string } = { repo: form.repo.trim(), type: form.type };
       if (form.name) body.name = form.name;
       if (form.project) body.project = form.project;
       if (form.username) body.username = form.username;
       if (form.password) body.password = form.password;
       if (form.insecure) body.insecure = true;
-      await api.createRepo(body);
-      onAdded();
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
-  };
+      return api.createRepo(body);
+    },
+    onAdded,
+  );
   return (
     <form id="add-repo" class="form add-repo" onSubmit={submit} aria-label="Add repository">
       <p class="muted">ferry tests the connection before it stores the repository. Credentials are never shown again.</p>
@@ -230,10 +264,7 @@ function AddRepository({ onAdded }: { onAdded: () => void }) {
         <input type="checkbox" name="insecure" checked={form.insecure} onChange={set("insecure")} />
         Skip server certificate verification
       </label>
-      <ErrorMessage error={error} />
-      <button type="submit" class="button primary" disabled={busy}>
-        {busy ? "Connecting…" : "Connect and add"}
-      </button>
+      <FormEnd error={error} busy={busy} label="Connect and add" busyLabel="Connecting…" />
     </form>
   );
 }
@@ -244,12 +275,7 @@ function Clusters() {
   const [removing, setRemoving] = useState<string | null>(null);
   return (
     <section aria-labelledby="clusters-title" class="panel">
-      <div class="panel-head">
-        <h2 id="clusters-title">Clusters</h2>
-        <button type="button" class="button" aria-expanded={adding} aria-controls="add-cluster" onClick={() => setAdding(!adding)}>
-          {adding ? "Cancel" : "Add cluster"}
-        </button>
-      </div>
+      <PanelHead titleId="clusters-title" title="Clusters" formId="add-cluster" addLabel="Add cluster" adding={adding} onToggle={() => setAdding(!adding)} />
       {adding && (
         <AddCluster
           onAdded={() => {
@@ -302,34 +328,22 @@ function Clusters() {
 }
 
 function AddCluster({ onAdded }: { onAdded: () => void }) {
-  const [form, setForm] = useState({ server: "", name: "", token: "", ca: "", namespaces: "", insecure: false });
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const set = (key: keyof typeof form) => (e: Event) => {
-    const input = e.currentTarget as HTMLInputElement;
-    setForm({ ...form, [key]: input.type === "checkbox" ? input.checked : input.value });
-  };
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+  const { form, set, submit, error, busy } = useAddForm(
+    { server: "", name: "", token: "", ca: "", namespaces: "", insecure: false },
+    (form) => {
       const tls: { insecure?: boolean; caData?: string } = {};
       if (form.insecure) tls.insecure = true;
       // The API takes the CA as base64 of its PEM, as a kubeconfig's certificate-authority-data.
       if (form.ca.trim()) tls.caData = btoa(form.ca.trim() + "\n");
-      await api.createCluster({
+      return api.createCluster({
         server: form.server.trim(),
         ...(form.name.trim() ? { name: form.name.trim() } : {}),
         ...(lines(form.namespaces).length ? { namespaces: lines(form.namespaces) } : {}),
         config: { ...(form.token ? { bearerToken: form.token } : {}), tlsClientConfig: tls },
       });
-      onAdded();
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
-  };
+    },
+    onAdded,
+  );
   return (
     <form id="add-cluster" class="form add-repo" onSubmit={submit} aria-label="Add cluster">
       <p class="muted">A destination cluster and the credentials ferry uses there (a service account's token). Credentials are never shown again.</p>
@@ -359,10 +373,7 @@ function AddCluster({ onAdded }: { onAdded: () => void }) {
         <input type="checkbox" name="insecure" checked={form.insecure} onChange={set("insecure")} />
         Skip server certificate verification
       </label>
-      <ErrorMessage error={error} />
-      <button type="submit" class="button primary" disabled={busy}>
-        {busy ? "Adding…" : "Add cluster"}
-      </button>
+      <FormEnd error={error} busy={busy} label="Add cluster" busyLabel="Adding…" />
     </form>
   );
 }
@@ -373,12 +384,7 @@ function Projects() {
   const [removing, setRemoving] = useState<string | null>(null);
   return (
     <section aria-labelledby="projects-title" class="panel">
-      <div class="panel-head">
-        <h2 id="projects-title">Projects</h2>
-        <button type="button" class="button" aria-expanded={adding} aria-controls="add-project" onClick={() => setAdding(!adding)}>
-          {adding ? "Cancel" : "Add project"}
-        </button>
-      </div>
+      <PanelHead titleId="projects-title" title="Projects" formId="add-project" addLabel="Add project" adding={adding} onToggle={() => setAdding(!adding)} />
       {adding && (
         <AddProject
           onAdded={() => {
@@ -431,30 +437,21 @@ function Projects() {
 }
 
 function AddProject({ onAdded }: { onAdded: () => void }) {
-  const [form, setForm] = useState({ name: "", description: "", repos: "*", destinations: "https://kubernetes.default.svc *" });
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const set = (key: keyof typeof form) => (e: Event) => setForm({ ...form, [key]: (e.currentTarget as HTMLInputElement).value });
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+  const { form, set, submit, error, busy } = useAddForm(
+    { name: "", description: "", repos: "*", destinations: `${IN_CLUSTER} *` },
+    (form) => {
       const destinations = form.destinations
         .split("\n")
         .map((l) => l.trim().split(/\s+/))
         .filter((parts) => parts[0])
         .map(([server, namespace]) => ({ server, namespace: namespace || "*" }));
-      await api.createProject({
+      return api.createProject({
         metadata: { name: form.name.trim() },
         spec: { description: form.description.trim() || undefined, sourceRepos: lines(form.repos), destinations },
       });
-      onAdded();
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
-  };
+    },
+    onAdded,
+  );
   return (
     <form id="add-project" class="form add-repo" onSubmit={submit} aria-label="Add project">
       <div class="grid">
@@ -475,10 +472,7 @@ function AddProject({ onAdded }: { onAdded: () => void }) {
         Destinations (one per line: server URL, then a namespace pattern)
         <textarea name="destinations" rows={2} value={form.destinations} onInput={set("destinations")} class="mono" />
       </label>
-      <ErrorMessage error={error} />
-      <button type="submit" class="button primary" disabled={busy}>
-        {busy ? "Adding…" : "Add project"}
-      </button>
+      <FormEnd error={error} busy={busy} label="Add project" busyLabel="Adding…" />
     </form>
   );
 }
