@@ -254,7 +254,8 @@ class Mirrors:
     ref_cache_seconds: float = 60.0
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     _refs: dict[str, _Refs] = field(default_factory=dict)
-    _refs_inflight: dict[str, asyncio.Future[_Refs]] = field(default_factory=dict)
+    # the ls-remote running for a URL: when it started, and its result to come
+    _refs_inflight: dict[str, tuple[float, asyncio.Future[_Refs]]] = field(default_factory=dict)
 
     def path_for(self, url: str) -> Path:
         return self.root / hashlib.sha256(normalize_url(url).encode()).hexdigest()[:24]
@@ -284,16 +285,37 @@ class Mirrors:
             metrics.GIT_REQUEST_SECONDS.labels(repo_label, request_type).observe(time.monotonic() - start)
 
     async def refs(self, url: str, creds: Credentials, *, no_cache: bool = False) -> _Refs:
-        """The remote's references (``git ls-remote``), cached briefly and shared by concurrent callers."""
+        """The remote's references (``git ls-remote``), cached briefly and shared by concurrent callers.
+
+        ``no_cache`` asks for references read after the call: it shares an ls-remote that started
+        after it was made, or waits for the running one to end and shares the next. A webhook
+        that refreshes 1,000 apps of one repository so costs a few ls-remotes, not 1,000.
+        """
         key = normalize_url(url)
+        asked_at = time.monotonic()
         cached = self._refs.get(key)
-        if cached and not no_cache and time.monotonic() - cached.fetched_at < self.ref_cache_seconds:
+        if cached and not no_cache and asked_at - cached.fetched_at < self.ref_cache_seconds:
             return cached
-        inflight = self._refs_inflight.get(key)
-        if inflight is not None and not no_cache:
-            return await asyncio.shield(inflight)
+        while (inflight := self._refs_inflight.get(key)) is not None:
+            started_at, running = inflight
+            # one that started before a no_cache call may have read the remote before a push this
+            # caller knows about: wait for it to end, then share (or start) the next one
+            fresh_enough = not no_cache or started_at >= asked_at
+            try:
+                result = await asyncio.shield(running)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is None or task.cancelling():
+                    raise  # this caller was cancelled
+                continue  # the caller that ran it was: ask again
+            except Exception:
+                if fresh_enough:
+                    raise
+                continue
+            if fresh_enough:
+                return result
         future: asyncio.Future[_Refs] = asyncio.get_running_loop().create_future()
-        self._refs_inflight[key] = future
+        self._refs_inflight[key] = (time.monotonic(), future)
         try:
             text = await self._git(url, creds, "ls-remote", ["ls-remote", "--symref", "{url}"])
             result = parse_ls_remote(text)

@@ -212,6 +212,51 @@ def test_fifty_concurrent_requests_for_a_new_revision_fetch_once(
     first.close()
 
 
+def test_concurrent_fresh_resolutions_share_ls_remotes_and_see_the_push(
+    reposerver_process: RunningServer, git_daemon: GitDaemon, repo: GitRepo
+) -> None:
+    """What a webhook for a monorepo causes: every app asks for the branch past the cache."""
+    url = git_daemon.url(repo.name)
+    label = normalize_url(url)
+    tokens = TokenSource(SERVICE_KEY.encode(), "test")
+    request = repo_pb2.ResolveRevisionRequest(
+        repo=types_pb2.Repository(repo=url), revision="HEAD", no_cache=True
+    )
+
+    async def burst(count: int) -> list[str]:
+        async with grpc.aio.insecure_channel(reposerver_process.address) as channel:
+            stub = repo_pb2_grpc.RepoServiceStub(channel)
+            replies = await asyncio.gather(
+                *(stub.ResolveRevision(request, metadata=tokens.metadata(), timeout=60) for _ in range(count))
+            )
+            return [r.revision for r in replies]
+
+    def ls_remotes() -> float:
+        return reposerver_process.metric("ferry_git_request_total", repo=label, request_type="ls-remote")
+
+    asyncio.run(burst(1))
+    pushed = repo.commit("pushed", {"app/cm.yaml": CM.format(name="pushed")})
+    before = ls_remotes()
+    assert asyncio.run(burst(50)) == [pushed] * 50  # each asked after the push: each sees it
+    shared = ls_remotes() - before
+    assert 1 <= shared <= 3, f"{shared:.0f} ls-remotes for 50 concurrent fresh resolutions"
+
+    async def push_during_a_read() -> tuple[str, str]:
+        async with grpc.aio.insecure_channel(reposerver_process.address) as channel:
+            stub = repo_pb2_grpc.RepoServiceStub(channel)
+            early = asyncio.ensure_future(
+                stub.ResolveRevision(request, metadata=tokens.metadata(), timeout=60)
+            )
+            await asyncio.sleep(0.01)  # the early one's ls-remote is under way
+            sha = repo.commit("later", {"app/cm.yaml": CM.format(name="later")})
+            late = await stub.ResolveRevision(request, metadata=tokens.metadata(), timeout=60)
+            await early
+            return sha, late.revision
+
+    later, seen = asyncio.run(push_during_a_read())
+    assert seen == later, "a resolution asked after a push must not reuse a read from before it"
+
+
 def test_a_corrupt_mirror_is_cloned_again(
     client: RepoClient, reposerver_process: RunningServer, git_daemon: GitDaemon, repo: GitRepo
 ) -> None:
