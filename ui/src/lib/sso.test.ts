@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { returnPath, ssoLogin } from "./sso";
+import { loginChoices, returnPath, ssoLogin } from "./sso";
 
 describe("returnPath", () => {
   it("keeps where the user was headed, with its query", () => {
@@ -34,5 +34,22 @@ describe("ssoLogin", () => {
     expect(ssoLogin(settings, "/login", "")?.label).toBe("Log in via LDAP");
     const two = { ...settings, dexConfig: { connectors: [{ name: "LDAP" }, { name: "GitHub" }] } };
     expect(ssoLogin(two, "/login", "")?.label).toBe("Log in via Dex");
+  });
+});
+
+describe("loginChoices", () => {
+  const oidc = { oidcConfig: { name: "Okta", loginURL: "/auth/login" } };
+
+  it("offers the local form alone without SSO, and beside SSO when local logins are on", () => {
+    expect(loginChoices(null, "/login", "")).toEqual({ sso: null, local: true });
+    expect(loginChoices(oidc, "/login", "").local).toBe(true);
+  });
+  it("offers only SSO when local logins are off", () => {
+    const choices = loginChoices({ ...oidc, userLoginsDisabled: true }, "/login", "");
+    expect(choices.local).toBe(false);
+    expect(choices.sso?.label).toBe("Log in via Okta");
+  });
+  it("keeps the form when local logins are off but no SSO is configured", () => {
+    expect(loginChoices({ userLoginsDisabled: true }, "/login", "").local).toBe(true);
   });
 });

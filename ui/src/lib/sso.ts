@@ -21,6 +21,15 @@ export function returnPath(pathname: string, search: string): string {
   return pathname + search;
 }
 
+/**
+ * What the login page offers: the SSO button when a provider is configured, the local form unless
+ * local logins are off (and offered then too when there is no SSO, so the server's answer says why).
+ */
+export function loginChoices(settings: Settings | null, pathname: string, search: string): { sso: SsoLogin | null; local: boolean } {
+  const sso = ssoLogin(settings, pathname, search);
+  return { sso, local: !settings?.userLoginsDisabled || sso === null };
+}
+
 /** The SSO button, or null when no provider is configured (oidc.config / dex.config unset). */
 export function ssoLogin(settings: Settings | null, pathname: string, search: string): SsoLogin | null {
   const oidc = settings?.oidcConfig;

@@ -4,7 +4,7 @@ import { api } from "../api";
 import { ErrorMessage } from "../components/Dialog";
 import { Logo } from "../components/Logo";
 import { ThemeSelect } from "../components/ThemeSelect";
-import { ssoLogin } from "../lib/sso";
+import { loginChoices } from "../lib/sso";
 import type { ThemeChoice } from "../lib/theme";
 import type { Settings } from "../types";
 
@@ -22,8 +22,7 @@ export function LoginPage({ onLogin, theme, onTheme }: { onLogin: (username: str
       .then(setSettings)
       .catch(() => setSettings(null));
   }, []);
-  const sso = ssoLogin(settings, location.pathname, location.search);
-  const localLogins = !settings?.userLoginsDisabled;
+  const { sso, local: localLogins } = loginChoices(settings, location.pathname, location.search);
 
   const submit = async (event: Event) => {
     event.preventDefault();
