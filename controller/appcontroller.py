@@ -48,7 +48,7 @@ from ferry.engine.ignore import IgnoreRule, IgnoreRuleError, rule_from_spec
 from ferry.engine.tracking import instance_label_value, owning_app
 from ferry.kube.client import KubeClient, Obj, ResourceInfo
 from ferry.kube.config import ClusterConfig
-from ferry.kube.errors import Conflict, KubeError, NotFoundError
+from ferry.kube.errors import Conflict, KubeError, NotFoundError, Unprocessable
 from ferry.kube.informer import Informer
 from ferry.kube.lease import Leases
 from ferry.projects import DEFAULT_PROJECT, forbidden_resources, violations
@@ -57,10 +57,12 @@ from ferry.settings import (
     APP_API_VERSION,
     IN_CLUSTER_SERVER,
     REFRESH_ANNOTATION,
+    REFRESH_REQUESTED_AT_ANNOTATION,
     RESOURCES_FINALIZER,
     SECRET_TYPE_LABEL,
     SETTINGS_CONFIGMAP,
     Settings,
+    refresh_requested_at_ms,
 )
 from ferry.tree import TREE_TTL_SECONDS, build_tree, tree_key
 from ferry.v1 import repo_pb2, repo_pb2_grpc, types_pb2
@@ -602,7 +604,12 @@ class AppController:
             memory.cluster = destination.cache.name
             if level >= Refresh.LATEST or memory.manifests is None:
                 await self._fetch_manifests(
-                    app, destination, memory, hard=level == Refresh.HARD, fresh_refs=bool(refresh)
+                    app,
+                    destination,
+                    memory,
+                    hard=level == Refresh.HARD,
+                    fresh_refs=bool(refresh),
+                    refs_read_after_ms=refresh_requested_at_ms(annotations),
                 )
                 memory.spec_key = key
                 memory.last_latest = time.monotonic()
@@ -623,7 +630,7 @@ class AppController:
         if refresh:
             # before the status write: its watch event would otherwise still carry the annotation
             # and queue a second fresh refresh (a second ls-remote per app per webhook)
-            await self._clear_refresh(name)
+            await self._clear_refresh(name, annotations)
         await self._write_status(app, status)
         if decision.operation is not None:
             await self._request_operation(name, decision.operation)
@@ -777,11 +784,19 @@ class AppController:
         )
 
     async def _fetch_manifests(
-        self, app: Obj, destination: Destination, memory: AppMemory, *, hard: bool, fresh_refs: bool = False
+        self,
+        app: Obj,
+        destination: Destination,
+        memory: AppMemory,
+        *,
+        hard: bool,
+        fresh_refs: bool = False,
+        refs_read_after_ms: int = 0,
     ) -> None:
         """Asks the repo server for the app's manifests. ``fresh_refs`` (a refresh someone asked
         for, e.g. after a webhook push): resolve the revision past the repo server's short-lived
-        reference cache first, and render that exact commit."""
+        reference cache first — with references read since ``refs_read_after_ms``, when the
+        refresh was asked for, or else since now — and render that exact commit."""
         spec = app["spec"]
         source = spec.get("source") or {}
         assert self._repo is not None
@@ -790,7 +805,12 @@ class AppController:
         try:
             if fresh_refs and not hard and not source.get("chart"):
                 resolved = await self._repo.ResolveRevision(
-                    repo_pb2.ResolveRevisionRequest(repo=repository, revision=revision, no_cache=True),
+                    repo_pb2.ResolveRevisionRequest(
+                        repo=repository,
+                        revision=revision,
+                        no_cache=True,
+                        refs_read_after_ms=refs_read_after_ms,
+                    ),
                     metadata=self._tokens.metadata(),
                     timeout=self.config.repo_timeout,
                 )
@@ -897,10 +917,34 @@ class AppController:
         except NotFoundError:
             pass  # deleted meanwhile
 
-    async def _clear_refresh(self, name: str) -> None:
-        patch = {"metadata": {"annotations": {REFRESH_ANNOTATION: None}}}
-        with contextlib.suppress(NotFoundError):
-            await self.kube.patch(self.app_info, name, patch, namespace=self.config.namespace)
+    async def _clear_refresh(self, name: str, annotations: dict[str, str]) -> None:
+        """Removes the refresh request this reconcile served, and only that one: a request made
+        meanwhile (a newer refresh-requested-at, e.g. the webhook of a later push) stays, and its
+        watch event queues the app again."""
+        requested_at = annotations.get(REFRESH_REQUESTED_AT_ANNOTATION)
+        if requested_at is None:
+            patch: Any = {"metadata": {"annotations": {REFRESH_ANNOTATION: None}}}
+            patch_type = "merge"
+        else:
+            pointer = "/metadata/annotations/" + REFRESH_REQUESTED_AT_ANNOTATION.replace("/", "~1")
+            patch = [
+                {"op": "test", "path": pointer, "value": requested_at},
+                {"op": "remove", "path": pointer},
+            ]
+            if REFRESH_ANNOTATION in annotations:
+                patch.append(
+                    {"op": "remove", "path": "/metadata/annotations/" + REFRESH_ANNOTATION.replace("/", "~1")}
+                )
+            patch_type = "json"
+        try:
+            await self.kube.patch(
+                self.app_info, name, patch, namespace=self.config.namespace, patch_type=patch_type
+            )
+        except NotFoundError:
+            pass  # deleted meanwhile
+        except (Unprocessable, Conflict) as err:
+            # asked again meanwhile (or the annotations changed under us): that request stays
+            log.debug("refresh request left in place", extra={"application": name, "reason": err.message})
 
     # --- metrics -----------------------------------------------------------------------------------
 

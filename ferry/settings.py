@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,22 @@ RBAC_CONFIGMAP = "ferry-rbac-cm"
 SECRET = "ferry-secret"  # noqa: S105 (a Secret's name)
 SECRET_TYPE_LABEL = "ferrycd.io/secret-type"  # noqa: S105 (a label key)
 REFRESH_ANNOTATION = "ferrycd.io/refresh"
+# When that refresh was asked for (Unix milliseconds, set beside it by ferry-server): references
+# the repo server read since then are fresh enough, so the apps one webhook refreshes share a read.
+REFRESH_REQUESTED_AT_ANNOTATION = "ferrycd.io/refresh-requested-at"
+
+
+def refresh_annotations(level: str) -> dict[str, str]:
+    """The annotations that ask the controller for a refresh of ``level`` (normal | hard), now."""
+    return {REFRESH_ANNOTATION: level, REFRESH_REQUESTED_AT_ANNOTATION: str(int(time.time() * 1000))}
+
+
+def refresh_requested_at_ms(annotations: dict[str, str]) -> int:
+    """When the pending refresh was asked for, or 0 when that is not known (or garbled)."""
+    value = annotations.get(REFRESH_REQUESTED_AT_ANNOTATION, "")
+    return int(value) if value.isdigit() else 0
+
+
 RESOURCES_FINALIZER = "ferrycd.io/resources-finalizer"
 IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
 IN_CLUSTER_NAME = "in-cluster"

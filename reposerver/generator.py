@@ -115,14 +115,22 @@ class Generator:
 
     # --- revisions -------------------------------------------------------------------------------
 
-    async def resolve(self, repo: types_pb2.Repository, revision: str, *, no_cache: bool = False) -> str:
-        """The commit SHA a revision names; NOT_FOUND naming it when it names none."""
+    async def resolve(
+        self,
+        repo: types_pb2.Repository,
+        revision: str,
+        *,
+        no_cache: bool = False,
+        read_after: float | None = None,
+    ) -> str:
+        """The commit SHA a revision names; NOT_FOUND naming it when it names none. ``no_cache``
+        with ``read_after`` (Unix time): references read since then will do (see Mirrors.refs)."""
         url = _require_url(repo)
         creds = Credentials.from_repository(repo)
         revision = revision.strip()
         if is_full_sha(revision):
             return revision
-        refs = await self.mirrors.refs(url, creds, no_cache=no_cache)
+        refs = await self.mirrors.refs(url, creds, no_cache=no_cache, read_after=read_after)
         sha = resolve_from_refs(revision, refs.refs, refs.head)
         if sha is not None:
             return sha

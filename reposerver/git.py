@@ -223,6 +223,7 @@ class _Refs:
     fetched_at: float
     refs: dict[str, str]  # full ref name -> commit SHA (tags peeled)
     head: str | None  # symbolic target of HEAD, e.g. refs/heads/main
+    started_at: float = 0.0  # time.monotonic() when its ls-remote started: it saw every push before
 
 
 def parse_ls_remote(text: str) -> _Refs:
@@ -284,17 +285,24 @@ class Mirrors:
         finally:
             metrics.GIT_REQUEST_SECONDS.labels(repo_label, request_type).observe(time.monotonic() - start)
 
-    async def refs(self, url: str, creds: Credentials, *, no_cache: bool = False) -> _Refs:
+    async def refs(
+        self, url: str, creds: Credentials, *, no_cache: bool = False, read_after: float | None = None
+    ) -> _Refs:
         """The remote's references (``git ls-remote``), cached briefly and shared by concurrent callers.
 
-        ``no_cache`` asks for references read after the call: it shares an ls-remote that started
-        after it was made, or waits for the running one to end and shares the next. A webhook
-        that refreshes 1,000 apps of one repository so costs a few ls-remotes, not 1,000.
+        ``no_cache`` asks for references read after the call — or after ``read_after`` (Unix
+        time, when a refresh was asked for): it takes a read that started since, shares a running
+        one that did, or waits for the running one to end and shares the next. The apps one
+        webhook refreshes so share one ls-remote, and each still sees every push before it.
         """
         key = normalize_url(url)
         asked_at = time.monotonic()
+        if read_after is not None:  # the same moment on the monotonic clock, never in the future
+            asked_at = min(asked_at, asked_at - (time.time() - read_after))
         cached = self._refs.get(key)
         if cached and not no_cache and asked_at - cached.fetched_at < self.ref_cache_seconds:
+            return cached
+        if cached and no_cache and cached.started_at >= asked_at:
             return cached
         while (inflight := self._refs_inflight.get(key)) is not None:
             started_at, running = inflight
@@ -315,10 +323,12 @@ class Mirrors:
             if fresh_enough:
                 return result
         future: asyncio.Future[_Refs] = asyncio.get_running_loop().create_future()
-        self._refs_inflight[key] = (time.monotonic(), future)
+        started_at = time.monotonic()
+        self._refs_inflight[key] = (started_at, future)
         try:
             text = await self._git(url, creds, "ls-remote", ["ls-remote", "--symref", "{url}"])
             result = parse_ls_remote(text)
+            result.started_at = started_at
             self._refs[key] = result
             future.set_result(result)
             return result

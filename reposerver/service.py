@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ferry.errors import InvalidArgument
 from ferry.interceptors import Context
 from ferry.v1 import repo_pb2, repo_pb2_grpc, types_pb2
 from reposerver.generator import Generator
@@ -19,7 +20,14 @@ class RepoService(repo_pb2_grpc.RepoServiceServicer):
     async def ResolveRevision(
         self, request: repo_pb2.ResolveRevisionRequest, context: Context
     ) -> repo_pb2.ResolveRevisionResponse:
-        sha = await self.generator.resolve(request.repo, request.revision, no_cache=request.no_cache)
+        if request.refs_read_after_ms < 0:
+            raise InvalidArgument("refs_read_after_ms must not be negative")
+        sha = await self.generator.resolve(
+            request.repo,
+            request.revision,
+            no_cache=request.no_cache,
+            read_after=request.refs_read_after_ms / 1000 if request.refs_read_after_ms else None,
+        )
         return repo_pb2.ResolveRevisionResponse(revision=sha, ambiguous_revision=request.revision)
 
     async def ListRefs(self, request: repo_pb2.ListRefsRequest, context: Context) -> repo_pb2.Refs:

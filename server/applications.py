@@ -39,7 +39,7 @@ from ferry.interceptors import CALLER, Context
 from ferry.kube.client import KubeClient, Obj
 from ferry.kube.errors import Conflict, KubeError, NotFoundError, to_ferry
 from ferry.selectors import parse as parse_selector
-from ferry.settings import APP_API_VERSION, REFRESH_ANNOTATION, RESOURCES_FINALIZER
+from ferry.settings import APP_API_VERSION, REFRESH_ANNOTATION, RESOURCES_FINALIZER, refresh_annotations
 from ferry.tree import build_tree, pods_of, tree_key
 from ferry.v1 import application_pb2, application_pb2_grpc, repo_pb2, types_pb2
 from server import argo
@@ -288,7 +288,7 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
             "patch",
             self.s.app_info,
             name,
-            {"metadata": {"annotations": {REFRESH_ANNOTATION: level}}},
+            {"metadata": {"annotations": refresh_annotations(level)}},
             namespace=self.s.namespace,
         )
         deadline = time.monotonic() + REFRESH_WAIT_SECONDS

@@ -7,8 +7,9 @@ Gitea (X-Gitea-Signature) push events, each verified with its secret from ferry-
 ``webhook.gitea.secret``). A provider without a configured secret, a missing or wrong signature:
 401, nothing changes. Repository URLs match whatever form the push names them in (https or ssh,
 ``.git`` or not, any case); an app is refreshed when its target revision follows the pushed
-branch or tag (HEAD / empty follows the default branch). Several pushes in a burst coalesce: an
-app already waiting for a refresh is not annotated again.
+branch or tag (HEAD / empty follows the default branch). Each app gets
+``ferrycd.io/refresh: normal`` and ``ferrycd.io/refresh-requested-at`` (now, after the push):
+the repo server may serve every such refresh from one ``git ls-remote`` started since then.
 
 Monorepos: when the push lists its changed files (GitHub, GitLab and Gitea do, for up to 20
 commits), an app with the ``argocd.argoproj.io/manifest-generate-paths`` annotation (or
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ferry.repourl import canonical
-from ferry.settings import REFRESH_ANNOTATION
+from ferry.settings import refresh_annotations
 from server.state import ServerState
 
 log = logging.getLogger(__name__)
@@ -184,11 +185,12 @@ def follows(target_revision: str, push: Push) -> bool:
     return revision in (short, push.ref)
 
 
-def plan_refresh(apps: Iterable[dict[str, Any]], push: Push) -> tuple[list[str], list[str], list[str]]:
-    """(refresh first, refresh after, already pending) app names for a push."""
+def plan_refresh(apps: Iterable[dict[str, Any]], push: Push) -> tuple[list[str], list[str]]:
+    """(refresh first, refresh after) app names for a push. An app whose refresh is already
+    pending is asked again: its earlier request could be served with references read before the
+    push (the controller clears only the request it served)."""
     first: list[str] = []
     after: list[str] = []
-    pending: list[str] = []
     for app in apps:
         source = (app.get("spec") or {}).get("source") or {}
         if canonical(str(source.get("repoURL", ""))) not in push.urls or not follows(
@@ -199,34 +201,36 @@ def plan_refresh(apps: Iterable[dict[str, Any]], push: Push) -> tuple[list[str],
         declared = generate_paths(app)
         if push.changed is not None and declared is not None and not touches(declared, push.changed):
             continue  # the app said what it depends on, and none of it changed
-        if ((app.get("metadata") or {}).get("annotations") or {}).get(REFRESH_ANNOTATION):
-            pending.append(name)  # a refresh is already pending: coalesce
-            continue
         likely = declared if declared is not None else [str(source.get("path") or "")]
         if push.changed is None or touches(likely, push.changed):
             first.append(name)
         else:
             after.append(name)
-    return first, after, pending
+    return first, after
 
 
 async def refresh_matching(state: ServerState, push: Push) -> list[str]:
     """Annotates every app following the pushed repository and ref, the likely touched ones before
-    returning and the rest in the background; returns all their names."""
-    first, after, pending = plan_refresh(state.apps.items(), push)
-    await _annotate(state, first)
+    returning and the rest in the background; returns all their names.
+
+    Every app is asked for a refresh requested now, after the push: references the repo server
+    reads from now on see it, so the apps share one read.
+    """
+    annotations = refresh_annotations("normal")
+    first, after = plan_refresh(state.apps.items(), push)
+    await _annotate(state, first, annotations)
     if after:
-        task = asyncio.create_task(_annotate(state, after))
+        task = asyncio.create_task(_annotate(state, after, annotations))
         _background.add(task)
         task.add_done_callback(_background.discard)
     log.info(
         "webhook push",
         extra={"provider": push.provider, "ref": push.ref, "refreshed": len(first), "queued": len(after)},
     )
-    return first + after + pending
+    return first + after
 
 
-async def _annotate(state: ServerState, names: list[str]) -> None:
+async def _annotate(state: ServerState, names: list[str], annotations: dict[str, str]) -> None:
     gate = asyncio.Semaphore(REFRESH_CONCURRENCY)
 
     async def one(name: str) -> None:
@@ -235,7 +239,7 @@ async def _annotate(state: ServerState, names: list[str]) -> None:
                 await state.kube.patch(
                     state.app_info,
                     name,
-                    {"metadata": {"annotations": {REFRESH_ANNOTATION: "normal"}}},
+                    {"metadata": {"annotations": annotations}},
                     namespace=state.namespace,
                 )
             except Exception as err:  # one app deleted meanwhile must not stop the others

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from ferry.v1 import types_pb2 as ferry_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x66\x65rry/v1/repo.proto\x12\x08\x66\x65rry.v1\x1a\x14\x66\x65rry/v1/types.proto\"\xa3\x02\n\x0fManifestRequest\x12\"\n\x04repo\x18\x01 \x01(\x0b\x32\x14.ferry.v1.Repository\x12\x10\n\x08revision\x18\x02 \x01(\t\x12\x10\n\x08no_cache\x18\x03 \x01(\x08\x12\x10\n\x08\x61pp_name\x18\x04 \x01(\t\x12\x11\n\tnamespace\x18\x05 \x01(\t\x12\x37\n\x12\x61pplication_source\x18\x06 \x01(\x0b\x32\x1b.ferry.v1.ApplicationSource\x12\x14\n\x0ckube_version\x18\x07 \x01(\t\x12\x14\n\x0c\x61pi_versions\x18\x08 \x03(\t\x12(\n\nhelm_repos\x18\t \x03(\x0b\x32\x14.ferry.v1.Repository\x12\x14\n\x0cproject_name\x18\n \x01(\t\"`\n\x16ResolveRevisionRequest\x12\"\n\x04repo\x18\x01 \x01(\x0b\x32\x14.ferry.v1.Repository\x12\x10\n\x08revision\x18\x02 \x01(\t\x12\x10\n\x08no_cache\x18\x03 \x01(\x08\"G\n\x17ResolveRevisionResponse\x12\x10\n\x08revision\x18\x01 \x01(\t\x12\x1a\n\x12\x61mbiguous_revision\x18\x02 \x01(\t\"G\n\x0fListRefsRequest\x12\"\n\x04repo\x18\x01 \x01(\x0b\x32\x14.ferry.v1.Repository\x12\x10\n\x08no_cache\x18\x02 \x01(\x08\"&\n\x04Refs\x12\x10\n\x08\x62ranches\x18\x01 \x03(\t\x12\x0c\n\x04tags\x18\x02 \x03(\t\"\xba\x01\n\x19RepoServerAppDetailsQuery\x12\"\n\x04repo\x18\x01 \x01(\x0b\x32\x14.ferry.v1.Repository\x12+\n\x06source\x18\x02 \x01(\x0b\x32\x1b.ferry.v1.ApplicationSource\x12\x10\n\x08\x61pp_name\x18\x03 \x01(\t\x12\x10\n\x08no_cache\x18\x04 \x01(\x08\x12(\n\nhelm_repos\x18\x05 \x03(\x0b\x32\x14.ferry.v1.Repository\"\xa9\x01\n\x16RepoAppDetailsResponse\x12\x0c\n\x04type\x18\x01 \x01(\t\x12#\n\x04helm\x18\x02 \x01(\x0b\x32\x15.ferry.v1.HelmAppSpec\x12-\n\tkustomize\x18\x03 \x01(\x0b\x32\x1a.ferry.v1.KustomizeAppSpec\x12-\n\tdirectory\x18\x04 \x01(\x0b\x32\x1a.ferry.v1.DirectoryAppSpec\"\xa3\x01\n\x0bHelmAppSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0bvalue_files\x18\x02 \x03(\t\x12+\n\nparameters\x18\x03 \x03(\x0b\x32\x17.ferry.v1.HelmParameter\x12\x0e\n\x06values\x18\x04 \x01(\t\x12\x34\n\x0f\x66ile_parameters\x18\x05 \x03(\x0b\x32\x1b.ferry.v1.HelmFileParameter\"\"\n\x10KustomizeAppSpec\x12\x0e\n\x06images\x18\x01 \x03(\t\"\x12\n\x10\x44irectoryAppSpec\"G\n\x0fListAppsRequest\x12\"\n\x04repo\x18\x01 \x01(\x0b\x32\x14.ferry.v1.Repository\x12\x10\n\x08revision\x18\x02 \x01(\t\"a\n\x07\x41ppList\x12)\n\x04\x61pps\x18\x01 \x03(\x0b\x32\x1b.ferry.v1.AppList.AppsEntry\x1a+\n\tAppsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\";\n\x15TestRepositoryRequest\x12\"\n\x04repo\x18\x01 \x01(\x0b\x32\x14.ferry.v1.Repository\"5\n\x16TestRepositoryResponse\x12\x1b\n\x13verified_repository\x18\x01 \x01(\x08\"Y\n!RepoServerRevisionMetadataRequest\x12\"\n\x04repo\x18\x01 \x01(\x0b\x32\x14.ferry.v1.Repository\x12\x10\n\x08revision\x18\x02 \x01(\t2\xaf\x04\n\x0bRepoService\x12J\n\x11GenerateManifests\x12\x19.ferry.v1.ManifestRequest\x1a\x1a.ferry.v1.ManifestResponse\x12V\n\x0fResolveRevision\x12 .ferry.v1.ResolveRevisionRequest\x1a!.ferry.v1.ResolveRevisionResponse\x12\x35\n\x08ListRefs\x12\x19.ferry.v1.ListRefsRequest\x1a\x0e.ferry.v1.Refs\x12V\n\rGetAppDetails\x12#.ferry.v1.RepoServerAppDetailsQuery\x1a .ferry.v1.RepoAppDetailsResponse\x12\x38\n\x08ListApps\x12\x19.ferry.v1.ListAppsRequest\x1a\x11.ferry.v1.AppList\x12S\n\x0eTestRepository\x12\x1f.ferry.v1.TestRepositoryRequest\x1a .ferry.v1.TestRepositoryResponse\x12^\n\x13GetRevisionMetadata\x12+.ferry.v1.RepoServerRevisionMetadataRequest\x1a\x1a.ferry.v1.RevisionMetadatab\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x66\x65rry/v1/repo.proto\x12\x08\x66\x65rry.v1\x1a\x14\x66\x65rry/v1/types.proto\"\xa3\x02\n\x0fManifestRequest\x12\"\n\x04repo\x18\x01 \x01(\x0b\x32\x14.ferry.v1.Repository\x12\x10\n\x08revision\x18\x02 \x01(\t\x12\x10\n\x08no_cache\x18\x03 \x01(\x08\x12\x10\n\x08\x61pp_name\x18\x04 \x01(\t\x12\x11\n\tnamespace\x18\x05 \x01(\t\x12\x37\n\x12\x61pplication_source\x18\x06 \x01(\x0b\x32\x1b.ferry.v1.ApplicationSource\x12\x14\n\x0ckube_version\x18\x07 \x01(\t\x12\x14\n\x0c\x61pi_versions\x18\x08 \x03(\t\x12(\n\nhelm_repos\x18\t \x03(\x0b\x32\x14.ferry.v1.Repository\x12\x14\n\x0cproject_name\x18\n \x01(\t\"|\n\x16ResolveRevisionRequest\x12\"\n\x04repo\x18\x01 \x01(\x0b\x32\x14.ferry.v1.Repository\x12\x10\n\x08revision\x18\x02 \x01(\t\x12\x10\n\x08no_cache\x18\x03 \x01(\x08\x12\x1a\n\x12refs_read_after_ms\x18\x04 \x01(\x03\"G\n\x17ResolveRevisionResponse\x12\x10\n\x08revision\x18\x01 \x01(\t\x12\x1a\n\x12\x61mbiguous_revision\x18\x02 \x01(\t\"G\n\x0fListRefsRequest\x12\"\n\x04repo\x18\x01 \x01(\x0b\x32\x14.ferry.v1.Repository\x12\x10\n\x08no_cache\x18\x02 \x01(\x08\"&\n\x04Refs\x12\x10\n\x08\x62ranches\x18\x01 \x03(\t\x12\x0c\n\x04tags\x18\x02 \x03(\t\"\xba\x01\n\x19RepoServerAppDetailsQuery\x12\"\n\x04repo\x18\x01 \x01(\x0b\x32\x14.ferry.v1.Repository\x12+\n\x06source\x18\x02 \x01(\x0b\x32\x1b.ferry.v1.ApplicationSource\x12\x10\n\x08\x61pp_name\x18\x03 \x01(\t\x12\x10\n\x08no_cache\x18\x04 \x01(\x08\x12(\n\nhelm_repos\x18\x05 \x03(\x0b\x32\x14.ferry.v1.Repository\"\xa9\x01\n\x16RepoAppDetailsResponse\x12\x0c\n\x04type\x18\x01 \x01(\t\x12#\n\x04helm\x18\x02 \x01(\x0b\x32\x15.ferry.v1.HelmAppSpec\x12-\n\tkustomize\x18\x03 \x01(\x0b\x32\x1a.ferry.v1.KustomizeAppSpec\x12-\n\tdirectory\x18\x04 \x01(\x0b\x32\x1a.ferry.v1.DirectoryAppSpec\"\xa3\x01\n\x0bHelmAppSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0bvalue_files\x18\x02 \x03(\t\x12+\n\nparameters\x18\x03 \x03(\x0b\x32\x17.ferry.v1.HelmParameter\x12\x0e\n\x06values\x18\x04 \x01(\t\x12\x34\n\x0f\x66ile_parameters\x18\x05 \x03(\x0b\x32\x1b.ferry.v1.HelmFileParameter\"\"\n\x10KustomizeAppSpec\x12\x0e\n\x06images\x18\x01 \x03(\t\"\x12\n\x10\x44irectoryAppSpec\"G\n\x0fListAppsRequest\x12\"\n\x04repo\x18\x01 \x01(\x0b\x32\x14.ferry.v1.Repository\x12\x10\n\x08revision\x18\x02 \x01(\t\"a\n\x07\x41ppList\x12)\n\x04\x61pps\x18\x01 \x03(\x0b\x32\x1b.ferry.v1.AppList.AppsEntry\x1a+\n\tAppsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\";\n\x15TestRepositoryRequest\x12\"\n\x04repo\x18\x01 \x01(\x0b\x32\x14.ferry.v1.Repository\"5\n\x16TestRepositoryResponse\x12\x1b\n\x13verified_repository\x18\x01 \x01(\x08\"Y\n!RepoServerRevisionMetadataRequest\x12\"\n\x04repo\x18\x01 \x01(\x0b\x32\x14.ferry.v1.Repository\x12\x10\n\x08revision\x18\x02 \x01(\t2\xaf\x04\n\x0bRepoService\x12J\n\x11GenerateManifests\x12\x19.ferry.v1.ManifestRequest\x1a\x1a.ferry.v1.ManifestResponse\x12V\n\x0fResolveRevision\x12 .ferry.v1.ResolveRevisionRequest\x1a!.ferry.v1.ResolveRevisionResponse\x12\x35\n\x08ListRefs\x12\x19.ferry.v1.ListRefsRequest\x1a\x0e.ferry.v1.Refs\x12V\n\rGetAppDetails\x12#.ferry.v1.RepoServerAppDetailsQuery\x1a .ferry.v1.RepoAppDetailsResponse\x12\x38\n\x08ListApps\x12\x19.ferry.v1.ListAppsRequest\x1a\x11.ferry.v1.AppList\x12S\n\x0eTestRepository\x12\x1f.ferry.v1.TestRepositoryRequest\x1a .ferry.v1.TestRepositoryResponse\x12^\n\x13GetRevisionMetadata\x12+.ferry.v1.RepoServerRevisionMetadataRequest\x1a\x1a.ferry.v1.RevisionMetadatab\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,35 +37,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MANIFESTREQUEST']._serialized_start=56
   _globals['_MANIFESTREQUEST']._serialized_end=347
   _globals['_RESOLVEREVISIONREQUEST']._serialized_start=349
-  _globals['_RESOLVEREVISIONREQUEST']._serialized_end=445
-  _globals['_RESOLVEREVISIONRESPONSE']._serialized_start=447
-  _globals['_RESOLVEREVISIONRESPONSE']._serialized_end=518
-  _globals['_LISTREFSREQUEST']._serialized_start=520
-  _globals['_LISTREFSREQUEST']._serialized_end=591
-  _globals['_REFS']._serialized_start=593
-  _globals['_REFS']._serialized_end=631
-  _globals['_REPOSERVERAPPDETAILSQUERY']._serialized_start=634
-  _globals['_REPOSERVERAPPDETAILSQUERY']._serialized_end=820
-  _globals['_REPOAPPDETAILSRESPONSE']._serialized_start=823
-  _globals['_REPOAPPDETAILSRESPONSE']._serialized_end=992
-  _globals['_HELMAPPSPEC']._serialized_start=995
-  _globals['_HELMAPPSPEC']._serialized_end=1158
-  _globals['_KUSTOMIZEAPPSPEC']._serialized_start=1160
-  _globals['_KUSTOMIZEAPPSPEC']._serialized_end=1194
-  _globals['_DIRECTORYAPPSPEC']._serialized_start=1196
-  _globals['_DIRECTORYAPPSPEC']._serialized_end=1214
-  _globals['_LISTAPPSREQUEST']._serialized_start=1216
-  _globals['_LISTAPPSREQUEST']._serialized_end=1287
-  _globals['_APPLIST']._serialized_start=1289
-  _globals['_APPLIST']._serialized_end=1386
-  _globals['_APPLIST_APPSENTRY']._serialized_start=1343
-  _globals['_APPLIST_APPSENTRY']._serialized_end=1386
-  _globals['_TESTREPOSITORYREQUEST']._serialized_start=1388
-  _globals['_TESTREPOSITORYREQUEST']._serialized_end=1447
-  _globals['_TESTREPOSITORYRESPONSE']._serialized_start=1449
-  _globals['_TESTREPOSITORYRESPONSE']._serialized_end=1502
-  _globals['_REPOSERVERREVISIONMETADATAREQUEST']._serialized_start=1504
-  _globals['_REPOSERVERREVISIONMETADATAREQUEST']._serialized_end=1593
-  _globals['_REPOSERVICE']._serialized_start=1596
-  _globals['_REPOSERVICE']._serialized_end=2155
+  _globals['_RESOLVEREVISIONREQUEST']._serialized_end=473
+  _globals['_RESOLVEREVISIONRESPONSE']._serialized_start=475
+  _globals['_RESOLVEREVISIONRESPONSE']._serialized_end=546
+  _globals['_LISTREFSREQUEST']._serialized_start=548
+  _globals['_LISTREFSREQUEST']._serialized_end=619
+  _globals['_REFS']._serialized_start=621
+  _globals['_REFS']._serialized_end=659
+  _globals['_REPOSERVERAPPDETAILSQUERY']._serialized_start=662
+  _globals['_REPOSERVERAPPDETAILSQUERY']._serialized_end=848
+  _globals['_REPOAPPDETAILSRESPONSE']._serialized_start=851
+  _globals['_REPOAPPDETAILSRESPONSE']._serialized_end=1020
+  _globals['_HELMAPPSPEC']._serialized_start=1023
+  _globals['_HELMAPPSPEC']._serialized_end=1186
+  _globals['_KUSTOMIZEAPPSPEC']._serialized_start=1188
+  _globals['_KUSTOMIZEAPPSPEC']._serialized_end=1222
+  _globals['_DIRECTORYAPPSPEC']._serialized_start=1224
+  _globals['_DIRECTORYAPPSPEC']._serialized_end=1242
+  _globals['_LISTAPPSREQUEST']._serialized_start=1244
+  _globals['_LISTAPPSREQUEST']._serialized_end=1315
+  _globals['_APPLIST']._serialized_start=1317
+  _globals['_APPLIST']._serialized_end=1414
+  _globals['_APPLIST_APPSENTRY']._serialized_start=1371
+  _globals['_APPLIST_APPSENTRY']._serialized_end=1414
+  _globals['_TESTREPOSITORYREQUEST']._serialized_start=1416
+  _globals['_TESTREPOSITORYREQUEST']._serialized_end=1475
+  _globals['_TESTREPOSITORYRESPONSE']._serialized_start=1477
+  _globals['_TESTREPOSITORYRESPONSE']._serialized_end=1530
+  _globals['_REPOSERVERREVISIONMETADATAREQUEST']._serialized_start=1532
+  _globals['_REPOSERVERREVISIONMETADATAREQUEST']._serialized_end=1621
+  _globals['_REPOSERVICE']._serialized_start=1624
+  _globals['_REPOSERVICE']._serialized_end=2183
 # @@protoc_insertion_point(module_scope)

@@ -85,8 +85,15 @@ class ResolveRevisionRequest(_message.Message):
     REPO_FIELD_NUMBER: _builtins.int
     REVISION_FIELD_NUMBER: _builtins.int
     NO_CACHE_FIELD_NUMBER: _builtins.int
+    REFS_READ_AFTER_MS_FIELD_NUMBER: _builtins.int
     revision: _builtins.str
     no_cache: _builtins.bool
+    refs_read_after_ms: _builtins.int
+    """With no_cache: references the repo server read (its git ls-remote started) at or after this
+    Unix time in milliseconds are fresh enough. Set from when a refresh was asked for (the
+    ferrycd.io/refresh-requested-at annotation), it lets every app one webhook refreshes share
+    one read that still sees the push. 0: read after this request arrived.
+    """
     @_builtins.property
     def repo(self) -> _types_pb2.Repository: ...
     def __init__(
@@ -95,10 +102,11 @@ class ResolveRevisionRequest(_message.Message):
         repo: _types_pb2.Repository | None = ...,
         revision: _builtins.str = ...,
         no_cache: _builtins.bool = ...,
+        refs_read_after_ms: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["repo", b"repo"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["no_cache", b"no_cache", "repo", b"repo", "revision", b"revision"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["no_cache", b"no_cache", "refs_read_after_ms", b"refs_read_after_ms", "repo", b"repo", "revision", b"revision"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

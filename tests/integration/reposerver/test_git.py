@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -255,6 +256,47 @@ def test_concurrent_fresh_resolutions_share_ls_remotes_and_see_the_push(
 
     later, seen = asyncio.run(push_during_a_read())
     assert seen == later, "a resolution asked after a push must not reuse a read from before it"
+
+
+def test_resolutions_of_one_refresh_request_share_a_read_made_since(
+    reposerver_process: RunningServer, git_daemon: GitDaemon, repo: GitRepo
+) -> None:
+    """The apps one webhook refreshes, one after another: each says when the refresh was asked
+    for, and a read started since then serves them all."""
+    url = git_daemon.url(repo.name)
+    label = normalize_url(url)
+    tokens = TokenSource(SERVICE_KEY.encode(), "test")
+    client = RepoClient(reposerver_process)
+
+    def resolve(read_after_ms: int) -> str:
+        request = repo_pb2.ResolveRevisionRequest(
+            repo=types_pb2.Repository(repo=url),
+            revision="HEAD",
+            no_cache=True,
+            refs_read_after_ms=read_after_ms,
+        )
+        return str(client.stub.ResolveRevision(request, metadata=tokens.metadata(), timeout=60).revision)
+
+    def ls_remotes() -> float:
+        return reposerver_process.metric("ferry_git_request_total", repo=label, request_type="ls-remote")
+
+    resolve(0)
+    pushed = repo.commit("pushed", {"app/cm.yaml": CM.format(name="pushed")})
+    asked = int(time.time() * 1000)  # the webhook arrives after the push
+    before = ls_remotes()
+    assert [resolve(asked) for _ in range(20)] == [pushed] * 20
+    assert ls_remotes() - before == 1, "one read since the request serves every app"
+    # a later push and a later request: the earlier read is not fresh enough for it
+    later = repo.commit("later", {"app/cm.yaml": CM.format(name="later")})
+    assert resolve(int(time.time() * 1000)) == later
+    assert ls_remotes() - before == 2
+    # without a request time, each fresh resolution reads again
+    resolve(0)
+    assert ls_remotes() - before == 3
+    code, message = status_of(lambda: resolve(-1))
+    assert code is grpc.StatusCode.INVALID_ARGUMENT
+    assert "refs_read_after_ms" in message
+    client.close()
 
 
 def test_a_corrupt_mirror_is_cloned_again(

@@ -110,6 +110,17 @@ def test_signed_push_refreshes_and_unsigned_changes_nothing(
     while revision() != new:
         assert time.monotonic() < deadline, "the webhook did not bring the new commit"
         time.sleep(0.1)
+
+    def annotations() -> dict[str, str]:
+        app = api.get_namespaced_custom_object(GROUP, VERSION, CONTROL_NS, "applications", "hooked")
+        assert isinstance(app, dict)
+        return dict(app["metadata"].get("annotations") or {})
+
+    # the request carried its time; the controller removed both once it served it
+    deadline = time.monotonic() + 10
+    while {"ferrycd.io/refresh", "ferrycd.io/refresh-requested-at"} & set(annotations()):
+        assert time.monotonic() < deadline, f"refresh request not cleared: {annotations()}"
+        time.sleep(0.1)
     admin.call("apps", "Delete", application_pb2.ApplicationDeleteRequest(name="hooked", cascade=False))
 
 
