@@ -918,24 +918,7 @@ class AppController:
             pass  # deleted meanwhile
 
     async def _clear_refresh(self, name: str, annotations: dict[str, str]) -> None:
-        """Removes the refresh request this reconcile served, and only that one: a request made
-        meanwhile (a newer refresh-requested-at, e.g. the webhook of a later push) stays, and its
-        watch event queues the app again."""
-        requested_at = annotations.get(REFRESH_REQUESTED_AT_ANNOTATION)
-        if requested_at is None:
-            patch: Any = {"metadata": {"annotations": {REFRESH_ANNOTATION: None}}}
-            patch_type = "merge"
-        else:
-            pointer = "/metadata/annotations/" + REFRESH_REQUESTED_AT_ANNOTATION.replace("/", "~1")
-            patch = [
-                {"op": "test", "path": pointer, "value": requested_at},
-                {"op": "remove", "path": pointer},
-            ]
-            if REFRESH_ANNOTATION in annotations:
-                patch.append(
-                    {"op": "remove", "path": "/metadata/annotations/" + REFRESH_ANNOTATION.replace("/", "~1")}
-                )
-            patch_type = "json"
+        patch, patch_type = clear_refresh_patch(annotations)
         try:
             await self.kube.patch(
                 self.app_info, name, patch, namespace=self.config.namespace, patch_type=patch_type
@@ -1003,3 +986,21 @@ def _code_name(code: grpc.StatusCode) -> str:
 
 def _version() -> str:
     return __version__
+
+
+def clear_refresh_patch(annotations: dict[str, str]) -> tuple[Any, str]:
+    """The patch (and its type) that removes the refresh request a reconcile served, and only
+    that one: a request made meanwhile (a newer refresh-requested-at, e.g. the webhook of a later
+    push, or another level) makes the JSON patch's ``test`` fail (422), so it stays and its watch
+    event queues the app again. A request without a time (kubectl annotate) is simply removed."""
+    if REFRESH_REQUESTED_AT_ANNOTATION not in annotations:
+        return {"metadata": {"annotations": {REFRESH_ANNOTATION: None}}}, "merge"
+    patch: list[dict[str, str]] = []
+    for key in (REFRESH_REQUESTED_AT_ANNOTATION, REFRESH_ANNOTATION):
+        if key in annotations:
+            pointer = "/metadata/annotations/" + key.replace("~", "~0").replace("/", "~1")
+            patch += [
+                {"op": "test", "path": pointer, "value": annotations[key]},
+                {"op": "remove", "path": pointer},
+            ]
+    return patch, "json"
