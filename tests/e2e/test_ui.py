@@ -44,6 +44,7 @@ ARTIFACTS = Path(os.environ.get("FERRY_UI_ARTIFACTS", Path(__file__).parent / "a
 APP = "ui-web"
 FAKE_CLUSTER = "https://127.0.0.1:9"  # nothing listens there: registered, never reachable
 PROJECT = "ui-project"
+CREATED_APP = "ui-created"
 
 
 def config_map(version: str) -> dict[str, Any]:
@@ -138,7 +139,20 @@ def test_web_ui_in_a_real_browser(
         },
     )
     added = git_repo("ui-added")
-    added.commit("init", {"README": "a repository the browser adds\n"})
+    added.commit(
+        "init",
+        {
+            "README": "a repository the browser adds\n",
+            "extra/cm.yaml": yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": "ui-created"},
+                    "data": {"by": "browser"},
+                }
+            ),
+        },
+    )
     application = {
         "metadata": {"name": APP},
         "spec": {
@@ -183,6 +197,7 @@ def test_web_ui_in_a_real_browser(
             "newRepo": f"file://{added.bare}",
             "fakeCluster": FAKE_CLUSTER,
             "project": PROJECT,
+            "createdApp": CREATED_APP,
             "chromium": browser,
             "uiDir": str(UI_DIR),
             "artifacts": str(ARTIFACTS),
@@ -210,6 +225,14 @@ def test_web_ui_in_a_real_browser(
             "the app's deletion",
             lambda: rest.request("GET", f"/api/v1/applications/{APP}", token=token)[0] == 404,
         )
+        # the app the browser created: automated, synced by the controller
+        status, created = rest.request("GET", f"/api/v1/applications/{CREATED_APP}", token=token)
+        assert status == 200, created
+        assert created["spec"]["source"]["path"] == "extra"
+        assert created["spec"]["syncPolicy"]["automated"] == {"selfHeal": True}
+        assert k8s.CoreV1Api(kube).read_namespaced_config_map("ui-created", namespace).data == {
+            "by": "browser"
+        }
         # non-cascading: the resources stay
         assert k8s.CoreV1Api(kube).read_namespaced_config_map("ui-config", namespace).data == {
             "version": "v1"
@@ -226,9 +249,11 @@ def test_web_ui_in_a_real_browser(
             "sync-dialog",
             "settings",
             "settings-dark",
+            "new-application",
         }
     finally:
         rest.request("DELETE", f"/api/v1/applications/{APP}?cascade=false", token=token)
+        rest.request("DELETE", f"/api/v1/applications/{CREATED_APP}?cascade=false", token=token)
         rest.request("DELETE", f"/api/v1/projects/{PROJECT}", token=token)
         for kind, url in (("repositories", f"file://{added.bare}"), ("clusters", FAKE_CLUSTER)):
             rest.request("DELETE", f"/api/v1/{kind}/{urllib.parse.quote(url, safe='')}", token=token)

@@ -144,6 +144,7 @@ export const api = {
       }),
     ),
 
+  createApp: (app: Application) => request<Application>("POST", "/api/v1/applications", app),
   listRepos: () => request<{ items?: Repository[] }>("GET", "/api/v1/repositories"),
   createRepo: (repo: Repository & { username?: string; password?: string }) =>
     request<Repository>("POST", "/api/v1/repositories", repo),

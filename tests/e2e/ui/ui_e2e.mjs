@@ -436,6 +436,36 @@ async function run() {
   step = "2,500 applications: pages from the server, a windowed table, filters sent to the server";
   await manyApplications();
 
+  step = "new application: the form's checks, the server's refusal, then an automated app";
+  await page.goto(`${config.url}/applications`);
+  await page.getByRole("button", { name: "New application" }).click();
+  const create = page.getByRole("dialog", { name: "New application" });
+  await create.getByRole("button", { name: "Create" }).click();
+  await create.getByText("A name is required.").waitFor();
+  await create.getByText("A repository URL is required.").waitFor();
+  check((await create.getByLabel("Application name").getAttribute("aria-invalid")) === "true", "the name marked invalid");
+  await accessibility("new-application");
+  await shot("12-new-application");
+  await create.getByLabel("Application name").fill(config.createdApp);
+  await create.getByLabel("Repository URL").fill(config.newRepo);
+  await create.getByLabel(/^Path/).fill("no-such-dir");
+  await create.getByLabel("Namespace", { exact: true }).fill(config.namespace);
+  await create.getByLabel(/^Automated sync/).check();
+  await create.getByLabel(/^Self-heal/).check();
+  await create.getByRole("button", { name: "Create" }).click();
+  const refusal = create.getByRole("alert");
+  await refusal.waitFor();
+  log(`the server refused a missing path: ${(await refusal.textContent()).trim()}`);
+  check(/no-such-dir/.test(await refusal.textContent()), "the refusal names the path");
+  await create.getByLabel(/^Path/).fill("extra");
+  await create.getByRole("button", { name: "Create" }).click();
+  await page.waitForURL(`${config.url}/applications/${config.createdApp}`);
+  await page.locator('.page-head .status[data-status="Synced"]').first().waitFor({ timeout: 120_000 });
+  await accessibility("new-application-created");
+  log("created an automated application from the browser; it synced");
+  await page.goto(`${config.url}/applications/${config.app}`);
+  await page.getByRole("button", { name: "Sync", exact: true }).waitFor();
+
   step = "delete, keeping the resources";
   await page.getByLabel("Theme").selectOption("system");
   await page.getByRole("button", { name: "Delete" }).click();

@@ -3,6 +3,7 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api, ApiError, watchApplicationList, type StreamState } from "../api";
 import { ErrorMessage } from "../components/Dialog";
 import { Link } from "../components/Link";
+import { NewApplicationDialog } from "../components/NewApplication";
 import { HealthStatus, SyncStatus } from "../components/Status";
 import {
   clusterOf,
@@ -147,6 +148,7 @@ export function ApplicationsPage({ search }: { search: string }) {
   const counts = useMemo(() => facetCounts(all, projectNames, filters.projects.length > 0), [all, projectNames, filters.projects.join(",")]);
   const [text, setText] = useState(filters.search);
   const [labels, setLabels] = useState(filters.labels);
+  const [creating, setCreating] = useState(false);
 
   useEffect(() => {
     api
@@ -171,7 +173,11 @@ export function ApplicationsPage({ search }: { search: string }) {
       <div class="page-head">
         <h1>Applications</h1>
         <StreamIndicator state={state} error={error} />
+        <button type="button" class="button primary page-action" onClick={() => setCreating(true)}>
+          New application
+        </button>
       </div>
+      {creating && <NewApplicationDialog onClose={() => setCreating(false)} />}
       <div class="apps-layout">
         <aside class="filters" aria-label="Filters">
           <label class="search">
