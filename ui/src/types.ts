@@ -1,6 +1,9 @@
 // The JSON shapes of the REST/JSON API (protos/ferry/v1, contract field names). Only what the UI
 // reads; proto3 leaves out default values, so every field may be missing (an id 0, false, "").
 
+/** The server URL the API gives the cluster ferry runs in (named "in-cluster"). */
+export const IN_CLUSTER = "https://kubernetes.default.svc";
+
 export interface ObjectMeta {
   name: string;
   namespace?: string;

@@ -1,9 +1,9 @@
 import { useEffect, useState } from "preact/hooks";
 
 import { api } from "../api";
-import { EMPTY_NEW_APP, IN_CLUSTER, newAppProblems, newApplication, type NewAppForm } from "../lib/newapp";
+import { EMPTY_NEW_APP, newAppProblems, newApplication, type NewAppForm } from "../lib/newapp";
 import { navigate } from "../router";
-import type { Cluster } from "../types";
+import { IN_CLUSTER, type Cluster } from "../types";
 import { Dialog, ErrorMessage } from "./Dialog";
 
 /** Choices the form offers: projects, registered repositories and clusters (best effort). */

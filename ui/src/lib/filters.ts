@@ -3,7 +3,7 @@
 // labels (a Kubernetes label selector) are applied by the server, in List and Watch alike, so the
 // browser only receives those apps; the others are matched here.
 
-import type { Application } from "../types";
+import { IN_CLUSTER, type Application } from "../types";
 
 export interface AppFilters {
   search: string;
@@ -46,7 +46,7 @@ export function projectOf(app: Application): string {
 /** The destination cluster as people name it: its name, "in-cluster", or its server URL. */
 export function clusterOf(app: Application): string {
   const d = app.spec.destination ?? {};
-  return d.name || (d.server === "https://kubernetes.default.svc" ? "in-cluster" : d.server) || "";
+  return d.name || (d.server === IN_CLUSTER ? "in-cluster" : d.server) || "";
 }
 
 export function syncOf(app: Application): string {

@@ -2,7 +2,9 @@
 // everything again (names, project rules, that the repository and path exist); the browser only
 // catches what it can say better before a round trip.
 
-import type { Application } from "../types";
+import { IN_CLUSTER, type Application } from "../types";
+
+export { IN_CLUSTER };
 
 export interface NewAppForm {
   name: string;
@@ -17,8 +19,6 @@ export interface NewAppForm {
   selfHeal: boolean;
   createNamespace: boolean;
 }
-
-export const IN_CLUSTER = "https://kubernetes.default.svc";
 
 export const EMPTY_NEW_APP: NewAppForm = {
   name: "",

@@ -1,9 +1,10 @@
+import type { ComponentChildren, JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 
 import { api } from "../api";
 import { Dialog, ErrorMessage } from "../components/Dialog";
 import { Icon } from "../components/Status";
-import type { AppProject, Cluster, Repository } from "../types";
+import { IN_CLUSTER, type AppProject, type Cluster, type Repository } from "../types";
 
 function useLoad<T>(load: () => Promise<T>): { data: T | undefined; error: unknown; reload: () => void } {
   const [data, setData] = useState<T>();
@@ -101,18 +102,6 @@ function useAddForm<F extends Record<string, string | boolean>>(initial: F, send
   return { form, set, submit, error, busy };
 }
 
-/** A settings panel's title and the button that opens (or cancels) its "Add …" form. */
-function PanelHead(props: { titleId: string; title: string; formId: string; addLabel: string; adding: boolean; onToggle: () => void }) {
-  return (
-    <div class="panel-head">
-      <h2 id={props.titleId}>{props.title}</h2>
-      <button type="button" class="button" aria-expanded={props.adding} aria-controls={props.formId} onClick={props.onToggle}>
-        {props.adding ? "Cancel" : props.addLabel}
-      </button>
-    </div>
-  );
-}
-
 /** The end of an "Add …" form: the server's refusal, if any, and the submit button. */
 function FormEnd({ error, busy, label, busyLabel }: { error: unknown; busy: boolean; label: string; busyLabel: string }) {
   return (
@@ -133,9 +122,6 @@ function lines(text: string): string[] {
     .filter(Boolean);
 }
 
-/** The cluster ferry runs in: always registered, so it has no Remove button. */
-const IN_CLUSTER = "https://kubernetes.default.svc";
-
 export function SettingsPage() {
   return (
     <div class="page settings-page">
@@ -147,59 +133,75 @@ export function SettingsPage() {
   );
 }
 
-function Repositories() {
-  const repos = useLoad(() => api.listRepos());
+/**
+ * One settings panel: its list from the API, an "Add …" form that opens above it, one table row per
+ * item with a Remove button (where the item may be removed) and the confirmation it opens.
+ */
+function Panel<T>(props: {
+  id: string;
+  title: string;
+  what: string;
+  addLabel: string;
+  load: () => Promise<{ items?: T[] }>;
+  Add: (p: { onAdded: () => void }) => JSX.Element;
+  columns: string[];
+  keyOf: (item: T) => string;
+  /** The row's data attribute naming the item (data-repo="…"), for tests and styles. */
+  rowAttribute: string;
+  cells: (item: T) => ComponentChildren;
+  removable?: (item: T) => boolean;
+  remove: (key: string) => Promise<unknown>;
+  testId?: string;
+}) {
+  const { id, what, Add, keyOf } = props;
+  const list = useLoad(props.load);
   const [adding, setAdding] = useState(false);
   const [removing, setRemoving] = useState<string | null>(null);
+  const items = list.data?.items ?? [];
   return (
-    <section aria-labelledby="repos-title" class="panel">
-      <PanelHead titleId="repos-title" title="Repositories" formId="add-repo" addLabel="Add repository" adding={adding} onToggle={() => setAdding(!adding)} />
+    <section aria-labelledby={`${id}-title`} class="panel">
+      <div class="panel-head">
+        <h2 id={`${id}-title`}>{props.title}</h2>
+        <button type="button" class="button" aria-expanded={adding} aria-controls={`add-${id}`} onClick={() => setAdding(!adding)}>
+          {adding ? "Cancel" : props.addLabel}
+        </button>
+      </div>
       {adding && (
-        <AddRepository
+        <Add
           onAdded={() => {
             setAdding(false);
-            repos.reload();
+            list.reload();
           }}
         />
       )}
-      <ErrorMessage error={repos.error} />
-      {repos.data && (
+      <ErrorMessage error={list.error} />
+      {list.data && (
         <div class="table-wrap">
-          <table class="table" data-testid="repositories">
-            <caption class="visually-hidden">Repositories</caption>
+          <table class="table" data-testid={props.testId}>
+            <caption class="visually-hidden">{props.title}</caption>
             <thead>
               <tr>
-                <th scope="col">Type</th>
-                <th scope="col">Name</th>
-                <th scope="col">Repository</th>
-                <th scope="col">Credentials</th>
-                <th scope="col">Project</th>
-                <th scope="col">Connection</th>
+                {props.columns.map((c) => (
+                  <th scope="col" key={c}>
+                    {c}
+                  </th>
+                ))}
                 <th scope="col">
                   <span class="visually-hidden">Actions</span>
                 </th>
               </tr>
             </thead>
             <tbody>
-              {(repos.data.items ?? []).map((r) => (
-                <tr key={r.repo} data-repo={r.repo}>
-                  <td>{r.type || "git"}</td>
-                  <td>{r.name}</td>
-                  <td class="mono wrap">{r.repo}</td>
-                  <td>{r.hasCredentials ? "yes" : "no"}</td>
-                  <td>{r.project}</td>
-                  <td>
-                    <Connection {...(r.connectionState ?? {})} />
-                  </td>
-                  <td>
-                    <RemoveButton what="repository" name={r.repo} onClick={() => setRemoving(r.repo)} />
-                  </td>
+              {items.map((item) => (
+                <tr key={keyOf(item)} {...{ [props.rowAttribute]: keyOf(item) }}>
+                  {props.cells(item)}
+                  <td>{(props.removable?.(item) ?? true) && <RemoveButton what={what} name={keyOf(item)} onClick={() => setRemoving(keyOf(item))} />}</td>
                 </tr>
               ))}
-              {(repos.data.items ?? []).length === 0 && (
+              {items.length === 0 && (
                 <tr>
-                  <td colSpan={7} class="muted">
-                    No repositories.
+                  <td colSpan={props.columns.length + 1} class="muted">
+                    No {props.title.toLowerCase()}.
                   </td>
                 </tr>
               )}
@@ -208,9 +210,95 @@ function Repositories() {
         </div>
       )}
       {removing !== null && (
-        <RemoveDialog what="repository" name={removing} remove={() => api.deleteRepo(removing)} onClose={() => setRemoving(null)} onRemoved={repos.reload} />
+        <RemoveDialog what={what} name={removing} remove={() => props.remove(removing)} onClose={() => setRemoving(null)} onRemoved={list.reload} />
       )}
     </section>
+  );
+}
+
+function Repositories() {
+  return (
+    <Panel<Repository>
+      id="repo"
+      title="Repositories"
+      what="repository"
+      addLabel="Add repository"
+      load={api.listRepos}
+      Add={AddRepository}
+      columns={["Type", "Name", "Repository", "Credentials", "Project", "Connection"]}
+      keyOf={(r) => r.repo}
+      rowAttribute="data-repo"
+      testId="repositories"
+      cells={(r) => (
+        <>
+          <td>{r.type || "git"}</td>
+          <td>{r.name}</td>
+          <td class="mono wrap">{r.repo}</td>
+          <td>{r.hasCredentials ? "yes" : "no"}</td>
+          <td>{r.project}</td>
+          <td>
+            <Connection {...(r.connectionState ?? {})} />
+          </td>
+        </>
+      )}
+      remove={api.deleteRepo}
+    />
+  );
+}
+
+function Clusters() {
+  return (
+    <Panel<Cluster>
+      id="cluster"
+      title="Clusters"
+      what="cluster"
+      addLabel="Add cluster"
+      load={api.listClusters}
+      Add={AddCluster}
+      columns={["Name", "Server", "Version", "Applications", "Connection"]}
+      keyOf={(c) => c.server}
+      rowAttribute="data-cluster"
+      cells={(c) => (
+        <>
+          <td>{c.name}</td>
+          <td class="mono wrap">{c.server}</td>
+          <td>{c.info?.serverVersion}</td>
+          <td>{String(c.info?.applicationsCount ?? 0)}</td>
+          <td>
+            <Connection {...(c.info?.connectionState ?? {})} />
+          </td>
+        </>
+      )}
+      // the cluster ferry runs in is always registered
+      removable={(c) => c.server !== IN_CLUSTER}
+      remove={api.deleteCluster}
+    />
+  );
+}
+
+function Projects() {
+  return (
+    <Panel<AppProject>
+      id="project"
+      title="Projects"
+      what="project"
+      addLabel="Add project"
+      load={api.listProjects}
+      Add={AddProject}
+      columns={["Name", "Description", "Source repositories", "Destinations"]}
+      keyOf={(p) => p.metadata.name}
+      rowAttribute="data-project"
+      cells={(p) => (
+        <>
+          <td>{p.metadata.name}</td>
+          <td>{p.spec?.description}</td>
+          <td class="mono wrap">{(p.spec?.sourceRepos ?? []).join(", ")}</td>
+          <td class="mono wrap">{(p.spec?.destinations ?? []).map((d) => `${d.name || d.server || "*"}/${d.namespace || "*"}`).join(", ")}</td>
+        </>
+      )}
+      removable={(p) => p.metadata.name !== "default"}
+      remove={api.deleteProject}
+    />
   );
 }
 
@@ -269,64 +357,6 @@ function AddRepository({ onAdded }: { onAdded: () => void }) {
   );
 }
 
-function Clusters() {
-  const clusters = useLoad(() => api.listClusters());
-  const [adding, setAdding] = useState(false);
-  const [removing, setRemoving] = useState<string | null>(null);
-  return (
-    <section aria-labelledby="clusters-title" class="panel">
-      <PanelHead titleId="clusters-title" title="Clusters" formId="add-cluster" addLabel="Add cluster" adding={adding} onToggle={() => setAdding(!adding)} />
-      {adding && (
-        <AddCluster
-          onAdded={() => {
-            setAdding(false);
-            clusters.reload();
-          }}
-        />
-      )}
-      <ErrorMessage error={clusters.error} />
-      {clusters.data && (
-        <div class="table-wrap">
-          <table class="table">
-            <caption class="visually-hidden">Clusters</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Server</th>
-                <th scope="col">Version</th>
-                <th scope="col">Applications</th>
-                <th scope="col">Connection</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {(clusters.data.items ?? []).map((c: Cluster) => (
-                <tr key={c.server} data-cluster={c.server}>
-                  <td>{c.name}</td>
-                  <td class="mono wrap">{c.server}</td>
-                  <td>{c.info?.serverVersion}</td>
-                  <td>{String(c.info?.applicationsCount ?? 0)}</td>
-                  <td>
-                    <Connection {...(c.info?.connectionState ?? {})} />
-                  </td>
-                  <td>
-                    {c.server !== IN_CLUSTER && <RemoveButton what="cluster" name={c.server} onClick={() => setRemoving(c.server)} />}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-      {removing !== null && (
-        <RemoveDialog what="cluster" name={removing} remove={() => api.deleteCluster(removing)} onClose={() => setRemoving(null)} onRemoved={clusters.reload} />
-      )}
-    </section>
-  );
-}
-
 function AddCluster({ onAdded }: { onAdded: () => void }) {
   const { form, set, submit, error, busy } = useAddForm(
     { server: "", name: "", token: "", ca: "", namespaces: "", insecure: false },
@@ -375,64 +405,6 @@ function AddCluster({ onAdded }: { onAdded: () => void }) {
       </label>
       <FormEnd error={error} busy={busy} label="Add cluster" busyLabel="Adding…" />
     </form>
-  );
-}
-
-function Projects() {
-  const projects = useLoad(() => api.listProjects());
-  const [adding, setAdding] = useState(false);
-  const [removing, setRemoving] = useState<string | null>(null);
-  return (
-    <section aria-labelledby="projects-title" class="panel">
-      <PanelHead titleId="projects-title" title="Projects" formId="add-project" addLabel="Add project" adding={adding} onToggle={() => setAdding(!adding)} />
-      {adding && (
-        <AddProject
-          onAdded={() => {
-            setAdding(false);
-            projects.reload();
-          }}
-        />
-      )}
-      <ErrorMessage error={projects.error} />
-      {projects.data && (
-        <div class="table-wrap">
-          <table class="table">
-            <caption class="visually-hidden">Projects</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Description</th>
-                <th scope="col">Source repositories</th>
-                <th scope="col">Destinations</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {(projects.data.items ?? []).map((p: AppProject) => (
-                <tr key={p.metadata.name} data-project={p.metadata.name}>
-                  <td>{p.metadata.name}</td>
-                  <td>{p.spec?.description}</td>
-                  <td class="mono wrap">{(p.spec?.sourceRepos ?? []).join(", ")}</td>
-                  <td class="mono wrap">
-                    {(p.spec?.destinations ?? []).map((d) => `${d.name || d.server || "*"}/${d.namespace || "*"}`).join(", ")}
-                  </td>
-                  <td>
-                    {p.metadata.name !== "default" && (
-                      <RemoveButton what="project" name={p.metadata.name} onClick={() => setRemoving(p.metadata.name)} />
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-      {removing !== null && (
-        <RemoveDialog what="project" name={removing} remove={() => api.deleteProject(removing)} onClose={() => setRemoving(null)} onRemoved={projects.reload} />
-      )}
-    </section>
   );
 }
 
