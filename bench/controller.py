@@ -32,6 +32,7 @@ import grpc
 
 from bench.stack import (
     APP_API_VERSION,
+    CONFIGMAP,
     CONTROL_NS,
     KEY,
     Ferry,
@@ -61,14 +62,6 @@ RESYNC = env_float("BENCH_CONTROLLER_RESYNC", 30.0)
 WINDOW = env_float("BENCH_CONTROLLER_WINDOW", 60.0)
 GOAL = 1.10  # RSS after / before the unmanaged ConfigMaps
 APPS_NS, UNMANAGED_NS = "bench-apps", "bench-unmanaged"
-CONFIGMAP = """apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: app-{i}
-data:
-  index: "{i}"
-  greeting: hello from app {i}
-"""
 
 
 def sync_status(app: Obj) -> str:

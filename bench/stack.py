@@ -375,6 +375,17 @@ async def install_crds(client: KubeClient) -> None:
         await client.create(project)
 
 
+# One app's manifest in the controller and sync benches: ConfigMap app-<i>, small and distinct.
+CONFIGMAP = """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: app-{i}
+data:
+  index: "{i}"
+  greeting: hello from app {i}
+"""
+
+
 def application(
     name: str, repo_url: str, path: str, namespace: str, *, automated: bool = True
 ) -> dict[str, Any]:

@@ -32,6 +32,7 @@ import yaml
 
 from bench.stack import (
     APP_API_VERSION,
+    CONFIGMAP,
     CONTROL_NS,
     ApiMetrics,
     Ferry,
@@ -63,14 +64,6 @@ TIMEOUT = env_int("BENCH_SYNC_TIMEOUT", 1800)
 BASELINE_CONCURRENCY = 32
 APPS_NS, BASELINE_NS = "bench-apps", "bench-baseline"
 
-CONFIGMAP = """apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: app-{i}
-data:
-  index: "{i}"
-  greeting: hello from app {i}
-"""
 # Small limits: the fake node has 64 CPUs and room for 1,000 Pods, so 1,000 apps fit.
 MAX_WORKLOAD_APPS = 1000
 WORKLOAD = (
