@@ -221,6 +221,32 @@ def start_ferry_process(
     return RunningServer(proc, f"127.0.0.1:{port}", f"http://127.0.0.1:{metrics_port}/metrics")
 
 
+def start_controller(
+    plane: ControlPlane, namespace: str, repo_server: str, *extra: str, resync: str = "3"
+) -> RunningServer:
+    """A ferry-controller as the tests run it: on ``plane``, in ``namespace``, with the repo server
+    at ``repo_server``, installing the CRDs, a quick resync without jitter; ``extra`` arguments after."""
+    return start_ferry_process(
+        "ferry-controller",
+        [
+            "--kubeconfig",
+            str(plane.kubeconfig),
+            "--namespace",
+            namespace,
+            "--repo-server",
+            repo_server,
+            "--install-crds",
+            "--app-resync",
+            resync,
+            "--app-resync-jitter",
+            "0",
+            *extra,
+        ],
+        env={"FERRY_SERVICE_KEY": SERVICE_KEY},
+        grpc_port=False,
+    )
+
+
 @pytest.fixture(scope="session")
 def reposerver_process() -> Iterator[RunningServer]:
     """ferry-reposerver as its own process, with the real helm and kustomize."""
@@ -264,27 +290,14 @@ def controller_process(
     control_namespace: str,
     redis_server: RedisServer,
 ) -> Iterator[RunningServer]:
-    server = start_ferry_process(
-        "ferry-controller",
-        [
-            "--kubeconfig",
-            str(control_plane.kubeconfig),
-            "--namespace",
-            control_namespace,
-            "--repo-server",
-            reposerver_process.address,
-            "--install-crds",
-            "--app-resync",
-            "3",
-            "--app-resync-jitter",
-            "0",
-            "--loglevel",
-            "debug",
-            "--redis",
-            redis_server.url,
-        ],
-        env={"FERRY_SERVICE_KEY": SERVICE_KEY},
-        grpc_port=False,
+    server = start_controller(
+        control_plane,
+        control_namespace,
+        reposerver_process.address,
+        "--loglevel",
+        "debug",
+        "--redis",
+        redis_server.url,
     )
     # Ready once it installed the CRDs and the default project (what everything else needs).
     server.proc.wait_until(

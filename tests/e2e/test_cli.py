@@ -252,22 +252,6 @@ def test_application_lifecycle(
     admin_cli: Ferry, web_repo: GitRepo, namespace: str, kube: k8s.ApiClient
 ) -> None:
     cli = admin_cli
-    created = cli.ok(
-        "app",
-        "create",
-        "cli-web",
-        "--repo",
-        f"file://{web_repo.bare}",
-        "--path",
-        "app",
-        "--dest-server",
-        IN_CLUSTER,
-        "--dest-namespace",
-        namespace,
-        "--label",
-        "team=web",
-    )
-    assert created.strip() == "application 'cli-web' created"
     same = [
         "app",
         "create",
@@ -281,6 +265,7 @@ def test_application_lifecycle(
         "--dest-namespace",
         namespace,
     ]
+    assert cli.ok(*same, "--label", "team=web").strip() == "application 'cli-web' created"
     cli.ok(*same, "--label", "team=web")  # the same spec again: nothing to do, as in Argo CD
     assert "use upsert" in cli.fails(20, *same, "--sync-option", "Validate=false")
 

@@ -14,7 +14,7 @@ from kubernetes import client as k8s
 
 from ferry.devenv.controlplane import ControlPlane
 from ferry.devenv.gitrepo import GitRepo
-from tests.conftest import GROUP, SERVICE_KEY, VERSION, RunningServer, start_ferry_process
+from tests.conftest import GROUP, VERSION, RunningServer, start_controller
 from tests.integration.controller.test_sync import cm, deployment, job
 
 NS = "ferry-crash"
@@ -22,24 +22,7 @@ KILLS = 12
 
 
 def controller(plane: ControlPlane, reposerver: RunningServer) -> RunningServer:
-    return start_ferry_process(
-        "ferry-controller",
-        [
-            "--kubeconfig",
-            str(plane.kubeconfig),
-            "--namespace",
-            NS,
-            "--repo-server",
-            reposerver.address,
-            "--install-crds",
-            "--app-resync",
-            "3",
-            "--app-resync-jitter",
-            "0",
-        ],
-        env={"FERRY_SERVICE_KEY": SERVICE_KEY},
-        grpc_port=False,
-    )
+    return start_controller(plane, NS, reposerver.address)
 
 
 @pytest.fixture

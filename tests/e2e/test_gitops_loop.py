@@ -33,6 +33,7 @@ from tests.conftest import (
     VERSION,
     RunningServer,
     api_client,
+    start_controller,
     start_ferry_process,
 )
 from tests.e2e.test_cli import IN_CLUSTER, Ferry, cm
@@ -152,27 +153,8 @@ def loop(git_daemon: GitDaemon, tmp_path_factory: pytest.TempPathFactory) -> Ite
             env=env,
         )
         started.append(reposerver)
-        controller = start_ferry_process(
-            "ferry-controller",
-            [
-                "--kubeconfig",
-                str(plane.kubeconfig),
-                "--namespace",
-                NS,
-                "--repo-server",
-                reposerver.address,
-                "--install-crds",
-                "--app-resync",
-                SLOW_RESYNC,
-                "--app-resync-jitter",
-                "0",
-                "--redis",
-                redis.url,
-                "--loglevel",
-                "debug",
-            ],
-            env=env,
-            grpc_port=False,
+        controller = start_controller(
+            plane, NS, reposerver.address, "--redis", redis.url, "--loglevel", "debug", resync=SLOW_RESYNC
         )
         started.append(controller)
         kube = api_client(plane)

@@ -25,7 +25,13 @@ from ferry.devenv.controlplane import ControlPlane
 from ferry.devenv.gitrepo import GitRepo
 from ferry.kube.config import ClusterConfig
 from ferry.settings import IN_CLUSTER_SERVER
-from tests.conftest import GROUP, SERVICE_KEY, VERSION, RunningServer, api_client, start_ferry_process
+from tests.conftest import (
+    GROUP,
+    VERSION,
+    RunningServer,
+    api_client,
+    start_controller,
+)
 
 NS = "ferry-shards"
 FAR_NS = "sharded-far"
@@ -36,33 +42,20 @@ FAR_SHARD = 1 - NEAR_SHARD  # the second cluster's secret pins it to the other s
 
 
 def controller(plane: ControlPlane, reposerver: RunningServer, identity: str) -> RunningServer:
-    return start_ferry_process(
-        "ferry-controller",
-        [
-            "--kubeconfig",
-            str(plane.kubeconfig),
-            "--namespace",
-            NS,
-            "--repo-server",
-            reposerver.address,
-            "--install-crds",
-            "--app-resync",
-            "3",
-            "--app-resync-jitter",
-            "0",
-            "--shards",
-            "2",
-            "--shard-id",
-            identity,
-            "--lease-duration",
-            str(LEASE_SECONDS),
-            "--lease-renew-period",
-            str(RENEW_SECONDS),
-            "--loglevel",
-            "debug",
-        ],
-        env={"FERRY_SERVICE_KEY": SERVICE_KEY},
-        grpc_port=False,
+    return start_controller(
+        plane,
+        NS,
+        reposerver.address,
+        "--shards",
+        "2",
+        "--shard-id",
+        identity,
+        "--lease-duration",
+        str(LEASE_SECONDS),
+        "--lease-renew-period",
+        str(RENEW_SECONDS),
+        "--loglevel",
+        "debug",
     )
 
 
