@@ -186,10 +186,7 @@ class KubeClient:
             raise Unreachable(f"{self.config.server}: {type(err).__name__}: {err}") from None
         if self._observer:
             self._observer(method, kind, status, dry_run)
-        try:
-            parsed: Any = json.loads(raw) if raw else {}
-        except ValueError:
-            parsed = raw.decode(errors="replace")
+        parsed = _parsed(raw)
         if status >= 400:
             raise from_response(status, parsed)
         return parsed
@@ -319,11 +316,7 @@ class KubeClient:
                 if self._observer:
                     self._observer("WATCH", info.kind, resp.status, False)
                 if resp.status >= 400:
-                    body = await resp.read()
-                    try:
-                        raise from_response(resp.status, json.loads(body))
-                    except ValueError:
-                        raise from_response(resp.status, body.decode(errors="replace")) from None
+                    raise from_response(resp.status, _parsed(await resp.read()))
                 if on_open is not None:
                     on_open()
                 buffer = b""
@@ -358,11 +351,7 @@ class KubeClient:
                 if self._observer:
                     self._observer("GET", kind, resp.status, False)
                 if resp.status >= 400:
-                    body = await resp.read()
-                    try:
-                        raise from_response(resp.status, json.loads(body))
-                    except ValueError:
-                        raise from_response(resp.status, body.decode(errors="replace")) from None
+                    raise from_response(resp.status, _parsed(await resp.read()))
                 async for line in resp.content:
                     yield line.decode(errors="replace").rstrip("\n")
         except (aiohttp.ClientError, TimeoutError, OSError) as err:
@@ -462,6 +451,14 @@ class KubeClient:
     async def server_version(self) -> str:
         version = await self.request("GET", "/version", kind="version")
         return str(version.get("gitVersion", ""))
+
+
+def _parsed(raw: bytes) -> Any:
+    """A response body: its JSON, {} when empty, or its text when it is not JSON (a proxy's page)."""
+    try:
+        return json.loads(raw) if raw else {}
+    except ValueError:
+        return raw.decode(errors="replace")
 
 
 __all__ = ["KubeClient", "KubeError", "Obj", "ResourceInfo", "split_api_version"]
