@@ -37,7 +37,8 @@ from typing import Any
 import yaml
 
 from ferry import pki
-from ferry.devenv.process import ManagedProcess, free_port, new_workdir, port_open
+from ferry.devenv.process import ManagedProcess, free_port, new_workdir
+from ferry.devenv.servers import PortServer
 from ferry.devenv.tools import tool
 
 SLAPD = "/usr/sbin/slapd"
@@ -116,18 +117,16 @@ def _ldif(users: Sequence[DexUser]) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
-class LdapDirectory:
+class LdapDirectory(PortServer):
     """slapd on a free loopback port, holding ``users`` under ou=people and their groups
     (groupOfNames) under ou=groups; bound to by Dex as cn=admin."""
 
     name = "slapd"
 
     def __init__(self, users: Sequence[DexUser]) -> None:
+        super().__init__()
         self.users = list(users)
-        self.port = free_port()
-        self.workdir = new_workdir(self.name)
         self.admin_password = "ldap-admin-" + self.workdir.name[-8:]
-        self._proc: ManagedProcess | None = None
 
     @property
     def address(self) -> str:
@@ -167,23 +166,11 @@ class LdapDirectory:
         )
         if done.returncode != 0:
             raise RuntimeError(f"slapadd failed: {done.stderr.strip()}")
-        self._proc = ManagedProcess(
-            self.name,
-            [SLAPD, "-f", str(config), "-h", f"ldap://{self.address}/", "-d", "0"],
-            log_path=self.workdir / "slapd.log",
-        ).start()
-        try:
-            self._proc.wait_until(lambda: port_open(self.port), timeout=30, what=f"port {self.port}")
-        except BaseException:
-            self.stop()
-            raise
+        super().start()
         return self
 
-    def stop(self) -> None:
-        if self._proc is not None:
-            self._proc.stop()
-            self._proc = None
-        shutil.rmtree(self.workdir, ignore_errors=True)
+    def _argv(self) -> list[str]:
+        return [SLAPD, "-f", str(self.workdir / "slapd.conf"), "-h", f"ldap://{self.address}/", "-d", "0"]
 
     def connector(self) -> dict[str, Any]:
         """Dex's LDAP connector for this directory: uid logs in, groups from groupOfNames."""

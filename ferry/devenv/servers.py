@@ -16,8 +16,9 @@ from ferry import pki
 from ferry.devenv.process import ManagedProcess, free_port, new_workdir, port_open
 
 
-class _Server:
-    """A process serving one port; subclasses build the argv."""
+class PortServer:
+    """A process serving one port (in a private work dir, removed on stop); subclasses build the
+    argv and may prepare the work dir before ``start``."""
 
     name = "server"
 
@@ -29,7 +30,7 @@ class _Server:
     def _argv(self) -> list[str]:
         raise NotImplementedError
 
-    def start(self) -> _Server:
+    def start(self) -> PortServer:
         self._proc = ManagedProcess(self.name, self._argv(), log_path=self.workdir / f"{self.name}.log")
         self._proc.start()
         try:
@@ -60,7 +61,7 @@ class _Server:
         return self.workdir / f"{self.name}.log"
 
 
-class GitDaemon(_Server):
+class GitDaemon(PortServer):
     """``git daemon`` exporting every repository under ``root``: git://127.0.0.1:PORT/NAME.git"""
 
     name = "git-daemon"
@@ -79,7 +80,7 @@ class GitDaemon(_Server):
         return f"git://127.0.0.1:{self.port}/{repo}.git"
 
 
-class HttpServer(_Server):
+class HttpServer(PortServer):
     """Git smart HTTP (``git_root``) or static files (``static_root``), optional basic auth and TLS."""
 
     name = "http"
@@ -128,7 +129,7 @@ class HttpServer(_Server):
         return [line for line in self.log_path.read_text(errors="replace").splitlines() if '"' in line]
 
 
-class SshGitServer(_Server):
+class SshGitServer(PortServer):
     """sshd on loopback accepting one generated client key: ssh://USER@127.0.0.1:PORT/ROOT/NAME.git"""
 
     name = "sshd"
@@ -186,7 +187,7 @@ class SshGitServer(_Server):
         return f"ssh://{self.user}@127.0.0.1:{self.port}{self.root}/{repo}.git"
 
 
-class RedisServer(_Server):
+class RedisServer(PortServer):
     """redis-server without persistence: redis://127.0.0.1:PORT/0"""
 
     name = "redis"
