@@ -220,15 +220,12 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
     def _visible(self, query: application_pb2.ApplicationQuery) -> list[Obj]:
         who = caller()
         enforcer = self.s.enforcer()
-        matches = parse_selector(query.selector)
-        projects = set(query.projects)
+        in_query = _query_filter(query)
         found = []
         for app in self.s.apps.items():
             spec = app.get("spec") or {}
             dest = spec.get("destination") or {}
-            if query.HasField("name") and query.name and app["metadata"]["name"] != query.name:
-                continue
-            if projects and (spec.get("project") or "default") not in projects:
+            if not in_query(app):
                 continue
             if query.repo and (spec.get("source") or {}).get("repoURL", "").rstrip("/") != query.repo.rstrip(
                 "/"
@@ -239,8 +236,6 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
             if query.dest_namespace and dest.get("namespace") != query.dest_namespace:
                 continue
             if query.dest_name and dest.get("name") != query.dest_name:
-                continue
-            if not matches((app.get("metadata") or {}).get("labels") or {}):
                 continue
             if not enforcer.enforce(who.subjects, "applications", "get", app_object(app)):
                 continue
@@ -752,18 +747,13 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
         self, request: application_pb2.ApplicationQuery, context: Context
     ) -> AsyncIterator[application_pb2.ApplicationWatchEvent]:
         who = caller()
-        matches = parse_selector(request.selector)
-        projects = set(request.projects)
+        in_query = _query_filter(request)
         since = _version(request.resource_version)
 
         def wanted(app: Obj) -> bool:
-            if request.HasField("name") and request.name and app["metadata"]["name"] != request.name:
-                return False
-            if projects and ((app.get("spec") or {}).get("project") or "default") not in projects:
-                return False
-            if not matches((app.get("metadata") or {}).get("labels") or {}):
-                return False
-            return self.s.enforcer().enforce(who.subjects, "applications", "get", app_object(app))
+            return in_query(app) and self.s.enforcer().enforce(
+                who.subjects, "applications", "get", app_object(app)
+            )
 
         async with self.s.broadcaster.subscribe() as queue:
             if since is None:
@@ -925,6 +915,22 @@ def _resource_diff(
         modified=result.modified,
         resource_version=str(((live or {}).get("metadata") or {}).get("resourceVersion", "")),
     )
+
+
+def _query_filter(query: application_pb2.ApplicationQuery) -> Callable[[Obj], bool]:
+    """What List and Watch both filter an app by: name, projects and label selector."""
+    matches = parse_selector(query.selector)
+    projects = set(query.projects)
+    name = query.name if query.HasField("name") else ""
+
+    def in_query(app: Obj) -> bool:
+        if name and app["metadata"]["name"] != name:
+            return False
+        if projects and ((app.get("spec") or {}).get("project") or "default") not in projects:
+            return False
+        return bool(matches((app.get("metadata") or {}).get("labels") or {}))
+
+    return in_query
 
 
 def _matches(item: types_pb2.ResourceDiff, query: application_pb2.ResourcesQuery) -> bool:
