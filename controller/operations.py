@@ -21,6 +21,7 @@ import grpc
 
 from controller import metrics
 from controller.clusters import Destination, kinds_namespaced
+from controller.permissions import NotPermitted, permitted_tasks
 from controller.status import merge_patch
 from controller.sync import POLL_SECONDS, SyncContext, SyncRunner, Task, find_result, now
 from ferry.convert import from_k8s, to_k8s
@@ -30,7 +31,7 @@ from ferry.engine.status import OperationPhase, ResultCode, SyncPhase
 from ferry.engine.tracking import ResourceKey, instance_label_value, owning_app
 from ferry.kube.client import Obj
 from ferry.kube.errors import Conflict, KubeError, NotFoundError
-from ferry.projects import forbidden_resources
+from ferry.projects import ObjectRefusal, object_refusal
 from ferry.settings import parse_duration
 from ferry.v1 import repo_pb2, types_pb2
 
@@ -45,10 +46,6 @@ TERMINATED = "Operation terminated"
 
 class OperationError(Exception):
     """The operation cannot go on; the message becomes operationState.message (phase Error)."""
-
-
-class Forbidden(OperationError):
-    """The app's project forbids some of its kinds: the operation fails (phase Failed)."""
 
 
 class OperationDriver:
@@ -81,9 +78,12 @@ class OperationDriver:
             return None
         try:
             return await self._advance(app, state)
+        except NotPermitted as err:
+            refused = {**state, "syncResult": {**state["syncResult"], "resources": err.results}}
+            await self._finish(app, refused, OperationPhase.FAILED, str(err))
+            return None
         except OperationError as err:
-            phase = OperationPhase.FAILED if isinstance(err, Forbidden) else OperationPhase.ERROR
-            await self._finish(app, state, phase, str(err))
+            await self._finish(app, state, OperationPhase.ERROR, str(err))
             return None
 
     # --- start and finish --------------------------------------------------------------------------
@@ -237,6 +237,12 @@ class OperationDriver:
             raise OperationError(f"rpc error: code = {err.code().name} desc = {err.details()}") from None
         return response
 
+    def _refusal(self, app: Obj) -> ObjectRefusal:
+        project = self.c.projects.get(self.c.config.namespace, app["spec"].get("project") or "default")
+        config = self._destination(app).config
+        server = self.c.destinations.server_label(config)
+        return object_refusal(project or {}, server=server, cluster_name=config.name)
+
     def _destination(self, app: Obj) -> Destination:
         conditions, destination = self.c._validate(app)
         if destination is None:
@@ -289,11 +295,6 @@ class OperationDriver:
             ] + self.c.settings().ignore_rules
         except (IgnoreRuleError, ValueError):
             ignore = []
-        # checked before every step, so nothing the project forbids is ever applied
-        project = self.c.projects.get(self.c.config.namespace, spec.get("project") or "default")
-        forbidden = forbidden_resources(project, manifests, namespaced) if project else []
-        if forbidden:
-            raise Forbidden("; ".join(forbidden))
         return SyncContext(
             app=app,
             manifests=manifests,
@@ -319,7 +320,10 @@ class OperationDriver:
             ]
         )
         ctx = await self._context(app, state)
-        tasks = self.runner.plan(ctx, operation, options)
+        # before every step and any dry run, so nothing the project does not permit is applied
+        tasks = await permitted_tasks(
+            ctx, self.runner.plan(ctx, operation, options), options, self._refusal(app)
+        )
         results: list[dict[str, Any]] = [
             dict(r) for r in (state.get("syncResult") or {}).get("resources") or []
         ]
