@@ -199,6 +199,17 @@ class Enforcer:
                     allow = True
         return allow
 
+    def may_act_somewhere(self, subjects: Sequence[str], resource: str, action: str) -> bool:
+        """Whether some rule could allow the action on some object: the cheap check before a
+        request is read further (false means ``enforce`` is false for every object)."""
+        candidates = [self.default_role, *subjects] if self.default_role else list(subjects)
+        return any(
+            rule.allow and glob_match(resource, rule.resource) and glob_match(action, rule.action)
+            for subject in candidates
+            for role in self.roles_of(subject)
+            for rule in self._by_subject.get(role, ())
+        )
+
     def enforce(self, subjects: Sequence[str], resource: str, action: str, obj: str) -> bool:
         """Whether a caller with these subjects (user, groups, project role) may do it."""
         if self.default_role and self.allowed(self.default_role, resource, action, obj):

@@ -233,3 +233,13 @@ def policies(draw: st.DrawFn) -> str:
 def test_agrees_with_casbin(policy: str, subject: str, resource: str, action: str, obj: str) -> None:
     ours = Enforcer(*parse_csv(policy)).allowed(subject, resource, action, obj)
     assert ours == oracle(policy).enforce(subject, resource, action, obj)
+
+
+def test_may_act_somewhere_is_a_sound_first_check() -> None:
+    e = Enforcer.from_config("p, alice, applications, create, team-a/web-*, allow\ng, bob, role:readonly")
+    assert e.may_act_somewhere(["alice"], "applications", "create")
+    assert e.enforce(["alice"], "applications", "create", "team-a/web-1")
+    assert not e.may_act_somewhere(["bob"], "applications", "create")
+    assert not e.may_act_somewhere(["nobody"], "applications", "create")
+    assert e.may_act_somewhere(["admin"], "applications", "create")
+    assert Enforcer.from_config("", default_role="role:admin").may_act_somewhere([], "applications", "create")
