@@ -182,7 +182,7 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
     async def _validate(self, app: Obj, *, check_source: bool) -> None:
         """Spec checks the controller would otherwise report only as a condition."""
         name = str(app.get("metadata", {}).get("name", ""))
-        if not NAME.match(name) or len(name) > 253:
+        if not NAME.fullmatch(name) or len(name) > 253:  # fullmatch: "$" would let a "\n" through
             raise InvalidArgument(
                 f"application name {name!r} is invalid: use lower case letters, digits, '-' and '.'"
             )
