@@ -295,12 +295,13 @@ def _hook_name(generate_name: str, phase: SyncPhase, options: PlanOptions) -> st
 def plan_sync(
     manifests: Sequence[Obj],
     *,
-    live: Mapping[ResourceKey, Obj],
+    live: Callable[[ResourceKey], Obj | None],
     extras: Sequence[Obj],
     options: PlanOptions,
 ) -> Plan:
     """The ordered tasks of one sync: every manifest's tasks (hooks unless skipped), and a prune
-    task for every extra (live objects the app tracks that Git no longer has)."""
+    task for every extra (live objects the app tracks that Git no longer has). ``live`` finds
+    the object in the cluster now by its key (None: there is none)."""
     tasks: list[SyncTask] = []
     warnings: list[str] = []
     for manifest in manifests:
@@ -316,18 +317,16 @@ def plan_sync(
         for task in tasks_for(obj):
             if not task.is_hook:
                 if _selected(options, key):
-                    tasks.append(replace(task, live=live.get(key)))
+                    tasks.append(replace(task, live=live(key)))
                 continue
             if options.skip_hooks:
                 continue
             if not key.name:  # generateName: a name of its own for this operation
                 name = _hook_name(task.name, task.phase, options)
                 named = {**obj, "metadata": {**obj["metadata"], "name": name}}
-                tasks.append(
-                    replace(task, name=name, desired=named, live=live.get(replace(task, name=name).key))
-                )
+                tasks.append(replace(task, name=name, desired=named, live=live(replace(task, name=name).key)))
                 continue
-            tasks.append(replace(task, live=live.get(task.key)))
+            tasks.append(replace(task, live=live(task.key)))
     for extra in extras:
         key = ResourceKey.of(extra)
         if not _selected(options, key):

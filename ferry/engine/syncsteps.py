@@ -140,7 +140,10 @@ def needs_confirmation(task: SyncTask, app_options: SyncOptions) -> bool:
 
 
 def _reasons(states: Sequence[TaskState]) -> str:
-    messages = sorted({s.message for s in states if s.message})
+    """Argo CD's ``, reason: ...`` with each failed task's message, naming the task."""
+    messages = sorted(
+        {f"{s.task.describe()}: {s.message}" if s.message else s.task.describe() for s in states}
+    )
     return ", reason: " + ", ".join(messages) if messages else ""
 
 

@@ -23,6 +23,10 @@ from ferry.engine.status import HookDeletePolicy, HookType
 from ferry.engine.tracking import ResourceKey, owning_app
 
 
+def nothing_live(_key: ResourceKey) -> None:
+    return None
+
+
 def obj(
     kind: str, name: str, api_version: str = "v1", namespace: str = "ns", **annotations: str
 ) -> dict[str, Any]:
@@ -199,7 +203,7 @@ def plan(
 ) -> list[SyncTask]:
     return plan_sync(
         manifests,
-        live={},
+        live=nothing_live,
         extras=extras or [],
         options=PlanOptions(app="app", destination_namespace="ns", **options),
     ).tasks
@@ -214,7 +218,7 @@ def test_the_plan_tracks_and_namespaces_what_it_applies() -> None:
     }
     tasks = plan_sync(
         [cm, role],
-        live={},
+        live=nothing_live,
         extras=[],
         options=PlanOptions(
             app="app",
@@ -307,7 +311,7 @@ def test_hooks_find_their_live_object_and_resources_theirs() -> None:
     existing = live("Job", "migrate", api_version="batch/v1")
     tasks = plan_sync(
         [obj("Job", "migrate", "batch/v1", **{HOOK: "PreSync"}), obj("ConfigMap", "c")],
-        live={ResourceKey("batch", "Job", "ns", "migrate"): existing},
+        live={ResourceKey("batch", "Job", "ns", "migrate"): existing}.get,
         extras=[],
         options=PlanOptions(app="app", destination_namespace="ns"),
     ).tasks
@@ -319,7 +323,7 @@ def test_hooks_find_their_live_object_and_resources_theirs() -> None:
 def test_the_plan_names_what_it_leaves_out() -> None:
     warnings = plan_sync(
         [obj("ConfigMap", "c", **{OPTIONS: "Prune=maybe"}), obj("Job", "j", "batch/v1", **{HOOK: "Later"})],
-        live={},
+        live=nothing_live,
         extras=[],
         options=PlanOptions(app="app", destination_namespace="ns"),
     ).warnings

@@ -23,6 +23,7 @@ from ferry.engine.syncsteps import (
     sync_fail_step,
     waiting_message,
 )
+from ferry.engine.tracking import ResourceKey
 
 NO_OPTIONS = SyncOptions({})
 H, P, D, S, M, U = (
@@ -33,6 +34,10 @@ H, P, D, S, M, U = (
     Health(HealthStatus.MISSING),
     Health(HealthStatus.UNKNOWN),
 )
+
+
+def nothing_live(_key: ResourceKey) -> None:
+    return None
 
 
 def manifest(
@@ -47,7 +52,7 @@ def manifest(
 def tasks(*manifests: dict[str, Any], extras: list[dict[str, Any]] | None = None) -> list[SyncTask]:
     return plan_sync(
         list(manifests),
-        live={},
+        live=nothing_live,
         extras=extras or [],
         options=PlanOptions(app="app", destination_namespace="ns"),
     ).tasks
@@ -134,7 +139,9 @@ def test_a_degraded_resource_before_the_last_wave_fails_the_operation() -> None:
     op.step()
     op.health({"web": D})
     step = op.step()
-    assert step == Fail("one or more synchronization tasks completed unsuccessfully, reason: crashed")
+    assert step == Fail(
+        "one or more synchronization tasks completed unsuccessfully, reason: apps/Deployment/web: crashed"
+    )
     assert op.applied == ["web"]
 
 
@@ -212,7 +219,7 @@ def test_a_running_task_whose_object_vanished_is_an_error() -> None:
     step = op.step()
     assert step == Fail(
         "one or more synchronization tasks completed unsuccessfully, reason: "
-        "Resource /ConfigMap/gone is missing, it might have been deleted"
+        "/ConfigMap/gone: Resource /ConfigMap/gone is missing, it might have been deleted"
     )
 
 
@@ -220,7 +227,7 @@ def test_an_apply_failure_fails_the_operation_at_once() -> None:
     """TestSyncCreateFailure."""
     op = Operation(tasks(manifest("ConfigMap", "bad"), manifest("ConfigMap", "later", 1)))
     assert op.step(fail_apply=frozenset({"bad"})) == Fail(
-        "one or more objects failed to apply, reason: the API server said no"
+        "one or more objects failed to apply, reason: /ConfigMap/bad: the API server said no"
     )
 
 
@@ -296,7 +303,7 @@ def test_sync_fail_hooks_run_after_a_failure_and_their_failure_is_told() -> None
     assert not running.done
     failed = sync_fail_step([TaskState(hook, OperationPhase.FAILED, ResultCode.SYNCED, "exit 1")], "boom")
     assert failed.done
-    assert failed.message == "boom\none or more SyncFail hooks failed, reason: exit 1"
+    assert failed.message == "boom\none or more SyncFail hooks failed, reason: batch/Job/cleanup: exit 1"
     fine = sync_fail_step([TaskState(hook, OperationPhase.SUCCEEDED, ResultCode.SYNCED)], "boom")
     assert fine.done
     assert fine.message == "boom"
