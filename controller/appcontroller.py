@@ -33,6 +33,7 @@ import grpc
 
 from controller import metrics
 from controller.automation import Automation, SelfHealPolicy, automated_policy
+from controller.claims import Claims
 from controller.clusters import Destination, DestinationError, Destinations, kinds_namespaced
 from controller.compare import Comparison, DryRunCache, compare
 from controller.deletion import Deletion
@@ -155,6 +156,7 @@ class AppController:
         self.op_queue = WorkQueue()
         self.operations = OperationDriver(self)
         self.deletion = Deletion(self)
+        self.claims = Claims()
         self.automation = Automation(
             SelfHealPolicy(
                 config.self_heal_backoff_seconds,
@@ -348,9 +350,12 @@ class AppController:
             self.queue.forget(name)
             self.op_queue.forget(name)
             self.memory.pop(name, None)
+            self.claims.forget(name)
             return
         if (obj.get("metadata") or {}).get("deletionTimestamp"):
-            self.queue.add(name, Refresh.RECENT)
+            # a refresh asked for while deleting renders again (a fixed deletion hook in Git)
+            annotations = (obj.get("metadata") or {}).get("annotations") or {}
+            self.queue.add(name, Refresh.LATEST if annotations.get(REFRESH_ANNOTATION) else Refresh.RECENT)
             return
         if _operation_pending(obj):
             self.op_queue.add(name)
@@ -559,6 +564,7 @@ class AppController:
         self.queue.forget(name)
         self.op_queue.forget(name)
         self.memory.pop(name, None)
+        self.claims.forget(name)
         self._published.pop(name, None)
         self.operations.forget(name)
 
@@ -647,12 +653,18 @@ class AppController:
         metrics.RECONCILE.labels(server).observe(time.monotonic() - started)
 
     async def _manifest_checks(self, app: Obj, memory: AppMemory) -> list[tuple[str, str]]:
-        """What the rendered manifests ask for beyond the comparison: the deletion-hook
-        finalizers they need, and SyncOptionWarning conditions for what ferry does not understand."""
+        """What the rendered manifests ask for beyond the comparison: SharedResourceWarnings for
+        objects other apps claim too, the deletion-hook finalizers they need, and
+        SyncOptionWarning conditions for what ferry does not understand."""
+        found = []
+        if memory.comparison is not None:
+            found += self.claims.update(app["metadata"]["name"], memory.cluster, memory.comparison)
         if memory.manifests is None or memory.manifest_error:
-            return []
+            return found
         await self.deletion.sync_hook_finalizers(app, memory.manifests)
-        return [("SyncOptionWarning", w) for w in option_warnings(app.get("spec") or {}, memory.manifests)]
+        return found + [
+            ("SyncOptionWarning", w) for w in option_warnings(app.get("spec") or {}, memory.manifests)
+        ]
 
     async def _publish_tree(self, name: str, comparison: Comparison, destination: Destination) -> None:
         """Puts the app's resource tree into the shared cache for the API server (when there is one)."""

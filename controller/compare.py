@@ -186,7 +186,9 @@ async def compare(
         if live is not None:
             other = owning_app(live)
             if other and other != app:
-                result.conditions.append(("SharedResourceWarning", shared_resource_message(key, app, other)))
+                result.conditions.append(
+                    ("SharedResourceWarning", shared_resource_message(key, app, other, other))
+                )
         dry = None
         if live is not None and server_side_diff and not hook:
             dry = await dry_runs.get(client, cache.name, key, desired, live)
@@ -239,10 +241,10 @@ async def compare(
     return result
 
 
-def shared_resource_message(key: ResourceKey, app: str, owner: str) -> str:
+def shared_resource_message(key: ResourceKey, app: str, other: str, owner: str) -> str:
     """Argo CD's SharedResourceWarning, saying which app owns the object now: the one its tracking
     annotation names (the last to apply it)."""
     return (
-        f"{key.kind}/{key.name} is part of applications {app} and {owner}; "
-        f"its tracking annotation names {owner}, which applied it last"
+        f"{key.kind}/{key.name} is part of applications {app} and {other}; "
+        f"{owner} owns it now (its tracking annotation: the last to apply it)"
     )

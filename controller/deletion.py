@@ -4,11 +4,11 @@ finalizers go.
 
 Finalizers on the Application, each a step of the deletion, in this order:
 
-- ``ferrycd.io/pre-delete-finalizer`` (set by the controller while the manifests have PreDelete
+- ``pre-delete-finalizer.ferrycd.io`` (set by the controller while the manifests have PreDelete
   hooks): create the PreDelete hooks, wait until they complete.
 - ``ferrycd.io/resources-finalizer`` (or ``/background``; set by the API's cascading Delete):
   delete the tracked objects, highest sync wave first, each wave gone before the next.
-- ``ferrycd.io/post-delete-finalizer`` (while the manifests have PostDelete hooks): create the
+- ``post-delete-finalizer.ferrycd.io`` (while the manifests have PostDelete hooks): create the
   PostDelete hooks, wait until they complete.
 - the ``/cleanup`` variants of the hook finalizers: delete completed hooks per their delete
   policy, wait until they are gone.
@@ -43,7 +43,7 @@ from ferry.engine.annotations import (
     sync_wave,
 )
 from ferry.engine.health import HealthChecker
-from ferry.engine.ordering import desired_object
+from ferry.engine.ordering import desired_object, kind_rank
 from ferry.engine.status import HealthStatus, HookDeletePolicy, HookType
 from ferry.engine.tracking import ResourceKey, instance_label_value, owning_app
 from ferry.kube.client import Obj
@@ -55,8 +55,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PRE_DELETE_FINALIZER = "ferrycd.io/pre-delete-finalizer"
-POST_DELETE_FINALIZER = "ferrycd.io/post-delete-finalizer"
+# Argo CD's names (pre-delete-finalizer.argocd.argoproj.io, ...) under ferry's domain; one "/" at
+# most, as Kubernetes requires of a finalizer name
+PRE_DELETE_FINALIZER = "pre-delete-finalizer.ferrycd.io"
+POST_DELETE_FINALIZER = "post-delete-finalizer.ferrycd.io"
 CLEANUP = "/cleanup"
 _HOOK_FINALIZERS = {HookType.PRE_DELETE: PRE_DELETE_FINALIZER, HookType.POST_DELETE: POST_DELETE_FINALIZER}
 RETRY_SECONDS = 10.0
@@ -244,9 +246,10 @@ class Deletion:
         wave = max(sync_wave(o) for o in candidates)
         policy = "Background" if finalizer.endswith("/background") else "Foreground"
         errors = []
-        for obj in candidates:
-            if sync_wave(obj) != wave:
-                continue
+        in_wave = [o for o in candidates if sync_wave(o) == wave]
+        # custom resources before their CRDs, workloads before their config (the prune order)
+        in_wave.sort(key=lambda o: (-kind_rank(str(o.get("kind", ""))), str(ResourceKey.of(o))))
+        for obj in in_wave:
             try:
                 await delete_object(destination.client, obj, policy)
             except KubeError as err:
@@ -321,4 +324,6 @@ class Deletion:
         except KubeError as err:
             if err.status != 422:
                 raise
-            self.c.queue.add(name, Refresh.RECENT)  # finalizers changed meanwhile: look again
+            # finalizers changed meanwhile (the test failed): look again
+            log.info("finalizers not changed", extra={"application": name, "reason": err.message})
+            self.c.queue.add(name, Refresh.RECENT)

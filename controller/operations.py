@@ -569,7 +569,10 @@ class OperationDriver:
             await self._dry_run_only(app, state, ctx, plan, warnings)
             return None
 
-        main = [t for t in plan.tasks if t.phase is not SyncPhase.SYNC_FAIL]
+        skip = (
+            await self._in_sync(ctx, plan) if settings.options.enabled("ApplyOutOfSyncOnly") else frozenset()
+        )
+        main = [t for t in plan.tasks if t.phase is not SyncPhase.SYNC_FAIL and t.result_key not in skip]
         if not results:  # the first step: nothing applied yet
             if settings.options.enabled("CreateNamespace") and ctx.destination_namespace:
                 await self._ensure_namespace(ctx, spec)
@@ -580,9 +583,6 @@ class OperationDriver:
                 await self._finish(app, state, OperationPhase.FAILED, self._message(message, warnings))
                 return None
 
-        skip = (
-            await self._in_sync(ctx, plan) if settings.options.enabled("ApplyOutOfSyncOnly") else frozenset()
-        )
         states = await self._assess(ctx, plan, results)
         step = next_step(
             states, app_options=settings.options, prune_confirmed=self._confirmed(app, state), skip=skip

@@ -189,7 +189,9 @@ class SyncRunner:
         options = ctx.settings.options
         if option_value(task.options, options, "RespectIgnoreDifferences") == "true" and task.live:
             desired = _respect_ignored(desired, task.live, ctx.ignore)
-        validation = "Ignore" if option_value(task.options, options, "Validate") == "false" else "Strict"
+        if option_value(task.options, options, "Validate") == "false":
+            return await self._apply_unvalidated(ctx, task, desired, dry_run=dry_run)
+        validation = "Strict"
         if option_value(task.options, options, "Replace") == "true":
             current = task.live or await self.live(ctx, task.key, str(desired["apiVersion"]))
             if current is None:
@@ -203,6 +205,28 @@ class SyncRunner:
             )
         return await ctx.client.apply(
             desired, field_manager=self.field_manager, dry_run=dry_run, field_validation=validation
+        )
+
+    async def _apply_unvalidated(
+        self, ctx: SyncContext, task: SyncTask, desired: Obj, *, dry_run: bool
+    ) -> Obj:
+        """Validate=false: created, or merge-patched, with fieldValidation Ignore (what ``kubectl
+        apply --validate=false`` sends). Server-side apply cannot do it: it refuses any field the
+        schema does not declare, whatever the validation level."""
+        current = task.live or await self.live(ctx, task.key, str(desired["apiVersion"]))
+        if current is None:
+            return await ctx.client.create(
+                desired, dry_run=dry_run, field_manager=self.field_manager, field_validation="Ignore"
+            )
+        info = await ctx.client.resource(str(desired["apiVersion"]), task.kind)
+        return await ctx.client.patch(
+            info,
+            task.name,
+            desired,
+            namespace=task.namespace or None,
+            field_manager=self.field_manager,
+            dry_run=dry_run,
+            field_validation="Ignore",
         )
 
     async def apply(self, ctx: SyncContext, task: SyncTask) -> dict[str, Any]:
@@ -219,25 +243,42 @@ class SyncRunner:
                 f"{task.kind}/{task.name} is part of application {other} (FailOnSharedResource)",
             )
         try:
-            await self._apply(ctx, task)
+            applied = await self._apply(ctx, task)
         except KubeError as err:
             if not self._forced(ctx, task) or err.status not in (409, 422):
                 return result_for(task, ResultCode.SYNC_FAILED, err.message)
             # Force: what cannot change in place (an immutable field) is deleted and created again
             try:
                 await self._delete_and_wait(ctx, task)
-                await self._apply(ctx, task)
+                applied = await ctx.client.apply(dict(task.desired), field_manager=self.field_manager)
             except KubeError as again:
                 return result_for(task, ResultCode.SYNC_FAILED, again.message)
-        how = (
-            "replaced"
-            if option_value(task.options, ctx.settings.options, "Replace") == "true"
-            else "serverside-applied"
-        )
+        if task.kind == "CustomResourceDefinition":
+            await self._established(ctx, applied)
+        how = "serverside-applied"
+        if option_value(task.options, ctx.settings.options, "Validate") == "false":
+            how = "applied (Validate=false: created or merge-patched, unknown fields dropped)"
+        elif option_value(task.options, ctx.settings.options, "Replace") == "true":
+            how = "replaced"
         message = f"{task.kind.lower()}/{task.name} {how}"
         if option_value(task.options, ctx.settings.options, "ServerSideApply") == "false":
             message += " (ServerSideApply=false: ferry always applies server-side)"
         return result_for(task, ResultCode.SYNCED, message)
+
+    async def _established(self, ctx: SyncContext, crd: Obj) -> None:
+        """Waits (up to 3 s, as gitops-engine's ensureCRDReady) until a CRD it just applied is
+        Established, and refreshes discovery, so its custom resources can follow at once."""
+        info = await ctx.client.resource(str(crd["apiVersion"]), "CustomResourceDefinition")
+        for _ in range(30):
+            conditions = (crd.get("status") or {}).get("conditions") or []
+            if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
+                break
+            await asyncio.sleep(0.1)
+            try:
+                crd = await ctx.client.get(info, str(crd["metadata"]["name"]))
+            except NotFoundError:
+                return
+        await ctx.client.discover(force=True)
 
     async def _delete_and_wait(self, ctx: SyncContext, task: SyncTask) -> None:
         assert task.desired is not None

@@ -442,17 +442,23 @@ class KubeClient:
         patch_type: str = "merge",
         subresource: str = "",
         field_manager: str = "",
+        dry_run: bool = False,
+        field_validation: str = "",
     ) -> Obj:
         content_type = {
             "merge": "application/merge-patch+json",
             "json": "application/json-patch+json",
             "strategic": "application/strategic-merge-patch+json",
         }[patch_type]
-        params = {"fieldManager": field_manager} if field_manager else None
+        params = {"fieldManager": field_manager} if field_manager else {}
+        if dry_run:
+            params["dryRun"] = "All"
+        if field_validation:
+            params["fieldValidation"] = field_validation
         result: Obj = await self.request(
             "PATCH",
             info.path(namespace, name, subresource or None),
-            params=params,
+            params=params or None,
             body=patch,
             content_type=content_type,
             kind=info.kind,
