@@ -11,12 +11,7 @@ import pytest
 
 from ferry.devenv.process import new_workdir
 from tests.integration.notifications.conftest import Cluster, NotifierFactory, catalog, settle, wait_for
-from tests.integration.notifications.servers import (
-    HttpRecorder,
-    SmtpServer,
-    basic,
-    slack_api,
-)
+from tests.integration.notifications.servers import GitHubApp, HttpRecorder, SmtpServer, basic, slack_api
 
 pytestmark = pytest.mark.integration
 
@@ -173,3 +168,258 @@ def test_sync_succeeded_sends_one_message_per_destination(
     assert len(delivered) == 3
     assert delivered[0]["involvedObject"]["kind"] == "Application"
     assert delivered[0]["type"] == "Normal"
+
+
+FAILED_STATUS: dict[str, Any] = {
+    "sync": {"status": "OutOfSync", "revision": "def456"},
+    "health": {"status": "Progressing"},
+    "operationState": {
+        "phase": "Failed",
+        "message": 'one or more objects failed to apply, reason: Deployment.apps "web" is invalid: '
+        "spec.replicas: Invalid value: -1: must be greater than or equal to 0",
+        "startedAt": "2024-05-01T11:00:00Z",
+        "finishedAt": "2024-05-01T11:00:03Z",
+        "syncResult": {
+            "revision": "def456",
+            "resources": [
+                {
+                    "kind": "ConfigMap",
+                    "name": "web-config",
+                    "namespace": "guestbook",
+                    "status": "Synced",
+                    "message": "configured",
+                },
+                {
+                    "group": "apps",
+                    "kind": "Deployment",
+                    "name": "web",
+                    "namespace": "guestbook",
+                    "status": "SyncFailed",
+                    "message": "spec.replicas: Invalid value: -1: must be greater than or equal to 0",
+                },
+            ],
+        },
+    },
+}
+
+FAILED_DETAILS = """\
+webhook:
+  hooks:
+    method: POST
+    path: /apps/{{ .app.metadata.name }}/failed
+    body: |
+      {{- $failed := list -}}
+      {{- range .app.status.operationState.syncResult.resources -}}
+        {{- if eq .status "SyncFailed" -}}
+          {{ $failed = append $failed (printf "%s/%s: %s" .kind .name .message) }}
+        {{- end -}}
+      {{- end -}}
+      {"app": {{ toJson .app.metadata.name }},
+       "revision": {{ toJson .app.status.operationState.syncResult.revision }},
+       "failed": {{ toJson $failed }}}
+"""
+
+
+def test_sync_failed_sends_one_message_naming_the_failing_resource(
+    cluster: Cluster, notifier: NotifierFactory, slack: HttpRecorder, webhook: HttpRecorder
+) -> None:
+    data = settings(slack, webhook)
+    data["template.sync-failed-details"] = FAILED_DETAILS
+    data["trigger.on-sync-failed"] = data["trigger.on-sync-failed"].replace(
+        "send:\n  - app-sync-failed", "send:\n  - app-sync-failed\n  - sync-failed-details"
+    )
+    assert "sync-failed-details" in data["trigger.on-sync-failed"]
+    cluster.apply_settings(data, SECRETS)
+    cluster.create_app(
+        "web",
+        {
+            "notifications.argoproj.io/subscribe.on-sync-failed.slack": "alerts",
+            "notifications.argoproj.io/subscribe.on-sync-failed.hooks": "",
+        },
+    )
+    notifier()
+    cluster.set_status("web", FAILED_STATUS)
+    wait_for(
+        lambda: len(slack.requests) == 1 and len(webhook.requests) == 1, "one Slack message and one webhook"
+    )
+    text = slack.requests[0].json()["text"]
+    assert text.startswith(
+        ":exclamation:  The sync operation of application web has failed at 2024-05-01T11:00:03Z"
+    )
+    assert 'Deployment.apps "web" is invalid: spec.replicas: Invalid value: -1' in text
+    hook = webhook.requests[0]
+    assert (hook.method, hook.path) == ("POST", "/ferry/apps/web/failed")
+    assert hook.json() == {
+        "app": "web",
+        "revision": "def456",
+        "failed": ["Deployment/web: spec.replicas: Invalid value: -1: must be greater than or equal to 0"],
+    }
+    settle()
+    assert len(slack.requests) == 1
+    assert len(webhook.requests) == 1
+
+
+def test_degraded_notifies_once_per_revision(
+    cluster: Cluster, notifier: NotifierFactory, slack: HttpRecorder, webhook: HttpRecorder
+) -> None:
+    cluster.apply_settings(settings(slack, webhook), SECRETS)
+    cluster.create_app("api", {"notifications.argoproj.io/subscribe.on-health-degraded.slack": "alerts"})
+    notifier()
+
+    def health(status: str, revision: str) -> None:
+        cluster.set_status(
+            "api",
+            {
+                "health": {"status": status},
+                "operationState": {
+                    "phase": "Succeeded",
+                    "startedAt": "2024-05-01T10:00:00Z",
+                    "finishedAt": "2024-05-01T10:00:07Z",
+                    "syncResult": {"revision": revision},
+                },
+            },
+        )
+
+    health("Degraded", "rev-1")
+    wait_for(lambda: len(slack.requests) == 1, "the first Degraded message")
+    health("Healthy", "rev-1")
+    settle(1.5)
+    health("Degraded", "rev-1")  # degraded again, same revision: oncePer keeps it quiet
+    settle()
+    assert len(slack.requests) == 1
+    health("Degraded", "rev-2")
+    wait_for(lambda: len(slack.requests) == 2, "a Degraded message for the new revision")
+    assert "Application api has degraded." in slack.requests[1].json()["text"]
+    settle()
+    assert len(slack.requests) == 2
+    keys = cluster.notified("api")
+    assert sorted(k.split(":")[0] for k in keys) == ["rev-1", "rev-2"]
+
+
+def test_server_down_is_retried_then_delivered_once(
+    cluster: Cluster, notifier: NotifierFactory, slack: HttpRecorder
+) -> None:
+    down = HttpRecorder()  # its port is chosen, nothing listens on it yet
+    cluster.apply_settings(settings(slack, down), SECRETS)
+    cluster.create_app("shop", {"notifications.argoproj.io/subscribe.on-sync-succeeded.hooks": ""})
+    proc = notifier()
+    cluster.set_status("shop", SUCCEEDED)
+    wait_for(
+        lambda: proc.metric("ferry_notifications_deliveries_total", service="hooks", result="failure") >= 2,
+        "failed attempts while the webhook is down",
+    )
+    failed = cluster.events("NotificationFailed")
+    assert failed
+    assert failed[0]["type"] == "Warning"
+    assert "connect" in failed[0]["message"].lower()
+    assert cluster.notified("shop") == {}
+    down.start()
+    try:
+        wait_for(lambda: len(down.requests) == 1, "the delivery once the webhook is up")
+        settle()
+        assert len(down.requests) == 1
+        assert proc.metric("ferry_notifications_deliveries_total", service="hooks", result="success") == 1
+        assert len(cluster.notified("shop")) == 1
+    finally:
+        down.stop()
+
+
+def test_restart_does_not_resend(
+    cluster: Cluster, notifier: NotifierFactory, slack: HttpRecorder, webhook: HttpRecorder
+) -> None:
+    """Delivered before a SIGKILL: not sent again. Failing at the SIGKILL: sent once after it."""
+    flaky = HttpRecorder(respond=lambda _req: (503, {"error": "maintenance"})).start()
+    try:
+        data = settings(slack, webhook)
+        data["service.webhook.flaky"] = (
+            f"url: {flaky.url}\nretryMax: 1\nretryWaitMin: 10ms\nretryWaitMax: 10ms\n"
+        )
+        cluster.apply_settings(data, SECRETS)
+        cluster.create_app(
+            "cart",
+            {
+                "notifications.argoproj.io/subscribe.on-sync-succeeded.slack": "deployments",
+                "notifications.argoproj.io/subscribe.on-sync-succeeded.flaky": "",
+            },
+        )
+        first = notifier(identity="first")
+        cluster.set_status("cart", SUCCEEDED)
+        wait_for(
+            lambda: len(slack.requests) == 1 and len(flaky.requests) >= 4,
+            "Slack sent, the flaky hook failing",
+        )
+        first.proc.kill()  # SIGKILL: no chance to finish anything
+        flaky.respond = None  # the hook recovers while no controller runs
+        attempts_before = len(flaky.requests)
+        notifier(identity="second")
+        wait_for(
+            lambda: len(flaky.requests) == attempts_before + 1, "the pending delivery made once", timeout=90
+        )
+        settle()
+        assert len(slack.requests) == 1, "delivered before the kill, so not sent again"
+        assert len(flaky.requests) == attempts_before + 1
+        assert len(cluster.notified("cart")) == 2
+    finally:
+        flaky.stop()
+
+
+def test_github_commit_status_with_an_app_installation_token(
+    cluster: Cluster, notifier: NotifierFactory, slack: HttpRecorder, webhook: HttpRecorder
+) -> None:
+    app = GitHubApp(app_id="12345", installation_id="678")
+    github = HttpRecorder(respond=app.responder()).start()
+    try:
+        data = settings(slack, webhook)
+        data["service.github"] = (
+            "appID: 12345\ninstallationID: 678\nprivateKey: $github-privateKey\n"
+            f"enterpriseBaseURL: {github.url}/api/v3\n"
+        )
+        data["template.app-deployed"] = data["template.app-deployed"] + (
+            "github:\n  status:\n    state: success\n    label: continuous-delivery/{{.app.metadata.name}}\n"
+            '    targetURL: "{{.context.argocdUrl}}/applications/{{.app.metadata.name}}?operation=true"\n'
+        )
+        cluster.apply_settings(data, {**SECRETS, "github-privateKey": app.private_key_pem})
+        cluster.create_app("guestbook", {"notifications.argoproj.io/subscribe.on-deployed.github": ""})
+        notifier()
+        status = {**SUCCEEDED, "health": {"status": "Healthy", "lastTransitionTime": "2024-05-01T10:00:05Z"}}
+        cluster.set_status("guestbook", status)
+        wait_for(lambda: len(github.matching("POST", "/api/v3/repos/")) == 1, "one commit status")
+        token_requests = github.matching("POST", "/api/v3/app/installations/678/access_tokens")
+        assert len(token_requests) == 1
+        created = github.matching("POST", "/api/v3/repos/")[0]
+        assert created.path == "/api/v3/repos/example/apps/statuses/abc123"
+        assert created.headers["authorization"] == f"Bearer {app.token}"
+        assert created.headers["accept"] == "application/vnd.github+json"
+        assert created.json() == {
+            "state": "success",
+            # the catalog's {{if eq .serviceType "slack"}} renders nothing here, leaving a space
+            "description": " Application guestbook is now running new version of deployments manifests.\n",
+            "context": "continuous-delivery/guestbook",
+            "target_url": "https://ferry.example.com/applications/guestbook?operation=true",
+        }
+        settle()
+        assert len(github.matching("POST", "/api/v3/repos/")) == 1
+    finally:
+        github.stop()
+
+
+def test_project_subscription_and_two_replicas_send_once(
+    cluster: Cluster, notifier: NotifierFactory, slack: HttpRecorder, webhook: HttpRecorder
+) -> None:
+    """An AppProject's annotations subscribe all its apps; of two replicas only the leader sends."""
+    cluster.apply_settings(settings(slack, webhook), SECRETS)
+    cluster.create_project(
+        "team", {"notifications.argoproj.io/subscribe.on-sync-succeeded.slack": "team-channel"}
+    )
+    cluster.create_app("one", {}, project="team")
+    cluster.create_app("two", {}, project="team")
+    replicas = [notifier("--identity", "a"), notifier("--identity", "b")]
+    wait_for(lambda: sum(r.metric("ferry_notifications_leader") for r in replicas) == 1, "one leader")
+    cluster.set_status("one", SUCCEEDED)
+    cluster.set_status("two", SUCCEEDED)
+    wait_for(lambda: len(slack.requests) == 2, "one message per app")
+    settle()
+    assert sorted(r.json()["channel"] for r in slack.requests) == ["team-channel", "team-channel"]
+    texts = sorted(r.json()["text"].split(" has been")[0] for r in slack.requests)
+    assert texts == [":white_check_mark: Application one", ":white_check_mark: Application two"]
+    assert sum(r.metric("ferry_notifications_deliveries_total", result="success") for r in replicas) == 2
