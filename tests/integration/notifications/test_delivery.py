@@ -423,3 +423,21 @@ def test_project_subscription_and_two_replicas_send_once(
     texts = sorted(r.json()["text"].split(" has been")[0] for r in slack.requests)
     assert texts == [":white_check_mark: Application one", ":white_check_mark: Application two"]
     assert sum(r.metric("ferry_notifications_deliveries_total", result="success") for r in replicas) == 2
+
+
+def test_email_verifies_the_server_certificate_unless_told_not_to(
+    cluster: Cluster, notifier: NotifierFactory, slack: HttpRecorder, webhook: HttpRecorder, smtp: SmtpServer
+) -> None:
+    data = settings(slack, webhook, smtp)
+    data["service.email"] = data["service.email"].replace("insecure_skip_verify: true\n", "")
+    cluster.apply_settings(data, SECRETS)
+    cluster.create_app(
+        "mail", {"notifications.argoproj.io/subscribe.on-sync-succeeded.email": "dev@example.com"}
+    )
+    proc = notifier()
+    cluster.set_status("mail", SUCCEEDED)
+    wait_for(lambda: bool(cluster.events("NotificationFailed")), "a failed delivery")
+    assert "CERTIFICATE_VERIFY_FAILED" in cluster.events("NotificationFailed")[0]["message"]
+    assert smtp.mails == []
+    assert smtp.logins == []  # no credentials were sent to the unverified server
+    assert proc.metric("ferry_notifications_deliveries_total", service="email", result="failure") >= 1
