@@ -441,3 +441,25 @@ def test_email_verifies_the_server_certificate_unless_told_not_to(
     assert smtp.mails == []
     assert smtp.logins == []  # no credentials were sent to the unverified server
     assert proc.metric("ferry_notifications_deliveries_total", service="email", result="failure") >= 1
+
+
+def test_standby_takes_over_when_the_leader_dies(
+    cluster: Cluster, notifier: NotifierFactory, slack: HttpRecorder, webhook: HttpRecorder
+) -> None:
+    cluster.apply_settings(settings(slack, webhook), SECRETS)
+    cluster.create_app("pay", {"notifications.argoproj.io/subscribe.on-health-degraded.slack": "alerts"})
+    replicas = [notifier("--identity", "a"), notifier("--identity", "b")]
+    wait_for(lambda: sum(r.metric("ferry_notifications_leader") for r in replicas) == 1, "one leader")
+    leader = next(r for r in replicas if r.metric("ferry_notifications_leader") == 1)
+    standby = next(r for r in replicas if r is not leader)
+    leader.proc.kill()  # SIGKILL: the Lease is not released; it expires (6 s) as the standby observes it
+    degraded = {
+        "health": {"status": "Degraded"},
+        "operationState": {"phase": "Succeeded", "syncResult": {"revision": "r9"}},
+    }
+    cluster.set_status("pay", degraded)
+    wait_for(lambda: standby.metric("ferry_notifications_leader") == 1, "the standby leading", timeout=30)
+    wait_for(lambda: len(slack.requests) == 1, "the message, sent by the new leader")
+    settle()
+    assert len(slack.requests) == 1
+    assert standby.metric("ferry_notifications_deliveries_total", service="slack", result="success") == 1
