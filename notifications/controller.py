@@ -264,7 +264,12 @@ class NotificationsController:
         project_name = (app.get("spec") or {}).get("project") or "default"
         project = self.projects.get(key[0], project_name)
         config = self.config
-        state = dict(self._written.get(uid) or read_state(app))
+        recorded = read_state(app)
+        written = self._written.get(uid)
+        if written is not None and written == recorded:
+            del self._written[uid]  # the watch caught up: the annotation is the truth again (edits included)
+            written = None
+        state = dict(written if written is not None else recorded)
         decided = plan(config, app, project, state)
         for trigger, triggered in decided.evaluations:
             metrics.TRIGGER_EVALUATIONS.labels(trigger, str(triggered).lower()).inc()
