@@ -359,6 +359,10 @@ class Scenario:
                 raise AssertionError(f"application {name} still exists: {self.get(name).get('status')}")
             time.sleep(0.25)
 
+    def health_is(self, name: str, status: str) -> dict[str, Any]:
+        """Waits until the app's health (not the operation's result) is ``status``."""
+        return self.wait(name, lambda a: health(a) == status, what=f"app health {status}")
+
     def synced(self, name: str) -> dict[str, Any]:
         return self.wait(name, lambda a: sync_status(a) == "Synced", what="Synced")
 

@@ -139,6 +139,8 @@ def test_shared_resource_warns_both_apps_and_never_hangs(scenario: Scenario) -> 
     )
     assert sync_status(a) == "OutOfSync"  # the object is another app's now
     assert sync_status(b) == "Synced"
+    scenario.health_is(first, "Healthy")
+    scenario.health_is(second, "Healthy")
 
 
 def test_self_heal_on_both_apps_backs_off(scenario: Scenario) -> None:

@@ -78,6 +78,7 @@ def test_hooks_in_every_phase_with_every_delete_policy(scenario: Scenario) -> No
         ("patch", "jobs", "after"),
     ]
     scenario.wait(name, lambda _: not scenario.exists("jobs", "before"), what="HookSucceeded hook deleted")
+    scenario.health_is(name, "Healthy")
     assert scenario.exists("jobs", "after")  # HookFailed: only deleted when the sync fails
     assert scenario.exists("jobs", "during")  # BeforeHookCreation: until the next sync
 
@@ -103,8 +104,9 @@ def test_pre_sync_hook_failure_runs_sync_fail_hooks(scenario: Scenario) -> None:
     assert "never-applied" not in [r["name"] for r in results(app)]
     writes = audit.applied(scenario.namespace)
     assert writes[:2] == [("patch", "jobs", "doomed"), ("patch", "jobs", "cleanup")]
-    assert ("delete", "jobs", "doomed") in writes  # HookFailed
+    assert writes[2:] == [("delete", "jobs", "doomed")]  # HookFailed; the ConfigMap never applied
     assert not scenario.exists("configmaps", "never-applied")
+    scenario.health_is(name, "Missing")  # its only resource was never created
 
 
 def test_sync_fail_hook_failure_is_reported(scenario: Scenario) -> None:
@@ -132,6 +134,7 @@ def test_hook_before_hook_creation(scenario: Scenario) -> None:
         "GET", f"/apis/batch/v1/namespaces/{scenario.namespace}/jobs/setup"
     )[1]
     assert second["metadata"]["uid"] != first["metadata"]["uid"]
+    scenario.health_is(name, "Healthy")
 
 
 def test_automatically_naming_unnamed_hook(scenario: Scenario) -> None:
@@ -147,6 +150,7 @@ def test_automatically_naming_unnamed_hook(scenario: Scenario) -> None:
     for sync_phase, hook_name in hooks:
         assert hook_name.startswith(f"hook-{short}-{sync_phase.lower()}-")
         assert scenario.exists("jobs", hook_name)
+    scenario.health_is(name, "Healthy")
 
 
 def test_terminate_with_running_hooks(scenario: Scenario) -> None:
@@ -170,3 +174,4 @@ def test_terminate_with_running_hooks(scenario: Scenario) -> None:
     assert result(app, "forever")["message"] == "Terminated"
     scenario.wait(name, lambda _: not scenario.exists("gauges", "forever"), what="the running hook deleted")
     assert not scenario.exists("configmaps", "never")
+    scenario.health_is(name, "Missing")

@@ -52,6 +52,7 @@ def test_retry_with_backoff(scenario: Scenario) -> None:
     announced with its backoff, then Failed with retryCount 2; the next wave never applied."""
     name, _ = scenario.app("retry", [gauge("broken", "Degraded", **{WAVE: "0"}), cm("later", **{WAVE: "1"})])
     messages = Messages()
+    audit = scenario.audit()
     token = scenario.sync(name, retry={"limit": 2, "backoff": {"duration": "2s", "factor": 2}})
     app = scenario.wait(
         name,
@@ -68,7 +69,9 @@ def test_retry_with_backoff(scenario: Scenario) -> None:
     assert operation(app)["retryCount"] == 2
     assert message(app) == failure
     assert [r["name"] for r in results(app)] == ["broken"]
+    assert audit.applied(scenario.namespace) == [("patch", "gauges", "broken")] * 3  # one per attempt
     assert not scenario.exists("configmaps", "later")
+    scenario.health_is(name, "Degraded")
 
 
 def _carries(app: dict[str, Any], token: str) -> bool:
@@ -82,6 +85,7 @@ def test_sync_timeout_terminates_and_retries(scenario: Scenario) -> None:
     name, _ = scenario.app("timeout", [gauge("forever", "Progressing", **{HOOK: "PreSync"}), cm("never")])
     scenario.harness.set_settings({SYNC_TIMEOUT_KEY: "3"})
     messages = Messages()
+    audit = scenario.audit()
     try:
         token = scenario.sync(name, retry={"limit": 1, "backoff": {"duration": "1s"}})
         app = scenario.wait(
@@ -102,6 +106,12 @@ def test_sync_timeout_terminates_and_retries(scenario: Scenario) -> None:
     assert 2 <= duration.total_seconds() <= 15, operation(app)  # the second attempt's own 3 s
     scenario.wait(name, lambda _: not scenario.exists("gauges", "forever"), what="the running hook deleted")
     assert not scenario.exists("configmaps", "never")
+    # each attempt: the hook created, then deleted when the timeout terminated it
+    assert (
+        audit.applied(scenario.namespace)
+        == [("patch", "gauges", "forever"), ("delete", "gauges", "forever")] * 2
+    )
+    scenario.health_is(name, "Missing")
 
 
 def test_pre_and_post_delete_hooks_waves_and_delete_confirm(scenario: Scenario, tmp_path: Path) -> None:

@@ -76,6 +76,7 @@ def test_sync_with_apply_out_of_sync_only(scenario: Scenario) -> None:
     assert real_configmap_patches(scenario) - before == 1  # four real applies saved
     assert audit.applied(scenario.namespace) == [("patch", "configmaps", "cm-4")]
     scenario.wait(name, lambda a: sync_status(a) == "Synced", what="Synced")
+    scenario.health_is(name, "Healthy")
 
 
 def test_sync_options_validate_false(scenario: Scenario) -> None:
@@ -88,11 +89,16 @@ def test_sync_options_validate_false(scenario: Scenario) -> None:
     assert message(app) == "one or more objects failed to apply (dry run); nothing was applied"
     assert "notAField" in result(app, "invalid-cm")["message"]
     assert not scenario.exists("configmaps", "invalid-cm")
+    scenario.health_is(strict, "Missing")
     lenient = {**invalid, "metadata": {"name": "lenient-cm", "annotations": {OPTIONS: "Validate=false"}}}
     relaxed, _ = scenario.app("novalidate", [lenient])
     app = scenario.sync_and_finish(relaxed)
     assert phase(app) == "Succeeded", app["status"]["operationState"]
+    assert result(app, "lenient-cm")["message"] == (
+        "configmap/lenient-cm applied (Validate=false: created or merge-patched, unknown fields dropped)"
+    )
     assert scenario.exists("configmaps", "lenient-cm")
+    scenario.health_is(relaxed, "Healthy")
 
 
 def test_namespace_creation_with_server_side_apply(scenario: Scenario) -> None:
@@ -127,6 +133,7 @@ def test_namespace_creation_with_server_side_apply(scenario: Scenario) -> None:
         created = scenario.core().read_namespace(target).to_dict()
         assert created["metadata"]["labels"]["team"] == "conformance"
         assert conditions(scenario.get(name), "SyncOptionWarning") == []
+        scenario.health_is(name, "Healthy")
     finally:
         with contextlib.suppress(k8s.ApiException):
             scenario.core().delete_namespace(target)
@@ -195,6 +202,7 @@ def test_crd_and_custom_resource_in_one_sync(scenario: Scenario) -> None:
             ("patch", "widgets", "w"),
         ]
         scenario.wait(name, lambda a: sync_status(a) == "Synced", what="Synced")
+        scenario.health_is(name, "Healthy")
     finally:
         scenario.harness.plane.request(
             "DELETE", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.{group}"
@@ -211,6 +219,7 @@ def test_selective_sync_does_not_run_hooks(scenario: Scenario) -> None:
     assert audit.applied(scenario.namespace) == [("patch", "configmaps", "two")]
     assert [r["name"] for r in results(app)] == ["two"]
     scenario.wait(name, lambda a: sync_status(a) == "OutOfSync", what="still OutOfSync (one is missing)")
+    scenario.health_is(name, "Healthy")  # the missing one says OutOfSync, not unhealthy
 
 
 def test_prune_confirm_waits_for_the_cli(scenario: Scenario, tmp_path: Path) -> None:
@@ -234,6 +243,7 @@ def test_prune_confirm_waits_for_the_cli(scenario: Scenario, tmp_path: Path) -> 
         ("patch", "configmaps", "keep"),
     ]
     assert result(app, "careful")["status"] == "Pruned"
+    scenario.health_is(name, "Healthy")
 
 
 def test_unknown_options_are_reported_never_ignored(scenario: Scenario) -> None:
@@ -258,3 +268,4 @@ def test_unknown_options_are_reported_never_ignored(scenario: Scenario) -> None:
         assert warning in message(app)
     assert [r["name"] for r in results(app)] == ["typo"]
     assert not scenario.exists("configmaps", "not-a-hook")
+    scenario.health_is(name, "Healthy")

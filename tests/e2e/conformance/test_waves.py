@@ -46,7 +46,9 @@ def test_one_progressing_deployment_is_succeeded_and_synced(scenario: Scenario) 
 def test_degraded_deployment_is_succeeded_and_synced(scenario: Scenario) -> None:
     """TestDegradedDeploymentIsSucceededAndSynced: it exceeds its progress deadline."""
     name, _ = scenario.app("degraded", [deployment("doomed", failing=True, progressDeadlineSeconds=1)])
+    audit = scenario.audit()
     app = scenario.sync_and_finish(name)
+    assert audit.applied(scenario.namespace) == [("patch", "deployments", "doomed")]
     assert phase(app) == "Succeeded"
     assert message(app) == "successfully synced (all tasks run)"
     scenario.wait(name, lambda a: health(a) == "Degraded" and sync_status(a) == "Synced", what="Degraded")
@@ -224,3 +226,4 @@ def test_a_sync_without_prune_skips_extras(scenario: Scenario) -> None:
     assert result(app, "extra")["message"] == "ignored (requires pruning)"
     assert scenario.exists("configmaps", "extra")
     scenario.wait(name, lambda a: sync_status(a) == "OutOfSync", what="OutOfSync (the extra)")
+    scenario.health_is(name, "Healthy")
