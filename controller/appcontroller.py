@@ -351,6 +351,7 @@ class AppController:
             self.op_queue.forget(name)
             self.memory.pop(name, None)
             self.claims.forget(name)
+            self.operations.forget(name)
             return
         if (obj.get("metadata") or {}).get("deletionTimestamp"):
             # a refresh asked for while deleting renders again (a fixed deletion hook in Git)

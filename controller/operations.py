@@ -132,11 +132,25 @@ class OperationDriver:
         self.c = controller
         self.runner = SyncRunner()
         self._manifests: dict[tuple[str, str], list[Obj]] = {}  # (app, revision) -> manifests
+        # the app as this driver last wrote it: a watch event older than that write (still on
+        # its way when the write returned) must not make a step see a stale operation state —
+        # it would apply a finished wave again, or run a finished operation once more
+        self._written: dict[str, Obj] = {}
 
     def forget(self, name: str) -> None:
         """Drops what is kept for ``name``'s operations (manifests rendered for a revision)."""
         for key in [k for k in self._manifests if k[0] == name]:
             del self._manifests[key]
+        self._written.pop(name, None)
+
+    def _current(self, name: str) -> Obj | None:
+        """The app as the informer has it, unless this driver has written a newer version."""
+        app = self.c.apps.get(self.c.config.namespace, name)
+        written = self._written.get(name)
+        if app is None or written is None:
+            return app
+        same_object = app["metadata"].get("uid") == written["metadata"].get("uid")
+        return written if same_object and _older(app, written) else app
 
     def sync_timeout(self) -> float:
         """Seconds an operation may run before it is terminated; 0: no limit."""
@@ -146,7 +160,7 @@ class OperationDriver:
 
     async def step(self, name: str) -> float | None:
         """Advances ``name``'s operation by one step; the delay before the next step, or None."""
-        app = self.c.apps.get(self.c.config.namespace, name)
+        app = self._current(name)
         if app is None:
             return None
         state = (app.get("status") or {}).get("operationState")
@@ -324,6 +338,7 @@ class OperationDriver:
             self.c.app_info, name, {"status": patch}, namespace=self.c.config.namespace, subresource="status"
         )
         self.c.apps.store[(self.c.config.namespace, name)] = updated
+        self._written[name] = updated
 
     async def _terminate(self, app: Obj, state: dict[str, Any], message: str, *, retry: bool = False) -> None:
         """Ends a running operation: hooks still running are deleted (their results say
@@ -704,6 +719,15 @@ class OperationDriver:
             pass
         except KubeError as err:
             raise OperationError(f"namespace {ctx.destination_namespace}: {err.message}") from None
+
+
+def _older(app: Obj, than: Obj) -> bool:
+    """Whether ``app`` is an older version of the object than ``than`` (resourceVersions are etcd
+    revisions, increasing; unreadable ones never count as older)."""
+    try:
+        return int(app["metadata"]["resourceVersion"]) < int(than["metadata"]["resourceVersion"])
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 def _seconds_since(stamp: Any) -> float | None:
