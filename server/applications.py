@@ -35,7 +35,7 @@ from ferry.errors import (
     NotFound,
     from_status,
 )
-from ferry.interceptors import CALLER, Context
+from ferry.interceptors import CALLER, Context, recheck_while_streaming
 from ferry.kube.client import KubeClient, Obj
 from ferry.kube.errors import Conflict, KubeError, NotFoundError, to_ferry
 from ferry.selectors import parse as parse_selector
@@ -755,6 +755,16 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
                 who.subjects, "applications", "get", app_object(app)
             )
 
+        if request.name:
+            # a watch of one app ends (PERMISSION_DENIED) once its caller may no longer see it;
+            # any other watch shows what its caller may see, event by event
+            def still_allowed() -> None:
+                app = self.s.apps.get(self.s.namespace, request.name)
+                if app is not None:
+                    self._enforce("get", app_object(app))
+
+            recheck_while_streaming(still_allowed)
+
         async with self.s.broadcaster.subscribe() as queue:
             if since is None:
                 for app in self._visible(request):
@@ -776,8 +786,13 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
     async def PodLogs(
         self, request: application_pb2.ApplicationPodLogsQuery, context: Context
     ) -> AsyncIterator[application_pb2.LogEntry]:
-        app = self._get_checked(request.name)
-        self._enforce("get", app_object(app), resource="logs")
+        def allowed() -> Obj:
+            app = self._get_checked(request.name)
+            self._enforce("get", app_object(app), resource="logs")
+            return app
+
+        app = allowed()
+        recheck_while_streaming(allowed)  # a followed log ends once its caller may no longer read it
         tree = await self._compute_tree(app)
         try:
             pods = pods_of(
