@@ -79,6 +79,7 @@ class HttpApi:
         self.channel = grpc_channel
         self.secure_cookies = secure_cookies
         self.routes = gateway.routes(SERVICES)
+        self.webhook_replays = webhook.ReplayGuard()
         self.openapi = openapi.document(SERVICES)
 
     def app(self) -> web.Application:
@@ -131,6 +132,9 @@ class HttpApi:
             return _json(err.status, {"error": err.message})
         if push is None:
             return _json(200, {"refreshed": []})
+        ignored = self.webhook_replays.why_ignored(push)
+        if ignored:
+            return _json(200, {"refreshed": [], "ignored": ignored})
         return _json(200, {"refreshed": await webhook.refresh_matching(self.state, push)})
 
     def _credentials(self, request: web.Request) -> tuple[str, bool] | web.Response:
