@@ -23,6 +23,7 @@ from ferry.interceptors import bearer_token, standard_interceptors
 from ferry.kube.client import KubeClient
 from ferry.kube.config import ClusterConfig, ConfigError
 from ferry.kube.errors import Conflict, NotFoundError
+from ferry.mesh import redis_config, redis_options, repo_server_client_options, repo_server_target
 from ferry.serving import (
     GrpcServer,
     ServiceRegistration,
@@ -218,9 +219,7 @@ async def _serve(
     help="Kubeconfig of the management cluster (in-cluster when empty).",
 )
 @click.option("--context", "kube_context", default="", show_envvar=True, help="Context in --kubeconfig.")
-@click.option(
-    "--repo-server", default="127.0.0.1:8081", show_envvar=True, help="Address of ferry-reposerver."
-)
+@repo_server_client_options
 @click.option(
     "--service-key-file", default="", show_envvar=True, help="Service key file; FERRY_SERVICE_KEY otherwise."
 )
@@ -231,6 +230,7 @@ async def _serve(
     show_envvar=True,
     help="Redis URL of the shared cache (resource trees).",
 )
+@redis_options
 @click.option(
     "--tls-host",
     "tls_hosts",
@@ -324,8 +324,12 @@ def command(
     kubeconfig: str,
     kube_context: str,
     repo_server: str,
+    repo_server_ca_file: str,
+    repo_server_plaintext: bool,
     service_key_file: str,
     redis_url: str,
+    redis_password_file: str,
+    redis_ca_file: str,
     tls_hosts: tuple[str, ...],
     dex_server: str,
     dex_server_ca: str,
@@ -346,6 +350,8 @@ def command(
         raise click.UsageError(
             "no service key for the repo server: set --service-key-file or FERRY_SERVICE_KEY"
         )
+    target = repo_server_target(repo_server, repo_server_ca_file, repo_server_plaintext)
+    redis = redis_config(redis_url, redis_password_file, redis_ca_file)
     try:
         cluster = (
             ClusterConfig.from_kubeconfig(kubeconfig, kube_context or None)
@@ -379,11 +385,11 @@ def command(
 
     async def main() -> None:
         kube = KubeClient(cluster, user_agent=f"{USER_AGENT}/{__version__}")
-        cache = make_cache(redis_url, initiator="server") if redis_url else None
+        cache = make_cache(redis, initiator="server") if redis is not None else None
         state = ServerState(
             kube,
             namespace,
-            repo_server=repo_server,
+            repo_server=target,
             service_key=key,
             shared_cache=cache,
             dex_server=dex_server,

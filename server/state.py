@@ -12,14 +12,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import grpc
-
 from ferry import clusters, servicetoken
 from ferry.cache import Cache
 from ferry.errors import InvalidArgument
 from ferry.kube.client import KubeClient, Obj
 from ferry.kube.config import ClusterConfig
 from ferry.kube.informer import Informer
+from ferry.mesh import RepoServerTarget
 from ferry.rbac import Enforcer, PolicyError, project_policies
 from ferry.repocreds import RepoCredentials
 from ferry.settings import (
@@ -73,7 +72,7 @@ class ServerState:
         kube: KubeClient,
         namespace: str,
         *,
-        repo_server: str,
+        repo_server: RepoServerTarget,
         service_key: bytes,
         shared_cache: Cache | None,
         dex_server: str = "",
@@ -87,7 +86,7 @@ class ServerState:
         self.namespace = namespace
         self.shared_cache = shared_cache
         self.broadcaster = Broadcaster()
-        self._repo_channel = grpc.aio.insecure_channel(repo_server)
+        self._repo_channel = repo_server.channel()
         self.repo: Any = repo_pb2_grpc.RepoServiceStub(self._repo_channel)
         self.repo_tokens = servicetoken.TokenSource(service_key, "server")
         self._destination_clients: dict[str, KubeClient] = {}
