@@ -289,6 +289,7 @@ class KubeClient:
         resource_version: str,
         namespace: str | None = None,
         label_selector: str = "",
+        field_selector: str = "",
         timeout_seconds: int = 300,
         on_open: Callable[[], None] | None = None,
     ) -> AsyncIterator[Obj]:
@@ -304,6 +305,8 @@ class KubeClient:
         }
         if label_selector:
             params["labelSelector"] = label_selector
+        if field_selector:  # also what lets RBAC limited to resourceNames authorize the watch
+            params["fieldSelector"] = field_selector
         try:
             async with self._client().get(
                 self.config.server + info.path(namespace),

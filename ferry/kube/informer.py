@@ -143,6 +143,7 @@ class Informer:
                     resource_version=self.resource_version,
                     namespace=self.namespace,
                     label_selector=self.label_selector,
+                    field_selector=self.field_selector,
                     timeout_seconds=self.watch_timeout,
                     on_open=self._opened,
                 )
