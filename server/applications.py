@@ -33,6 +33,7 @@ from ferry.errors import (
     FerryError,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     from_status,
 )
 from ferry.interceptors import CALLER, Context, recheck_while_streaming
@@ -618,7 +619,13 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
             tracked = with_tracking(obj, name)
             key = ResourceKey.of(tracked)
             seen.add(key)
-            live = await self._live(client, key, str(obj["apiVersion"]).rpartition("/")[2])
+            try:
+                live = await self._live(client, key, str(obj["apiVersion"]).rpartition("/")[2])
+            except PermissionDenied:
+                if key.kind != "Secret" or key.group:
+                    raise
+                items.append(_unreadable_secret(key, tracked, app))
+                continue
             items.append(_resource_diff(key, tracked, live, ignore))
         for resource in (app.get("status") or {}).get("resources") or []:
             key = ResourceKey(
@@ -905,6 +912,29 @@ def _masked(obj: Obj) -> Obj:
         annotations = (obj.get("metadata") or {}).get("annotations") or {}
         annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None)
     return obj
+
+
+def _unreadable_secret(key: ResourceKey, desired: Obj, app: Obj) -> types_pb2.ResourceDiff:
+    """A Secret the API server may not read (deploy/'s RBAC: no Secrets outside the control
+    namespace unless ferry-server-secret-reader is bound there): whether it differs is the
+    controller's verdict in the app's status; its content is not shown."""
+    status = next(
+        (
+            r.get("status")
+            for r in (app.get("status") or {}).get("resources") or []
+            if (r.get("kind"), r.get("namespace", ""), r.get("name")) == (key.kind, key.namespace, key.name)
+        ),
+        None,
+    )
+    return types_pb2.ResourceDiff(
+        kind=key.kind,
+        namespace=key.namespace,
+        name=key.name,
+        target_state=json.dumps(_masked(desired)),
+        diff=f"# live state not shown: ferry-server may not read Secrets in namespace {key.namespace}"
+        " (bind the ClusterRole ferry-server-secret-reader there to allow it)\n",
+        modified=status != "Synced",
+    )
 
 
 def _resource_diff(

@@ -535,7 +535,7 @@ transformers:
     kind: PrefixSuffixTransformer
     metadata:
       name: cluster-scoped-suffix
-    suffix: -{suffix}
+    suffix: "-{suffix}"  # quoted: a hex suffix like 613e34 would be a YAML float
     fieldSpecs:
       - kind: ClusterRole
         path: metadata/name
