@@ -265,6 +265,9 @@ def server_process(
         "debug",
         "--redis",
         redis_server.address_url,
+        # streams are checked again every second, so tests see a revoked one end quickly
+        "--stream-recheck-interval",
+        "1",
         http_port=free_port(),
     )
     yield server

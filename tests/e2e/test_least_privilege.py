@@ -7,7 +7,9 @@ is created, synced, compared and inspected through the API,
   API server only where its RBAC refuses on purpose: Secrets outside the control namespace;
 - the repo server never talked to Kubernetes at all;
 - none of the mesh's secrets (the service key, Redis's password, the repo server's TLS key)
-  appears in any component's log, at debug level, although every call carried the key's tokens.
+  appears in any component's log, at debug level, although every call carried the key's tokens;
+- and, with the shared server re-checking streams every second, a followed pod log ends
+  (UNAUTHENTICATED) once its session is revoked.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from kubernetes import client as k8s
 
 from ferry.devenv.controlplane import ControlPlane
 from ferry.devenv.gitrepo import GitRepo
-from ferry.v1 import application_pb2
+from ferry.v1 import application_pb2, session_pb2
 from tests.conftest import CONTROL_NS, SERVICE_KEY, RunningServer
 from tests.e2e.conftest import Deployed
+from tests.integration.controller.test_sync import deployment
 from tests.integration.server.conftest import Api, admin_password
 from tests.integration.server.test_smoke import app_message
 
@@ -133,3 +136,51 @@ def test_ferry_acts_as_its_service_accounts_and_keeps_its_secrets(
         assert " debug " in log, f"{process.proc.name} does not log at debug"
         for what, value in secrets.items():
             assert value not in log, f"{what} is in {process.proc.name}'s log"
+
+
+def test_a_followed_pod_log_ends_when_its_session_is_revoked(
+    workload_plane: ControlPlane,
+    server_process: RunningServer,
+    kube: k8s.ApiClient,
+    git_repo: Callable[[str], GitRepo],
+    namespace: str,
+) -> None:
+    """Finding 19: a followed log went on after logout. (The shared server re-checks streams
+    every second here; the default is a minute.)"""
+    admin = Api(server_process, kube)
+    admin.login("admin", admin_password(kube))
+    repo = git_repo("followed")
+    repo.commit("web", {"app/web.yaml": yaml.safe_dump(deployment("followed-web"))})
+    workload_plane.set_pod_logs(namespace, ["starting", "listening"])
+    message = app_message("followed", repo, namespace)
+    admin.call("apps", "Create", application_pb2.ApplicationCreateRequest(application=message))
+    stream: Any = None
+    try:
+        admin.call("apps", "Sync", application_pb2.ApplicationSyncRequest(name="followed"))
+
+        def pods() -> list[str]:
+            tree = admin.call(
+                "apps", "ResourceTree", application_pb2.ResourcesQuery(application_name="followed")
+            )
+            return [n.name for n in tree.nodes if n.kind == "Pod"]
+
+        wait_for("the Deployment's pod", lambda: bool(pods()))
+        query = application_pb2.ApplicationPodLogsQuery(
+            name="followed", namespace=namespace, pod_name=pods()[0], follow=True
+        )
+        query.tail_lines = 10
+        stream = admin.apps.PodLogs(query, metadata=admin.meta(), timeout=120)
+        lines = iter(stream)
+        assert next(lines).content == "starting"
+        admin.call("sessions", "Delete", session_pb2.SessionDeleteRequest())
+        with pytest.raises(grpc.RpcError) as ended:
+            for _ in lines:
+                pass
+        assert ended.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert "revoked" in (ended.value.details() or "")
+    finally:
+        if stream is not None:
+            stream.cancel()
+        admin.login("admin", admin_password(kube))
+        admin.call("apps", "Delete", application_pb2.ApplicationDeleteRequest(name="followed", cascade=True))
+        admin.close()
