@@ -43,7 +43,7 @@ from controller.status import COMPARISON_FIELDS, changed, comparison_status, mer
 from controller.sync import option_warnings
 from controller.workqueue import Refresh, WorkQueue
 from ferry import __version__, crds, servicetoken
-from ferry.cache import Cache, make_cache
+from ferry.cache import Cache, RedisConfig, make_cache
 from ferry.convert import from_k8s
 from ferry.engine.health import HealthChecker
 from ferry.engine.ignore import IgnoreRule, IgnoreRuleError, rule_from_spec
@@ -53,6 +53,7 @@ from ferry.kube.config import ClusterConfig
 from ferry.kube.errors import Conflict, KubeError, NotFoundError, Unprocessable
 from ferry.kube.informer import Informer
 from ferry.kube.lease import Leases
+from ferry.mesh import RepoServerTarget
 from ferry.projects import DEFAULT_PROJECT, forbidden_resources, violations
 from ferry.repocreds import RepoCredentials
 from ferry.settings import (
@@ -90,8 +91,8 @@ class StartupError(RuntimeError):
 @dataclass(frozen=True)
 class ControllerConfig:
     namespace: str
-    repo_server: str
-    service_key: bytes
+    repo_server: RepoServerTarget
+    service_key: bytes = field(repr=False)
     status_processors: int = 20
     operation_processors: int = 10
     kube_qps: float = 50.0
@@ -100,7 +101,7 @@ class ControllerConfig:
     resync_seconds: float | None = None  # overrides ferry-cm timeout.reconciliation
     jitter_seconds: float | None = None
     install_crds: bool = False
-    redis_url: str = ""
+    redis: RedisConfig | None = None
     self_heal_backoff_seconds: float = 2.0
     self_heal_backoff_factor: float = 3.0
     self_heal_backoff_cap_seconds: float = 300.0
@@ -167,7 +168,7 @@ class AppController:
         self.memory: dict[str, AppMemory] = {}
         self.dry_runs = DryRunCache()
         self.shared_cache: Cache | None = (
-            make_cache(config.redis_url, initiator="controller") if config.redis_url else None
+            make_cache(config.redis, initiator="controller") if config.redis is not None else None
         )
         self._published: dict[str, tuple[str, float]] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -239,8 +240,7 @@ class AppController:
             informer.start()
             await informer.wait_synced(60)
         # reconnect within seconds once the repo server is back (gRPC's default backoff grows to 120s)
-        self._channel = grpc.aio.insecure_channel(
-            self.config.repo_server,
+        self._channel = self.config.repo_server.channel(
             options=[("grpc.initial_reconnect_backoff_ms", 500), ("grpc.max_reconnect_backoff_ms", 5000)],
         )
         self._repo = repo_pb2_grpc.RepoServiceStub(self._channel)
