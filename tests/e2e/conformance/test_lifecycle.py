@@ -87,7 +87,7 @@ def test_sync_timeout_terminates_and_retries(scenario: Scenario) -> None:
     messages = Messages()
     audit = scenario.audit()
     try:
-        token = scenario.sync(name, retry={"limit": 1, "backoff": {"duration": "1s"}})
+        token = scenario.sync(name, retry={"limit": 1, "backoff": {"duration": "2s"}})
         app = scenario.wait(
             name,
             lambda a: messages(a) or (phase(a) == "Failed" and not a.get("operation") and _carries(a, token)),
@@ -97,7 +97,7 @@ def test_sync_timeout_terminates_and_retries(scenario: Scenario) -> None:
     finally:
         scenario.harness.set_settings({SYNC_TIMEOUT_KEY: None})
     terminated = "Operation terminated, triggered by controller sync timeout (3s)"
-    assert f"{terminated}. Retrying attempt #1 in 1s" in messages.seen
+    assert f"{terminated}. Retrying attempt #1 in 2s" in messages.seen
     assert message(app) == terminated
     assert operation(app)["retryCount"] == 1
     hook = next(r for r in results(app) if r["name"] == "forever")

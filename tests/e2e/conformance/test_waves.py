@@ -69,8 +69,11 @@ def test_load_balancer_service_without_a_load_balancer(scenario: Scenario) -> No
     writes = audit.writes(scenario.namespace)
     assert [w.what for w in writes] == [("patch", "services", "public"), ("patch", "deployments", "web")]
     ends_soon_after_last_apply(app, writes[-1].at)
-    app = scenario.wait(name, lambda a: health(a) == "Progressing", what="Progressing (no load balancer)")
-    assert app["status"]["sync"]["status"] == "Synced"
+    app = scenario.wait(
+        name,
+        lambda a: health(a) == "Progressing" and sync_status(a) == "Synced",
+        what="Synced and Progressing (no load balancer)",
+    )
     service_status = next(r for r in app["status"]["resources"] if r["kind"] == "Service")
     assert service_status["health"]["status"] == "Progressing"
 
@@ -116,7 +119,9 @@ def test_ingress_without_an_ingress_controller(scenario: Scenario) -> None:
     ]
     ends_soon_after_last_apply(app, writes[-1].at)
     app = scenario.wait(
-        name, lambda a: health(a) == "Progressing", what="Progressing (no ingress controller)"
+        name,
+        lambda a: health(a) == "Progressing" and sync_status(a) == "Synced",
+        what="Synced and Progressing (no ingress controller)",
     )
     assert app["status"]["summary"]["externalURLs"] == ["http://site.example.com"]
 
