@@ -124,6 +124,14 @@ async def _run(config: ControllerConfig, cluster: ClusterConfig) -> None:
 @click.option("--self-heal-backoff-factor", type=click.FloatRange(1), default=3.0, show_envvar=True)
 @click.option("--self-heal-backoff-cap-seconds", type=click.FloatRange(0), default=300.0, show_envvar=True)
 @click.option(
+    "--sync-timeout",
+    type=click.FloatRange(0),
+    default=None,
+    show_envvar=True,
+    help="Seconds after which a running sync is terminated (and retried per its retry policy); "
+    "0: never (ferry-cm controller.sync.timeout.seconds when unset, default 0).",
+)
+@click.option(
     "--redis",
     "redis_url",
     default="",
@@ -191,6 +199,7 @@ def command(
     self_heal_backoff_timeout_seconds: float,
     self_heal_backoff_factor: float,
     self_heal_backoff_cap_seconds: float,
+    sync_timeout: float | None,
     redis_url: str,
     redis_password_file: str,
     redis_ca_file: str,
@@ -237,6 +246,7 @@ def command(
         self_heal_backoff_seconds=self_heal_backoff_timeout_seconds,
         self_heal_backoff_factor=self_heal_backoff_factor,
         self_heal_backoff_cap_seconds=self_heal_backoff_cap_seconds,
+        sync_timeout_seconds=sync_timeout,
         shards=shards,
         shard_id=shard_id or f"{socket.gethostname()}-{os.getpid()}",
         lease_duration=lease_duration,

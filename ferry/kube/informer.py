@@ -56,6 +56,7 @@ class Informer:
         self.synced = asyncio.Event()
         self.connected = True
         self.last_error = ""
+        self.kind_gone = False
         self.disconnected_since: float | None = None  # monotonic time of the first failure in a row
         self.resource_version = ""
         self.last_event_at = 0.0
@@ -185,6 +186,7 @@ class Informer:
 
     def _opened(self) -> None:
         self.connected, self.last_error, self.disconnected_since = True, "", None
+        self.kind_gone = False
 
     @property
     def unreachable_seconds(self) -> float:
@@ -201,6 +203,8 @@ class Informer:
             )
         self.connected = False
         self.last_error = str(err)
+        # the kind is no longer served (its CRD deleted): the cluster itself answers fine
+        self.kind_gone = isinstance(err, NotFoundError)
 
 
 def _matches_field_selector(obj: Obj, selector: str) -> bool:
