@@ -21,6 +21,7 @@ from typing import Any
 import grpc
 
 from ferry.devenv.gitrepo import GitRepo
+from ferry.devenv.mesh import PLAINTEXT_ENV
 from ferry.devenv.process import ManagedProcess, free_port, new_workdir, port_open
 from ferry.servicetoken import TokenSource
 from ferry.v1 import repo_pb2, repo_pb2_grpc, types_pb2
@@ -169,7 +170,7 @@ def run() -> None:
             "warn",
         ],
         log_path=cache / "reposerver.log",
-        env={**os.environ, "FERRY_SERVICE_KEY": KEY},
+        env={**os.environ, "FERRY_SERVICE_KEY": KEY, **PLAINTEXT_ENV},
     ).start()
     try:
         proc.wait_until(lambda: port_open(port), timeout=30, what="gRPC port")

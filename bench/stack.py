@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 from ferry import crds
 from ferry.devenv.controlplane import ControlPlane
+from ferry.devenv.mesh import PLAINTEXT_ENV
 from ferry.devenv.process import ManagedProcess, free_port, new_workdir, port_open
 from ferry.kube.client import KubeClient, Obj
 from ferry.kube.config import ClusterConfig
@@ -174,7 +175,7 @@ def start_ferry(
             *args,
         ],
         log_path=workdir / f"{name}.log",
-        env={**os.environ, "FERRY_SERVICE_KEY": KEY},
+        env={**os.environ, "FERRY_SERVICE_KEY": KEY, **PLAINTEXT_ENV},  # the figures predate mesh TLS
     ).start()
     ready = port if grpc_port else metrics_port
     proc.wait_until(lambda: port_open(ready), timeout=60, what=f"port {ready}")

@@ -85,7 +85,9 @@ def update_password(ctx: click.Context, name: str, current_password: str, new_pa
 
 @account.command("generate-token")
 @click.option("-a", "--account", "name", default="", help="Account (yours by default).")
-@click.option("-e", "--expires-in", default="0", help="Lifetime such as 24h or 7d; 0 never expires.")
+@click.option(
+    "-e", "--expires-in", default="0", help="Lifetime such as 24h or 7d; 0: one year (tokens always expire)."
+)
 @click.option("--id", "token_id", default="", help="Token id (random by default).")
 @click.pass_context
 def generate_token(ctx: click.Context, name: str, expires_in: str, token_id: str) -> None:

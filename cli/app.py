@@ -5,6 +5,7 @@ the path exist, may this caller sync) is decided by the server."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import sys
 import time
@@ -29,6 +30,7 @@ from cli.connection import Client, CliError
 from cli.output import colour_enabled, paint, structured, table
 from cli.progress import OperationProgress, age, operation_done, resource_rows, short_revision
 from ferry.convert import from_k8s, to_k8s
+from ferry.engine.annotations import DELETION_APPROVED, FERRY
 from ferry.v1 import application_pb2, types_pb2
 
 Obj = dict[str, Any]
@@ -682,6 +684,12 @@ def summarize_operation(app_obj: Obj) -> None:
 @click.option("--dry-run", is_flag=True, help="Preview the sync without changing the cluster.")
 @click.option("--force", is_flag=True, help="Replace resources that cannot be patched.")
 @click.option(
+    "--strategy",
+    type=click.Choice(["hook", "apply"]),
+    default="hook",
+    help="hook: run hooks (default); apply: apply the resources only, no hooks.",
+)
+@click.option(
     "--resource", "resources", multiple=True, help="Only GROUP:KIND:NAME (or GROUP:KIND:NAMESPACE/NAME)."
 )
 @click.option(
@@ -697,6 +705,7 @@ def sync(
     prune: bool,
     dry_run: bool,
     force: bool,
+    strategy: str,
     resources: tuple[str, ...],
     sync_options: tuple[str, ...],
     async_: bool,
@@ -712,8 +721,11 @@ def sync(
         sync_options=application_pb2.SyncOptions(items=sync_options),
     )
     c = client(ctx)
-    if force:
-        request.strategy.apply.force = True
+    if strategy == "apply":  # as argocd app sync --strategy apply: no hooks
+        request.strategy.apply.SetInParent()
+        request.strategy.apply.force = force
+    elif force:
+        request.strategy.hook.force = True
     requested = c.call(c.apps, "Sync", request)
     if async_:
         click.echo(f"sync of application '{name}' requested")
@@ -1027,3 +1039,19 @@ def terminate_op(ctx: click.Context, name: str) -> None:
     c = client(ctx)
     c.call(c.apps, "TerminateOperation", application_pb2.OperationTerminateRequest(name=name))
     click.echo(f"application '{name}' operation terminating")
+
+
+@app.command("confirm-deletion")
+@click.argument("name")
+@click.pass_context
+def confirm_deletion(ctx: click.Context, name: str) -> None:
+    """Confirm the prunes (Prune=confirm) and deletions (Delete=confirm) an application waits for."""
+    c = client(ctx)
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    patch = {"metadata": {"annotations": {f"{FERRY}/{DELETION_APPROVED}": stamp}}}
+    c.call(
+        c.apps,
+        "Patch",
+        application_pb2.ApplicationPatchRequest(name=name, patch=json.dumps(patch), patch_type="merge"),
+    )
+    click.echo(f"Application '{name}' updated successfully")

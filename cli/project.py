@@ -311,7 +311,9 @@ def role_add_policy(
 @role.command("create-token")
 @click.argument("project")
 @click.argument("role_name")
-@click.option("-e", "--expires-in", default="0", help="Lifetime such as 24h or 7d; 0 never expires.")
+@click.option(
+    "-e", "--expires-in", default="0", help="Lifetime such as 24h or 7d; 0: one year (tokens always expire)."
+)
 @click.option("-i", "--id", "token_id", default="", help="Token id (random by default).")
 @click.option("-t", "--token-only", is_flag=True, help="Print only the token.")
 @click.pass_context

@@ -33,24 +33,27 @@ import grpc
 
 from controller import metrics
 from controller.automation import Automation, SelfHealPolicy, automated_policy
+from controller.claims import Claims
 from controller.clusters import Destination, DestinationError, Destinations
 from controller.compare import Comparison, DryRunCache, compare
+from controller.deletion import Deletion
 from controller.operations import OperationDriver
 from controller.sharding import ShardManager, shard_of, shard_pins
 from controller.status import COMPARISON_FIELDS, changed, comparison_status, merge_patch, now
+from controller.sync import option_warnings
 from controller.workqueue import Refresh, WorkQueue
 from ferry import __version__, crds, servicetoken
-from ferry.cache import Cache, make_cache
+from ferry.cache import Cache, RedisConfig, make_cache
 from ferry.convert import from_k8s
-from ferry.engine.annotations import AnnotationError, sync_options
 from ferry.engine.health import HealthChecker
 from ferry.engine.ignore import IgnoreRule, IgnoreRuleError, rule_from_spec
-from ferry.engine.tracking import instance_label_value, owning_app
+from ferry.engine.tracking import instance_label_value
 from ferry.kube.client import KubeClient, Obj, ResourceInfo
 from ferry.kube.config import ClusterConfig
 from ferry.kube.errors import Conflict, KubeError, NotFoundError, Unprocessable
 from ferry.kube.informer import Informer
 from ferry.kube.lease import Leases
+from ferry.mesh import RepoServerTarget
 from ferry.projects import DEFAULT_PROJECT, ObjectRefusal, object_refusal, violations
 from ferry.repocreds import RepoCredentials
 from ferry.settings import (
@@ -58,7 +61,6 @@ from ferry.settings import (
     IN_CLUSTER_SERVER,
     REFRESH_ANNOTATION,
     REFRESH_REQUESTED_AT_ANNOTATION,
-    RESOURCES_FINALIZER,
     SECRET_TYPE_LABEL,
     SETTINGS_CONFIGMAP,
     Settings,
@@ -89,8 +91,8 @@ class StartupError(RuntimeError):
 @dataclass(frozen=True)
 class ControllerConfig:
     namespace: str
-    repo_server: str
-    service_key: bytes
+    repo_server: RepoServerTarget
+    service_key: bytes = field(repr=False)
     status_processors: int = 20
     operation_processors: int = 10
     kube_qps: float = 50.0
@@ -99,11 +101,12 @@ class ControllerConfig:
     resync_seconds: float | None = None  # overrides ferry-cm timeout.reconciliation
     jitter_seconds: float | None = None
     install_crds: bool = False
-    redis_url: str = ""
+    redis: RedisConfig | None = None
     self_heal_backoff_seconds: float = 2.0
     self_heal_backoff_factor: float = 3.0
     self_heal_backoff_cap_seconds: float = 300.0
     server_side_diff: bool = True
+    sync_timeout_seconds: float | None = None  # overrides ferry-cm controller.sync.timeout.seconds; 0: none
     shards: int = 1  # 1: this process reconciles every app, and no Lease is ever read
     shard_id: str = ""  # this process's identity in shard Leases
     lease_duration: int = 15
@@ -153,6 +156,8 @@ class AppController:
         self.queue = WorkQueue()
         self.op_queue = WorkQueue()
         self.operations = OperationDriver(self)
+        self.deletion = Deletion(self)
+        self.claims = Claims()
         self.automation = Automation(
             SelfHealPolicy(
                 config.self_heal_backoff_seconds,
@@ -163,7 +168,7 @@ class AppController:
         self.memory: dict[str, AppMemory] = {}
         self.dry_runs = DryRunCache()
         self.shared_cache: Cache | None = (
-            make_cache(config.redis_url, initiator="controller") if config.redis_url else None
+            make_cache(config.redis, initiator="controller") if config.redis is not None else None
         )
         self._published: dict[str, tuple[str, float]] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -235,8 +240,7 @@ class AppController:
             informer.start()
             await informer.wait_synced(60)
         # reconnect within seconds once the repo server is back (gRPC's default backoff grows to 120s)
-        self._channel = grpc.aio.insecure_channel(
-            self.config.repo_server,
+        self._channel = self.config.repo_server.channel(
             options=[("grpc.initial_reconnect_backoff_ms", 500), ("grpc.max_reconnect_backoff_ms", 5000)],
         )
         self._repo = repo_pb2_grpc.RepoServiceStub(self._channel)
@@ -346,10 +350,13 @@ class AppController:
             self.queue.forget(name)
             self.op_queue.forget(name)
             self.memory.pop(name, None)
-            self.automation.forget(name)
+            self.claims.forget(name)
+            self.operations.forget(name)
             return
         if (obj.get("metadata") or {}).get("deletionTimestamp"):
-            self.queue.add(name, Refresh.RECENT)
+            # a refresh asked for while deleting renders again (a fixed deletion hook in Git)
+            annotations = (obj.get("metadata") or {}).get("annotations") or {}
+            self.queue.add(name, Refresh.LATEST if annotations.get(REFRESH_ANNOTATION) else Refresh.RECENT)
             return
         if _operation_pending(obj):
             self.op_queue.add(name)
@@ -558,7 +565,7 @@ class AppController:
         self.queue.forget(name)
         self.op_queue.forget(name)
         self.memory.pop(name, None)
-        self.automation.forget(name)
+        self.claims.forget(name)
         self._published.pop(name, None)
         self.operations.forget(name)
 
@@ -584,7 +591,7 @@ class AppController:
         if app is None:
             return
         if (app.get("metadata") or {}).get("deletionTimestamp"):
-            await self._finalize(app)
+            await self.deletion.finalize(app, level, self.memory.setdefault(name, AppMemory()))
             return
         started = time.monotonic()
         spec = app.get("spec") or {}
@@ -623,7 +630,7 @@ class AppController:
         if comparison is not None and destination is not None:
             await self._publish_tree(name, comparison, destination)
         decision = self.automation.decide(app, comparison, memory.revision)
-        conditions += decision.conditions
+        conditions += [*await self._manifest_checks(app, memory), *decision.conditions]
         status = comparison_status(
             app, comparison, revision=memory.revision, source_type=memory.source_type, conditions=conditions
         )
@@ -645,6 +652,20 @@ class AppController:
         self._schedule_periodic(name, memory)
         server = self.destinations.server_label(destination.config) if destination else ""
         metrics.RECONCILE.labels(server).observe(time.monotonic() - started)
+
+    async def _manifest_checks(self, app: Obj, memory: AppMemory) -> list[tuple[str, str]]:
+        """What the rendered manifests ask for beyond the comparison: SharedResourceWarnings for
+        objects other apps claim too, the deletion-hook finalizers they need, and
+        SyncOptionWarning conditions for what ferry does not understand."""
+        found = []
+        if memory.comparison is not None:
+            found += self.claims.update(app["metadata"]["name"], memory.cluster, memory.comparison)
+        if memory.manifests is None or memory.manifest_error:
+            return found
+        await self.deletion.sync_hook_finalizers(app, memory.manifests)
+        return found + [
+            ("SyncOptionWarning", w) for w in option_warnings(app.get("spec") or {}, memory.manifests)
+        ]
 
     async def _publish_tree(self, name: str, comparison: Comparison, destination: Destination) -> None:
         """Puts the app's resource tree into the shared cache for the API server (when there is one)."""
@@ -671,80 +692,6 @@ class AppController:
         self.apps.store[(self.config.namespace, name)] = updated
         self.op_queue.add(name)
         log.info("auto-sync", extra={"application": name, "revision": operation["sync"].get("revision", "")})
-
-    async def _finalize(self, app: Obj) -> None:
-        """An Application being deleted: with ferry's resources finalizer, delete its resources
-        first (foreground, or background for the ``/background`` variant), then let it go."""
-        name = app["metadata"]["name"]
-        finalizers = list((app.get("metadata") or {}).get("finalizers") or [])
-        ours = [f for f in finalizers if f in (RESOURCES_FINALIZER, f"{RESOURCES_FINALIZER}/background")]
-        if not ours:
-            return
-        policy = "Background" if ours[0].endswith("/background") else "Foreground"
-        conditions, destination = self._validate(app)
-        remaining: list[Obj] = []
-        errors: list[str] = []
-        if destination is not None:
-            memory = self.memory.get(name)
-            kinds = {(m["apiVersion"], m["kind"]) for m in (memory.manifests or [])} if memory else set()
-            kinds |= {
-                (f"{r['group']}/{r['version']}" if r.get("group") else r.get("version", "v1"), r["kind"])
-                for r in (app.get("status") or {}).get("resources") or []
-            }
-            await destination.cache.watch(kinds)
-            for live in destination.cache.managed_by(name, instance_label_value(name)):
-                if owning_app(live) != name:
-                    continue
-                options = sync_options(live) if _annotations_readable(live) else {}
-                if options.get("Delete") == "false":
-                    continue
-                remaining.append(live)
-                if (live.get("metadata") or {}).get("deletionTimestamp"):
-                    continue
-                try:
-                    info = await destination.client.resource(live["apiVersion"], live["kind"])
-                    await destination.client.delete(
-                        info,
-                        live["metadata"]["name"],
-                        namespace=live["metadata"].get("namespace"),
-                        propagation_policy=policy,
-                    )
-                except NotFoundError:
-                    continue
-                except KubeError as err:
-                    errors.append(f"{live['kind']}/{live['metadata']['name']}: {err.message}")
-        elif conditions:
-            errors += [message for _, message in conditions]
-        if errors:
-            status = {
-                "conditions": [
-                    {"type": "DeletionError", "message": "; ".join(errors), "lastTransitionTime": now()}
-                ]
-            }
-            await self._write_status(app, {**(app.get("status") or {}), **status}, force=True)
-            self.queue.add_after(name, 10.0, Refresh.RECENT, slot="deletion")
-            return
-        if remaining:
-            self.queue.add_after(name, 1.0, Refresh.RECENT, slot="deletion")  # until the cache saw them go
-            return
-        patch = [
-            {"op": "test", "path": "/metadata/finalizers", "value": finalizers},
-            {
-                "op": "replace",
-                "path": "/metadata/finalizers",
-                "value": [f for f in finalizers if f not in ours],
-            },
-        ]
-        try:
-            await self.kube.patch(
-                self.app_info, name, patch, namespace=self.config.namespace, patch_type="json"
-            )
-        except (NotFoundError, Conflict):
-            pass
-        except KubeError as err:
-            if err.status != 422:
-                raise
-            self.queue.add(name, Refresh.RECENT)  # finalizers changed meanwhile: look again
 
     def _validate(self, app: Obj) -> tuple[list[tuple[str, str]], Destination | None]:
         spec = app.get("spec") or {}
@@ -960,14 +907,6 @@ class AppController:
                 "age": destination.cache.age_seconds(),
                 "connected": destination.cache.connected,
             }
-
-
-def _annotations_readable(obj: Obj) -> bool:
-    try:
-        sync_options(obj)
-    except AnnotationError:
-        return False
-    return True
 
 
 def _operation_pending(app: Obj) -> bool:

@@ -7,16 +7,21 @@ guards Argo CD users rely on.
 - Never the same revision and source twice after a failed attempt: a SyncError condition says
   so until Git changes (or a user syncs by hand).
 - Self-heal (``automated.selfHeal``): drift with unchanged Git is synced again (only the
-  out-of-sync resources), attempt n waiting backoff x factor^(n-1) seconds, capped.
+  out-of-sync resources), attempt n waiting backoff x factor^(n-1) seconds after the previous
+  operation finished, capped. As in Argo CD, the attempt count travels in the operation
+  (``sync.autoHealAttemptsCount``) and only a new revision (or a sync by hand) resets it — so two
+  apps fighting over one object (SharedResourceWarning) back off instead of flapping at full
+  speed, and a restarted controller keeps the backoff.
 """
 
 from __future__ import annotations
 
-import time
+import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
 from controller.compare import Comparison
+from ferry.engine.annotations import parse_time
 from ferry.engine.status import OperationPhase
 
 
@@ -31,13 +36,6 @@ class SelfHealPolicy:
         if attempts <= 0:
             return 0.0
         return float(min(self.backoff_seconds * self.factor ** (attempts - 1), self.cap_seconds))
-
-
-@dataclass
-class _Heal:
-    revision: str = ""
-    attempts: int = 0
-    last_at: float = 0.0
 
 
 @dataclass
@@ -59,15 +57,10 @@ def automated_policy(spec: dict[str, Any]) -> dict[str, Any] | None:
 class Automation:
     def __init__(self, policy: SelfHealPolicy | None = None) -> None:
         self.policy = policy or SelfHealPolicy()
-        self._heal: dict[str, _Heal] = {}
-
-    def forget(self, app: str) -> None:
-        self._heal.pop(app, None)
 
     def decide(self, app: dict[str, Any], comparison: Comparison | None, revision: str) -> Decision:
         spec = app.get("spec") or {}
         automated = automated_policy(spec)
-        name = app["metadata"]["name"]
         if automated is None or comparison is None or not revision:
             return Decision()
         if app.get("operation") or (app.get("metadata") or {}).get("deletionTimestamp"):
@@ -76,7 +69,6 @@ class Automation:
         if state and not OperationPhase(state.get("phase", "Succeeded")).completed:
             return Decision()
         if str(comparison.sync_status) != "OutOfSync":
-            self._heal.pop(name, None)
             return Decision()
         prune = bool(automated.get("prune"))
         drifted = [
@@ -99,20 +91,21 @@ class Automation:
         last = state.get("syncResult") or {}
         same = last.get("revision") == revision and (last.get("source") or {}) == source
         resources: list[dict[str, str]] = []
+        heal_attempts = 0
         if same and state:
             if state.get("phase") != OperationPhase.SUCCEEDED:
                 message = f"Failed last sync attempt to {revision}: {state.get('message', '')}"
                 return Decision(conditions=[("SyncError", message)])
             if not automated.get("selfHeal"):
                 return Decision()
-            heal = self._heal.setdefault(name, _Heal(revision))
-            if heal.revision != revision:
-                heal.revision, heal.attempts = revision, 0
-            wait = heal.last_at + self.policy.delay(heal.attempts) - time.monotonic()
+            last_sync = (state.get("operation") or {}).get("sync") or {}
+            previous = int(last_sync.get("autoHealAttemptsCount") or 0)
+            finished = parse_time(str(state.get("finishedAt") or ""))
+            since = (datetime.datetime.now(datetime.UTC) - finished).total_seconds() if finished else 0.0
+            wait = self.policy.delay(previous) - since
             if wait > 0:
                 return Decision(retry_after=wait)
-            heal.attempts += 1
-            heal.last_at = time.monotonic()
+            heal_attempts = previous + 1
             resources = [
                 {"group": r.key.group, "kind": r.key.kind, "namespace": r.key.namespace, "name": r.key.name}
                 for r in drifted
@@ -131,6 +124,8 @@ class Automation:
         sync: dict[str, Any] = {"revision": revision, "prune": prune}
         if resources:
             sync["resources"] = resources
+        if heal_attempts:
+            sync["autoHealAttemptsCount"] = heal_attempts
         options = (spec.get("syncPolicy") or {}).get("syncOptions")
         if options:
             sync["syncOptions"] = list(options)

@@ -210,9 +210,15 @@ class ClusterCache:
 
     @property
     def unreachable_seconds(self) -> float:
-        """How long some watch of this cluster has been failing without a break (0: all fine)."""
+        """How long some watch of this cluster has been failing without a break (0: all fine).
+        A watch of a kind the cluster no longer serves (a deleted CRD) does not count."""
         return max(
-            (i.unreachable_seconds for i in [*self._managed.values(), *self._children.values()]), default=0.0
+            (
+                i.unreachable_seconds
+                for i in [*self._managed.values(), *self._children.values()]
+                if not i.kind_gone
+            ),
+            default=0.0,
         )
 
     @property

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controller.clustercache import ClusterCache
-from ferry.engine.annotations import AnnotationError, compare_options, hook_types, sync_wave
+from ferry.engine.annotations import compare_options, is_hook, is_skipped, sync_wave
 from ferry.engine.diff import CONTROLLER_MANAGER, DiffOptions, DiffResult, diff
 from ferry.engine.health import HealthChecker, ResourceHealth, aggregate
 from ferry.engine.ignore import IgnoreRule
-from ferry.engine.status import Health, HealthStatus, HookType, SyncStatus
+from ferry.engine.status import Health, HealthStatus, SyncStatus
 from ferry.engine.tracking import ResourceKey, owning_app, with_tracking
 from ferry.kube.client import KubeClient, Obj
 from ferry.kube.errors import KubeError
@@ -188,21 +188,15 @@ async def compare(
     options = DiffOptions(ignore=ignore)
     healths: list[ResourceHealth] = []
     for key, (desired, version, namespaced) in sorted(desired_by_key.items(), key=lambda kv: str(kv[0])):
-        try:
-            hooks = hook_types(desired)
-            wave = sync_wave(desired)
-        except AnnotationError as err:
-            result.conditions.append(("InvalidSpecError", f"{key}: {err}"))
-            hooks, wave = frozenset(), 0
-        is_hook = bool(hooks)
-        if HookType.SKIP in hooks:
+        if is_skipped(desired):
             continue
+        hook, wave = is_hook(desired), sync_wave(desired)
         refused = refusal(key, namespaced) if refusal is not None else None
         if refused:  # never read nor dry-run: listed as not permitted
             result.conditions.append(("InvalidSpecError", refused))
             missing = diff(desired, None)
             result.resources.append(
-                ResourceState(key, version, desired, None, missing, None, is_hook, wave=wave, refusal=refused)
+                ResourceState(key, version, desired, None, missing, None, hook, wave=wave, refusal=refused)
             )
             continue
         live = cache.get(key)
@@ -210,10 +204,10 @@ async def compare(
             other = owning_app(live)
             if other and other != app:
                 result.conditions.append(
-                    ("SharedResourceWarning", f"{key} is also managed by application {other!r}")
+                    ("SharedResourceWarning", shared_resource_message(key, app, other, other))
                 )
         dry = None
-        if live is not None and server_side_diff and not is_hook:
+        if live is not None and server_side_diff and not hook:
             dry = await dry_runs.get(client, cache.name, key, desired, live)
         outcome = diff(desired, live, dry_run=dry, options=options)
         health = checker.check(live) if live is not None else None
@@ -221,11 +215,11 @@ async def compare(
         ignored_health = annotations.get("ferrycd.io/ignore-healthcheck") == "true" or (
             annotations.get("argocd.argoproj.io/ignore-healthcheck") == "true"
         )
-        state = ResourceState(key, version, desired, live, outcome, health, hook=is_hook, wave=wave)
+        state = ResourceState(key, version, desired, live, outcome, health, hook=hook, wave=wave)
         result.resources.append(state)
         healths.append(
             ResourceHealth(
-                key.group, key.kind, health, live=live is not None, hook=is_hook, ignored=ignored_health
+                key.group, key.kind, health, live=live is not None, hook=hook, ignored=ignored_health
             )
         )
         if live is not None:
@@ -262,12 +256,10 @@ def _extras(
             continue
         if refusal is not None and refusal(key, bool(key.namespace)):
             continue  # not the app's to show or prune (Argo CD drops such live objects too)
-        if hook_types(live) if _annotations_ok(live) else False:
+        if is_hook(live):
             continue  # hooks left behind are not extras to prune
         version = str(live.get("apiVersion", "")).rpartition("/")[2]
-        extraneous = (
-            compare_options(live).get("IgnoreExtraneous") == "true" if _annotations_ok(live) else False
-        )
+        extraneous = compare_options(live).get("IgnoreExtraneous") == "true"
         extras.append(
             ResourceState(
                 key,
@@ -283,10 +275,10 @@ def _extras(
     return extras
 
 
-def _annotations_ok(obj: Obj) -> bool:
-    try:
-        hook_types(obj)
-        compare_options(obj)
-    except AnnotationError:
-        return False
-    return True
+def shared_resource_message(key: ResourceKey, app: str, other: str, owner: str) -> str:
+    """Argo CD's SharedResourceWarning, saying which app owns the object now: the one its tracking
+    annotation names (the last to apply it)."""
+    return (
+        f"{key.kind}/{key.name} is part of applications {app} and {other}; "
+        f"{owner} owns it now (its tracking annotation: the last to apply it)"
+    )

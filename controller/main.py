@@ -17,6 +17,7 @@ from ferry.cmdline import CONTEXT_SETTINGS, listen_options, logging_options, ver
 from ferry.kube.client import KubeClient
 from ferry.kube.config import ClusterConfig, ConfigError
 from ferry.kube.errors import KubeError
+from ferry.mesh import redis_config, redis_options, repo_server_client_options, repo_server_target
 from ferry.serving import start_metrics_server
 from ferry.settings import CONTROL_NAMESPACE
 
@@ -70,9 +71,7 @@ async def _run(config: ControllerConfig, cluster: ClusterConfig) -> None:
     help="Kubeconfig of the management cluster (in-cluster when empty).",
 )
 @click.option("--context", "kube_context", default="", show_envvar=True, help="Context in --kubeconfig.")
-@click.option(
-    "--repo-server", default="127.0.0.1:8081", show_envvar=True, help="Address of ferry-reposerver."
-)
+@repo_server_client_options
 @click.option("--repo-server-timeout-seconds", type=click.FloatRange(1), default=120.0, show_envvar=True)
 @click.option(
     "--service-key-file", default="", show_envvar=True, help="Service key file; FERRY_SERVICE_KEY otherwise."
@@ -125,12 +124,21 @@ async def _run(config: ControllerConfig, cluster: ClusterConfig) -> None:
 @click.option("--self-heal-backoff-factor", type=click.FloatRange(1), default=3.0, show_envvar=True)
 @click.option("--self-heal-backoff-cap-seconds", type=click.FloatRange(0), default=300.0, show_envvar=True)
 @click.option(
+    "--sync-timeout",
+    type=click.FloatRange(0),
+    default=None,
+    show_envvar=True,
+    help="Seconds after which a running sync is terminated (and retried per its retry policy); "
+    "0: never (ferry-cm controller.sync.timeout.seconds when unset, default 0).",
+)
+@click.option(
     "--redis",
     "redis_url",
     default="",
     show_envvar=True,
     help="Redis URL of the shared cache: resource trees are published there for the API server.",
 )
+@redis_options
 @click.option(
     "--install-crds",
     is_flag=True,
@@ -178,6 +186,8 @@ def command(
     kubeconfig: str,
     kube_context: str,
     repo_server: str,
+    repo_server_ca_file: str,
+    repo_server_plaintext: bool,
     repo_server_timeout_seconds: float,
     service_key_file: str,
     status_processors: int,
@@ -189,7 +199,10 @@ def command(
     self_heal_backoff_timeout_seconds: float,
     self_heal_backoff_factor: float,
     self_heal_backoff_cap_seconds: float,
+    sync_timeout: float | None,
     redis_url: str,
+    redis_password_file: str,
+    redis_ca_file: str,
     install_crds: bool,
     server_side_diff: bool,
     shards: int,
@@ -206,6 +219,8 @@ def command(
         raise click.UsageError(
             "no service key for the repo server: set --service-key-file or FERRY_SERVICE_KEY"
         )
+    target = repo_server_target(repo_server, repo_server_ca_file, repo_server_plaintext)
+    redis = redis_config(redis_url, redis_password_file, redis_ca_file)
     try:
         cluster = (
             ClusterConfig.from_kubeconfig(kubeconfig, kube_context or None)
@@ -216,7 +231,7 @@ def command(
         raise click.UsageError(str(err)) from None
     config = ControllerConfig(
         namespace=namespace,
-        repo_server=repo_server,
+        repo_server=target,
         service_key=key,
         status_processors=status_processors,
         operation_processors=operation_processors,
@@ -226,11 +241,12 @@ def command(
         resync_seconds=app_resync,
         jitter_seconds=app_resync_jitter,
         install_crds=install_crds,
-        redis_url=redis_url,
+        redis=redis,
         server_side_diff=server_side_diff,
         self_heal_backoff_seconds=self_heal_backoff_timeout_seconds,
         self_heal_backoff_factor=self_heal_backoff_factor,
         self_heal_backoff_cap_seconds=self_heal_backoff_cap_seconds,
+        sync_timeout_seconds=sync_timeout,
         shards=shards,
         shard_id=shard_id or f"{socket.gethostname()}-{os.getpid()}",
         lease_duration=lease_duration,

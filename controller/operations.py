@@ -1,11 +1,21 @@
-"""Running sync operations: the driver between Applications and the SyncRunner.
+"""Running sync operations: the driver between Applications, the pure sync engine and the cluster.
 
 An operation starts when ``Application.operation`` is set (by the API server or automation): the
 controller records it in ``status.operationState`` (phase Running, the revision resolved once,
-results so far) and clears ``operation``. Each step reads that state, does one thing, writes the
+results so far) and clears ``operation``. Each ``step`` reads that state, plans the tasks again
+(``ferry.engine.ordering.plan_sync``, from the recorded revision's manifests and the cluster
+cache), lets the engine decide (``ferry.engine.syncsteps``), does that one thing, writes the
 state back and returns a delay; the operation queue calls it again after the delay or when one
-of the app's live objects changes. Terminating (set by TerminateOperation) ends it between steps.
-A successful sync appends to ``status.history`` (trimmed to revisionHistoryLimit, default 10).
+of the app's live objects changes. Waiting never holds a worker.
+
+Every step, before anything is applied, ``_check_before_apply`` checks what the project allows;
+the first step dry-runs every object and applies nothing if one is refused.
+
+Ends: Succeeded (history appended, trimmed to revisionHistoryLimit, default 10), Failed (retried
+per ``operation.retry``: phase stays Running with ``finishedAt`` set until the backoff passes),
+Error. Terminating (set by TerminateOperation) deletes running hooks and ends Failed "Operation
+terminated"; so does the optional sync timeout (``--sync-timeout`` / ``ferry-cm``
+``controller.sync.timeout.seconds``), which is retried per policy.
 """
 
 from __future__ import annotations
@@ -21,17 +31,41 @@ import grpc
 
 from controller import metrics
 from controller.clusters import Destination, kinds_namespaced
-from controller.permissions import NotPermitted, permitted_tasks
+from controller.compare import compare
+from controller.permissions import NotPermitted, permitted_plan
 from controller.status import merge_patch
-from controller.sync import POLL_SECONDS, SyncContext, SyncRunner, Task, find_result, now
+from controller.sync import (
+    POLL_SECONDS,
+    SyncContext,
+    SyncRunner,
+    SyncSettings,
+    api_version_of,
+    now,
+    option_warnings,
+    result_for,
+    result_key,
+)
 from ferry.convert import from_k8s, to_k8s
-from ferry.engine.annotations import SyncOptions
+from ferry.engine.annotations import SyncOptions, delete_policies, deletion_approved_at, is_hook, parse_time
 from ferry.engine.ignore import IgnoreRule, IgnoreRuleError, rule_from_spec
-from ferry.engine.status import OperationPhase, ResultCode, SyncPhase
+from ferry.engine.ordering import Plan, PlanOptions, ResultKey, desired_object, plan_sync
+from ferry.engine.status import HookDeletePolicy, OperationPhase, ResultCode, SyncPhase
+from ferry.engine.syncsteps import (
+    Fail,
+    Run,
+    Succeed,
+    TaskState,
+    Wait,
+    after_run,
+    assess,
+    next_step,
+    sync_fail_step,
+    waiting_message,
+)
 from ferry.engine.tracking import ResourceKey, instance_label_value, owning_app
 from ferry.kube.client import Obj
 from ferry.kube.errors import Conflict, KubeError, NotFoundError
-from ferry.projects import ObjectRefusal, object_refusal
+from ferry.projects import object_refusal
 from ferry.settings import parse_duration
 from ferry.v1 import repo_pb2, types_pb2
 
@@ -42,10 +76,52 @@ log = logging.getLogger(__name__)
 
 DEFAULT_HISTORY_LIMIT = 10
 TERMINATED = "Operation terminated"
+SYNC_TIMEOUT_SETTING = "controller.sync.timeout.seconds"
+APPLIED_SETTLE_SECONDS = 0.5  # after applying, let the watches see the objects before judging them
+MAX_WARNINGS_IN_MESSAGE = 5
 
 
 class OperationError(Exception):
     """The operation cannot go on; the message becomes operationState.message (phase Error)."""
+
+
+class Results:
+    """The operation's per-resource results, in the order they were first recorded."""
+
+    def __init__(self, results: list[dict[str, Any]]) -> None:
+        self.items = [dict(r) for r in results]
+        self._by_key = {result_key(r): r for r in self.items}
+
+    def get(self, key: ResultKey) -> dict[str, Any] | None:
+        return self._by_key.get(key)
+
+    def put(self, result: dict[str, Any]) -> None:
+        key = result_key(result)
+        existing = self._by_key.get(key)
+        if existing is None:
+            self.items.append(result)
+        else:
+            self.items[self.items.index(existing)] = result
+        self._by_key[key] = result
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+
+def _phase(result: dict[str, Any] | None) -> OperationPhase | None:
+    value = (result or {}).get("hookPhase")
+    try:
+        return OperationPhase(value) if value else None
+    except ValueError:
+        return None
+
+
+def _code(result: dict[str, Any] | None) -> ResultCode | None:
+    value = (result or {}).get("status")
+    try:
+        return ResultCode(value) if value else None
+    except ValueError:
+        return None
 
 
 class OperationDriver:
@@ -53,15 +129,35 @@ class OperationDriver:
         self.c = controller
         self.runner = SyncRunner()
         self._manifests: dict[tuple[str, str], list[Obj]] = {}  # (app, revision) -> manifests
+        # the app as this driver last wrote it: a watch event older than that write (still on
+        # its way when the write returned) must not make a step see a stale operation state —
+        # it would apply a finished wave again, or run a finished operation once more
+        self._written: dict[str, Obj] = {}
 
     def forget(self, name: str) -> None:
         """Drops what is kept for ``name``'s operations (manifests rendered for a revision)."""
         for key in [k for k in self._manifests if k[0] == name]:
             del self._manifests[key]
+        self._written.pop(name, None)
+
+    def _current(self, name: str) -> Obj | None:
+        """The app as the informer has it, unless this driver has written a newer version."""
+        app = self.c.apps.get(self.c.config.namespace, name)
+        written = self._written.get(name)
+        if app is None or written is None:
+            return app
+        same_object = app["metadata"].get("uid") == written["metadata"].get("uid")
+        return written if same_object and _older(app, written) else app
+
+    def sync_timeout(self) -> float:
+        """Seconds an operation may run before it is terminated; 0: no limit."""
+        if self.c.config.sync_timeout_seconds is not None:
+            return self.c.config.sync_timeout_seconds
+        return parse_duration(self.c.settings().data.get(SYNC_TIMEOUT_SETTING, ""), 0.0)
 
     async def step(self, name: str) -> float | None:
         """Advances ``name``'s operation by one step; the delay before the next step, or None."""
-        app = self.c.apps.get(self.c.config.namespace, name)
+        app = self._current(name)
         if app is None:
             return None
         state = (app.get("status") or {}).get("operationState")
@@ -74,17 +170,29 @@ class OperationDriver:
         if state is None or OperationPhase(state.get("phase", "Succeeded")).completed:
             return None
         if state.get("phase") == OperationPhase.TERMINATING:
-            await self._finish(app, state, OperationPhase.FAILED, TERMINATED)
+            await self._terminate(app, state, TERMINATED)
+            return None
+        if state.get("finishedAt"):  # a failed attempt waiting for its retry
+            return await self._retry_when_due(app, state)
+        timeout = self.sync_timeout()
+        elapsed = _seconds_since(state.get("startedAt"))
+        if timeout > 0 and elapsed is not None and elapsed >= timeout:
+            await self._terminate(
+                app, state, f"{TERMINATED}, triggered by controller sync timeout ({timeout:g}s)", retry=True
+            )
             return None
         try:
-            return await self._advance(app, state)
-        except NotPermitted as err:
+            delay = await self._advance(app, state)
+        except NotPermitted as err:  # the project refuses some objects: Failed, nothing applied
             refused = {**state, "syncResult": {**state["syncResult"], "resources": err.results}}
             await self._finish(app, refused, OperationPhase.FAILED, str(err))
             return None
         except OperationError as err:
             await self._finish(app, state, OperationPhase.ERROR, str(err))
             return None
+        if delay is not None and timeout > 0 and elapsed is not None:
+            delay = min(delay, max(0.0, timeout - elapsed))  # the timeout is enforced on time
+        return delay
 
     # --- start and finish --------------------------------------------------------------------------
 
@@ -121,12 +229,10 @@ class OperationDriver:
                 self.c.app_info, name, {"operation": None}, namespace=self.c.config.namespace
             )
 
-    async def _finish(self, app: Obj, state: dict[str, Any], phase: OperationPhase, message: str) -> None:
-        if (
-            phase is OperationPhase.FAILED
-            and message != TERMINATED
-            and await self._retry(app, state, message)
-        ):
+    async def _finish(
+        self, app: Obj, state: dict[str, Any], phase: OperationPhase, message: str, *, retry: bool = True
+    ) -> None:
+        if retry and phase is OperationPhase.FAILED and await self._retry(app, state, message):
             return
         state = copy.deepcopy(state)
         state["phase"] = str(phase)
@@ -162,25 +268,46 @@ class OperationDriver:
         except (KeyError, ValueError):
             pass
 
+    @staticmethod
+    def _retry_delay(state: dict[str, Any]) -> float:
+        """Backoff before retry ``retryCount``: duration x factor^(retryCount-1), capped."""
+        backoff = ((state.get("operation") or {}).get("retry") or {}).get("backoff") or {}
+        duration = parse_duration(str(backoff.get("duration") or ""), 5.0)
+        factor = float(backoff.get("factor") or 2)
+        cap = parse_duration(str(backoff.get("maxDuration") or ""), 180.0)
+        attempts = max(0, int(state.get("retryCount") or 0) - 1)
+        return float(min(duration * factor**attempts, cap))
+
     async def _retry(self, app: Obj, state: dict[str, Any], message: str) -> bool:
-        """Starts the operation again after its retry backoff when ``operation.retry`` allows."""
+        """Schedules the operation's next attempt when ``operation.retry`` allows one: the phase
+        stays Running, ``finishedAt`` marks the failed attempt (so a restarted controller waits
+        the same backoff), ``retryCount`` counts attempts."""
         retry = (state.get("operation") or {}).get("retry") or {}
         limit = int(retry.get("limit") or 0)
         attempts = int(state.get("retryCount") or 0)
         if limit == 0 or (limit > 0 and attempts >= limit):
             return False
-        backoff = retry.get("backoff") or {}
-        duration = parse_duration(str(backoff.get("duration") or ""), 5.0)
-        factor = float(backoff.get("factor") or 2)
-        cap = parse_duration(str(backoff.get("maxDuration") or ""), 180.0)
-        delay = min(duration * factor**attempts, cap)
         state = copy.deepcopy(state)
         state["retryCount"] = attempts + 1
-        state["message"] = f"retrying attempt #{attempts + 1} in {delay:g}s: {message}"
-        state["syncResult"]["resources"] = []
+        delay = self._retry_delay(state)
+        state["finishedAt"] = now()
+        state["message"] = f"{message}. Retrying attempt #{attempts + 1} in {delay:g}s"
         await self._write_state(app, state)
         self.c.op_queue.add_after(app["metadata"]["name"], delay, slot="retry")
         return True
+
+    async def _retry_when_due(self, app: Obj, state: dict[str, Any]) -> float | None:
+        waited = _seconds_since(state.get("finishedAt")) or 0.0
+        remaining = self._retry_delay(state) - waited
+        if remaining > 0:
+            return remaining
+        state = copy.deepcopy(state)
+        state.pop("finishedAt", None)
+        state["startedAt"] = now()  # the attempt's start: the sync timeout counts from here
+        state["message"] = f"Retrying attempt #{state.get('retryCount', 1)}"
+        state["syncResult"]["resources"] = []
+        await self._write_state(app, state)
+        return 0.0
 
     def _history(self, app: Obj, state: dict[str, Any]) -> list[dict[str, Any]]:
         history = list((app.get("status") or {}).get("history") or [])
@@ -211,6 +338,39 @@ class OperationDriver:
             self.c.app_info, name, {"status": patch}, namespace=self.c.config.namespace, subresource="status"
         )
         self.c.apps.store[(self.c.config.namespace, name)] = updated
+        self._written[name] = updated
+
+    async def _terminate(self, app: Obj, state: dict[str, Any], message: str, *, retry: bool = False) -> None:
+        """Ends a running operation: hooks still running are deleted (their results say
+        "Terminated"), then Failed with ``message`` — retried only after a timeout."""
+        results = Results((state.get("syncResult") or {}).get("resources") or [])
+        try:
+            destination = self._destination(app)
+        except OperationError:
+            destination = None
+        for result in results.items:
+            if not result.get("hookType") or result.get("hookPhase") != OperationPhase.RUNNING:
+                continue
+            if destination is not None:
+                key = ResourceKey(
+                    str(result.get("group", "")),
+                    str(result["kind"]),
+                    str(result.get("namespace", "")),
+                    str(result["name"]),
+                )
+                try:
+                    info = await destination.client.resource(api_version_of(result), key.kind)
+                    await destination.client.delete(
+                        info, key.name, namespace=key.namespace or None, propagation_policy="Background"
+                    )
+                except NotFoundError:
+                    pass
+                except KubeError as err:
+                    log.warning("running hook not deleted", extra={"hook": str(key), "error": err.message})
+            result.update(hookPhase=str(OperationPhase.FAILED), message="Terminated")
+        state = copy.deepcopy(state)
+        state["syncResult"]["resources"] = results.items
+        await self._finish(app, state, OperationPhase.FAILED, message, retry=retry)
 
     # --- the running operation ---------------------------------------------------------------------
 
@@ -237,12 +397,6 @@ class OperationDriver:
             raise OperationError(f"rpc error: code = {err.code().name} desc = {err.details()}") from None
         return response
 
-    def _refusal(self, app: Obj) -> ObjectRefusal:
-        project = self.c.projects.get(self.c.config.namespace, app["spec"].get("project") or "default")
-        config = self._destination(app).config
-        server = self.c.destinations.server_label(config)
-        return object_refusal(project or {}, server=server, cluster_name=config.name)
-
     def _destination(self, app: Obj) -> Destination:
         conditions, destination = self.c._validate(app)
         if destination is None:
@@ -251,7 +405,23 @@ class OperationDriver:
             )
         return destination
 
-    async def _context(self, app: Obj, state: dict[str, Any]) -> SyncContext:
+    @staticmethod
+    def _settings(app: Obj, state: dict[str, Any]) -> SyncSettings:
+        spec = app.get("spec") or {}
+        sync = (state.get("operation") or {}).get("sync") or {}
+        strategy = sync.get("syncStrategy") or {}
+        return SyncSettings(
+            options=SyncOptions.parse(
+                [*((spec.get("syncPolicy") or {}).get("syncOptions") or []), *(sync.get("syncOptions") or [])]
+            ),
+            prune=bool(sync.get("prune")),
+            force=bool(
+                (strategy.get("apply") or {}).get("force") or (strategy.get("hook") or {}).get("force")
+            ),
+            dry_run=bool(sync.get("dryRun")),
+        )
+
+    async def _context(self, app: Obj, state: dict[str, Any], settings: SyncSettings) -> SyncContext:
         name = app["metadata"]["name"]
         spec = app.get("spec") or {}
         destination = self._destination(app)
@@ -263,30 +433,21 @@ class OperationDriver:
             manifests = [json.loads(m) for m in response.manifests]
             self._manifests[(name, revision)] = manifests
         cache = destination.cache
-        kinds = {(m["apiVersion"], m["kind"]) for m in manifests}
-        await cache.watch(kinds)
+        await cache.watch({(m["apiVersion"], m["kind"]) for m in manifests})
         namespaced = await kinds_namespaced(destination.client, manifests)
-        live: dict[ResourceKey, Obj] = {}
-        for informer in cache._managed.values():
-            for obj in informer.items():
-                if owning_app(obj) == name or ((obj.get("metadata") or {}).get("labels") or {}).get(
-                    "ferrycd.io/instance"
-                ) == instance_label_value(name):
-                    live[ResourceKey.of(obj)] = obj
-        desired_keys = set()
-        for m in manifests:
-            meta = m.get("metadata") or {}
-            group = str(m["apiVersion"]).rpartition("/")[0] if "/" in str(m["apiVersion"]) else ""
-            ns = (
-                meta.get("namespace") or ((spec.get("destination") or {}).get("namespace") or "")
-                if namespaced.get((group, m["kind"]), True)
-                else ""
+        destination_namespace = str((spec.get("destination") or {}).get("namespace") or "")
+        desired_keys = {
+            ResourceKey.of(
+                desired_object(
+                    m, app=name, destination_namespace=destination_namespace, namespaced=namespaced
+                )
             )
-            desired_keys.add(ResourceKey(group, str(m["kind"]), str(ns or ""), str(meta.get("name") or "")))
+            for m in manifests
+        }
         extras = [
             obj
-            for key, obj in live.items()
-            if key not in desired_keys and owning_app(obj) == name and not _is_hook(obj)
+            for obj in cache.managed_by(name, instance_label_value(name))
+            if owning_app(obj) == name and not is_hook(obj) and ResourceKey.of(obj) not in desired_keys
         ]
         ignore: list[IgnoreRule] = []
         try:
@@ -300,138 +461,249 @@ class OperationDriver:
             manifests=manifests,
             revision=revision,
             client=destination.client,
-            live=live,
+            cache=cache,
             extras=extras,
             checker=self.c._health_checker(),
             ignore=ignore,
-            destination_namespace=str((spec.get("destination") or {}).get("namespace") or ""),
+            destination_namespace=destination_namespace,
             namespaced=namespaced,
+            settings=settings,
         )
+
+    def _plan(self, ctx: SyncContext, state: dict[str, Any]) -> Plan:
+        sync = (state.get("operation") or {}).get("sync") or {}
+        strategy = sync.get("syncStrategy") or {}
+        selected = sync.get("resources") or []
+        started = parse_time(str(state.get("startedAt") or ""))
+        return plan_sync(
+            ctx.manifests,
+            live=ctx.cache.get,
+            extras=ctx.extras,
+            options=PlanOptions(
+                app=ctx.app["metadata"]["name"],
+                destination_namespace=ctx.destination_namespace,
+                namespaced=ctx.namespaced,
+                selected=frozenset(
+                    (
+                        str(r.get("group", "")),
+                        str(r.get("kind", "")),
+                        str(r.get("namespace") or ""),
+                        str(r.get("name", "")),
+                    )
+                    for r in selected
+                )
+                if selected
+                else None,
+                # hooks run neither in a selective sync nor with the apply strategy (Argo CD's rule)
+                skip_hooks=bool(selected) or "apply" in strategy,
+                prune_last=ctx.settings.options.enabled("PruneLast"),
+                revision=ctx.revision,
+                started_at=int(started.timestamp()) if started else 0,
+            ),
+        )
+
+    async def _check_before_apply(self, ctx: SyncContext, plan: Plan) -> Plan:
+        """What the project allows, checked every step before anything is applied (and before any
+        dry run): each object's kind and namespace on the app's cluster (controller/permissions.py).
+        A refusal raises NotPermitted (the operation fails; nothing is applied); refused prunes
+        are left out of the plan."""
+        spec = ctx.app.get("spec") or {}
+        project = self.c.projects.get(self.c.config.namespace, spec.get("project") or "default") or {}
+        config = self._destination(ctx.app).config
+        server = self.c.destinations.server_label(config)
+        refusal = object_refusal(project, server=server, cluster_name=config.name)
+        return await permitted_plan(ctx, plan, ctx.settings.options, refusal)
+
+    async def _in_sync(self, ctx: SyncContext, plan: Plan) -> frozenset[ResultKey]:
+        """ApplyOutOfSyncOnly: the resources whose live object already matches Git (the dry runs
+        behind this comparison are cached, so it usually sends no request)."""
+        name = ctx.app["metadata"]["name"]
+        comparison = await compare(
+            name,
+            instance_label_value(name),
+            ctx.manifests,
+            client=ctx.client,
+            cache=ctx.cache,
+            dry_runs=self.c.dry_runs,
+            checker=ctx.checker,
+            ignore=ctx.ignore,
+            destination_namespace=ctx.destination_namespace,
+            server_side_diff=self.c.config.server_side_diff,
+        )
+        unchanged = {r.key for r in comparison.resources if r.live is not None and not r.diff.modified}
+        return frozenset(
+            t.result_key for t in plan.tasks if not t.is_hook and not t.prune and t.key in unchanged
+        )
+
+    def _confirmed(self, app: Obj, state: dict[str, Any]) -> bool:
+        """Prunes asking for confirmation were approved (``ferry app confirm-deletion``) since
+        the operation started."""
+        approved = deletion_approved_at(app)
+        started = parse_time(str(state.get("startedAt") or ""))
+        return approved is not None and started is not None and approved >= started
+
+    async def _assess(self, ctx: SyncContext, plan: Plan, results: Results) -> list[TaskState]:
+        """Every planned task with its result; running ones moved on from their object's health."""
+        states = []
+        for task in plan.tasks:
+            result = results.get(task.result_key)
+            live = task.live
+            if result is not None and _phase(result) is OperationPhase.RUNNING:
+                live = await self.runner.live(ctx, task.key, api_version_of(result))
+                verdict = assess(task, live, ctx.checker.check(live) if live is not None else None)
+                if verdict is not None:
+                    result["hookPhase"] = str(verdict.phase)
+                    if verdict.message:
+                        result["message"] = verdict.message
+                    if verdict.sync_failed:
+                        result["status"] = str(ResultCode.SYNC_FAILED)
+            deleting = bool(((live or {}).get("metadata") or {}).get("deletionTimestamp"))
+            states.append(
+                TaskState(
+                    task, _phase(result), _code(result), str((result or {}).get("message", "")), deleting
+                )
+            )
+        return states
+
+    def _message(self, text: str, warnings: list[str]) -> str:
+        if not warnings:
+            return text
+        shown = warnings[:MAX_WARNINGS_IN_MESSAGE]
+        more = f" and {len(warnings) - len(shown)} more" if len(warnings) > len(shown) else ""
+        return f"{text}; warnings: {'; '.join(shown)}{more}"
 
     async def _advance(self, app: Obj, state: dict[str, Any]) -> float | None:
         spec = app.get("spec") or {}
-        operation = state.get("operation") or {}
-        sync = operation.get("sync") or {}
-        options = SyncOptions.parse(
-            [
-                *((spec.get("syncPolicy") or {}).get("syncOptions") or []),
-                *(sync.get("syncOptions") or []),
-                *(["Force=true"] if _forced(sync) else []),  # argocd app sync --force
-            ]
-        )
-        ctx = await self._context(app, state)
-        # before every step and any dry run, so nothing the project does not permit is applied
-        tasks = await permitted_tasks(
-            ctx, self.runner.plan(ctx, operation, options), options, self._refusal(app)
-        )
-        results: list[dict[str, Any]] = [
-            dict(r) for r in (state.get("syncResult") or {}).get("resources") or []
-        ]
+        sync = (state.get("operation") or {}).get("sync") or {}
+        settings = self._settings(app, state)
+        ctx = await self._context(app, state, settings)
+        plan = self._plan(ctx, state)
+        warnings = option_warnings(spec, ctx.manifests, sync.get("syncOptions") or [])
+        results = Results((state.get("syncResult") or {}).get("resources") or [])
         state = copy.deepcopy(state)
+        plan = await self._check_before_apply(ctx, plan)
 
-        if sync.get("dryRun"):
-            await self._dry_run_only(app, state, ctx, tasks, options)
+        if settings.dry_run:
+            await self._dry_run_only(app, state, ctx, plan, warnings)
             return None
 
-        main = [t for t in tasks if t.phase is not SyncPhase.SYNC_FAIL]
-        started = any(find_result(results, t) for t in main)
-        if not started:
-            if options.enabled("CreateNamespace") and ctx.destination_namespace:
+        skip = (
+            await self._in_sync(ctx, plan) if settings.options.enabled("ApplyOutOfSyncOnly") else frozenset()
+        )
+        main = [t for t in plan.tasks if t.phase is not SyncPhase.SYNC_FAIL and t.result_key not in skip]
+        if not results:  # the first step: nothing applied yet
+            if settings.options.enabled("CreateNamespace") and ctx.destination_namespace:
                 await self._ensure_namespace(ctx, spec)
-            failures = await self.runner.dry_run(ctx, main, options)
+            failures = await self.runner.dry_run(ctx, main)
             if failures:
                 state["syncResult"]["resources"] = failures
-                await self._finish(
-                    app,
-                    state,
-                    OperationPhase.FAILED,
-                    "one or more objects failed to apply (dry run); nothing was applied",
-                )
+                message = "one or more objects failed to apply (dry run); nothing was applied"
+                await self._finish(app, state, OperationPhase.FAILED, self._message(message, warnings))
                 return None
 
-        failed_message = ""
-        for stage in _stages(main):
-            pending = [t for t in stage if find_result(results, t) is None]
-            if pending:
-                for task in pending:
-                    if task.prune:
-                        results.append(await self.runner.prune_task(ctx, task, options, dry_run=False))
-                    else:
-                        results.append(await self.runner.apply_task(ctx, task, options))
-                state["syncResult"]["resources"] = results
-                state["message"] = f"waiting for {_describe(stage[0])}"
-                await self._write_state(app, state)
-                if any(r.get("status") == ResultCode.SYNC_FAILED for r in results):
-                    failed_message = "one or more objects failed to apply"
-                    break
-                return 0.5  # let the watches see what was applied
-            waiting = False
-            for task in stage:
-                result = find_result(results, task)
-                assert result is not None
-                verdict = self.runner.task_state(ctx, task, result)
-                if task.hook is not None and verdict in ("done", "failed"):
-                    result["hookPhase"] = "Succeeded" if verdict == "done" else "Failed"
-                if verdict == "failed":
-                    failed_message = f"{task.hook or 'resource'} {task.key.kind}/{result.get('name')} failed"
-                waiting |= verdict == "waiting"
-            state["syncResult"]["resources"] = results
-            if failed_message:
-                break
-            if waiting:
-                state["message"] = f"waiting for {_describe(stage[0])}"
-                await self._write_state(app, state)
-                return POLL_SECONDS
-        if failed_message:
-            return await self._fail(app, state, ctx, tasks, results, options, failed_message)
-        await self.runner.delete_hooks(ctx, results, tasks)
-        await self._finish(app, state, OperationPhase.SUCCEEDED, "successfully synced (all tasks run)")
+        states = await self._assess(ctx, plan, results)
+        step = next_step(
+            states, app_options=settings.options, prune_confirmed=self._confirmed(app, state), skip=skip
+        )
+        if isinstance(step, Run):
+            blocking = [
+                t
+                for t in step.tasks
+                if t.is_hook
+                and t.live is not None
+                and t.desired is not None
+                and HookDeletePolicy.BEFORE_HOOK_CREATION in delete_policies(t.desired)
+            ]
+            if blocking:  # the previous run of these hooks goes first; the next step creates them
+                for task in blocking:
+                    if task.live is not None and not (task.live.get("metadata") or {}).get(
+                        "deletionTimestamp"
+                    ):
+                        await self.runner.delete(ctx, task.live)
+                message = waiting_message([TaskState(t) for t in blocking], deletion=True)
+                return await self._wait(
+                    app, state, results, self._message(message, warnings), POLL_SECONDS / 4
+                )
+            for task in step.tasks:
+                results.put(
+                    await (self.runner.prune(ctx, task) if task.prune else self.runner.apply(ctx, task))
+                )
+            group = [
+                TaskState(t, _phase(r), _code(r), str((r or {}).get("message", "")))
+                for t in step.tasks
+                for r in [results.get(t.result_key)]
+            ]
+            step = after_run(group, final=step.final)
+            if isinstance(step, Wait):
+                return await self._wait(
+                    app, state, results, self._message(step.message, warnings), APPLIED_SETTLE_SECONDS
+                )
+        if isinstance(step, Wait):
+            return await self._wait(app, state, results, self._message(step.message, warnings), POLL_SECONDS)
+        if isinstance(step, Fail):
+            return await self._fail(app, state, ctx, states, results, self._message(step.message, warnings))
+        assert isinstance(step, Succeed)
+        state["syncResult"]["resources"] = results.items
+        await self.runner.delete_hooks(ctx, results.items, HookDeletePolicy.HOOK_SUCCEEDED)
+        await self._finish(app, state, OperationPhase.SUCCEEDED, self._message(step.message, warnings))
         return None
 
+    async def _wait(
+        self, app: Obj, state: dict[str, Any], results: Results, message: str, delay: float
+    ) -> float:
+        state["syncResult"]["resources"] = results.items
+        state["message"] = message
+        await self._write_state(app, state)
+        return delay
+
     async def _dry_run_only(
-        self, app: Obj, state: dict[str, Any], ctx: SyncContext, tasks: list[Task], options: SyncOptions
+        self, app: Obj, state: dict[str, Any], ctx: SyncContext, plan: Plan, warnings: list[str]
     ) -> None:
         """A dry-run operation: every object dry-run applied, nothing changed, hooks not run."""
-        failures = await self.runner.dry_run(ctx, tasks, options)
-        state["syncResult"]["resources"] = failures or [
-            self.runner.result_for(t, ResultCode.PRUNED if t.prune else ResultCode.SYNCED, "(dry run)")
+        tasks = [t for t in plan.tasks if not t.is_hook]
+        failures = await self.runner.dry_run(ctx, tasks)
+        results = failures or [
+            await self.runner.prune(ctx, t)
+            if t.prune
+            else result_for(t, ResultCode.SYNCED, "(dry run)", OperationPhase.SUCCEEDED)
             for t in tasks
-            if t.hook is None
         ]
+        state["syncResult"]["resources"] = results
         if failures:
-            await self._finish(
-                app, state, OperationPhase.FAILED, "one or more objects failed to apply (dry run)"
-            )
+            message = "one or more objects failed to apply (dry run)"
+            await self._finish(app, state, OperationPhase.FAILED, self._message(message, warnings))
         else:
-            await self._finish(app, state, OperationPhase.SUCCEEDED, "successfully synced (dry run)")
+            message = "successfully synced (dry run)"
+            await self._finish(app, state, OperationPhase.SUCCEEDED, self._message(message, warnings))
 
     async def _fail(
         self,
         app: Obj,
         state: dict[str, Any],
         ctx: SyncContext,
-        tasks: list[Task],
-        results: list[dict[str, Any]],
-        options: SyncOptions,
+        states: list[TaskState],
+        results: Results,
         message: str,
     ) -> float | None:
-        """Runs SyncFail hooks (once), then ends the operation as Failed."""
-        for task in [t for t in tasks if t.phase is SyncPhase.SYNC_FAIL]:
-            result = find_result(results, task)
-            if result is None:
-                results.append(await self.runner.apply_task(ctx, task, options))
-                state["syncResult"]["resources"] = results
-                state["message"] = f"{message}; running SyncFail hooks"
-                await self._write_state(app, state)
-                return 0.5
-            verdict = self.runner.task_state(ctx, task, result)
-            if verdict == "waiting":
-                await self._write_state(app, state)
-                return POLL_SECONDS
-            result["hookPhase"] = "Succeeded" if verdict == "done" else "Failed"
-        state["syncResult"]["resources"] = results
-        await self.runner.delete_hooks(ctx, results, tasks)
-        await self._finish(app, state, OperationPhase.FAILED, message)
+        """Starts the SyncFail hooks (once), waits for them, then ends the operation as Failed."""
+        hooks = [
+            TaskState(s.task, _phase(r), _code(r), str((r or {}).get("message", "")))
+            for s in states
+            if s.task.phase is SyncPhase.SYNC_FAIL
+            for r in [results.get(s.task.result_key)]
+        ]
+        step = sync_fail_step(hooks, message)
+        if step.run:
+            for task in step.run:
+                results.put(await self.runner.apply(ctx, task))
+            return await self._wait(
+                app, state, results, f"{message}; running SyncFail hooks", APPLIED_SETTLE_SECONDS
+            )
+        if not step.done:
+            return await self._wait(app, state, results, f"{message}; running SyncFail hooks", POLL_SECONDS)
+        state["syncResult"]["resources"] = results.items
+        await self.runner.delete_hooks(ctx, results.items, HookDeletePolicy.HOOK_FAILED)
+        await self._finish(app, state, OperationPhase.FAILED, step.message)
         return None
 
     async def _ensure_namespace(self, ctx: SyncContext, spec: dict[str, Any]) -> None:
@@ -452,33 +724,22 @@ class OperationDriver:
             raise OperationError(f"namespace {ctx.destination_namespace}: {err.message}") from None
 
 
-def _stages(tasks: list[Task]) -> list[list[Task]]:
-    stages: list[list[Task]] = []
-    for task in tasks:
-        if stages and stages[-1][0].stage == task.stage:
-            stages[-1].append(task)
-        else:
-            stages.append([task])
-    return stages
+def _older(app: Obj, than: Obj) -> bool:
+    """Whether ``app`` is an older version of the object than ``than`` (resourceVersions are etcd
+    revisions, increasing; unreadable ones never count as older)."""
+    try:
+        return int(app["metadata"]["resourceVersion"]) < int(than["metadata"]["resourceVersion"])
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
-def _describe(task: Task) -> str:
-    if task.prune:
-        return "pruning"
-    return f"{task.phase} wave {task.wave}" if task.phase is not SyncPhase.SYNC else f"wave {task.wave}"
-
-
-def _is_hook(obj: Obj) -> bool:
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
-    return any(k.endswith("/hook") for k in annotations)
+def _seconds_since(stamp: Any) -> float | None:
+    when = parse_time(str(stamp or ""))
+    if when is None:
+        return None
+    return (datetime.datetime.now(datetime.UTC) - when).total_seconds()
 
 
 def _sanitize_state(state: dict[str, Any]) -> dict[str, Any]:
     cleaned: dict[str, Any] = to_k8s(from_k8s(state, types_pb2.OperationState))
     return cleaned
-
-
-def _forced(sync: dict[str, Any]) -> bool:
-    """Whether the sync's strategy asks for a force apply (apply.force or hook.force)."""
-    strategy = sync.get("syncStrategy") or {}
-    return bool((strategy.get("apply") or {}).get("force") or (strategy.get("hook") or {}).get("force"))

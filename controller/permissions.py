@@ -16,13 +16,14 @@ prune never deletes them (the comparison does not list them either).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
-from controller.sync import SyncContext, Task
+from controller.sync import SyncContext, result_for
 from ferry.engine.annotations import SyncOptions
+from ferry.engine.ordering import Plan, SyncTask
 from ferry.engine.status import ResultCode, SyncPhase
-from ferry.engine.tracking import ResourceKey
 from ferry.kube.errors import KubeError, NotFoundError
 from ferry.projects import ObjectRefusal
 
@@ -41,29 +42,13 @@ class NotPermitted(Exception):
         self.results = results
 
 
-def _result(key: ResourceKey, version: str, phase: SyncPhase, message: str) -> dict[str, Any]:
-    return {
-        "group": key.group,
-        "version": version,
-        "kind": key.kind,
-        "namespace": key.namespace,
-        "name": key.name,
-        "status": str(ResultCode.SYNC_FAILED),
-        "message": message,
-        "syncPhase": str(phase),
-    }
-
-
-async def permitted_tasks(
-    ctx: SyncContext, tasks: list[Task], options: SyncOptions, refusal: ObjectRefusal
-) -> list[Task]:
-    """The tasks to run; NotPermitted (with SyncFailed results) when the project refuses one.
-    Prunes the project refuses are left out, without a failure."""
-    kept: list[Task] = []
+async def permitted_plan(ctx: SyncContext, plan: Plan, options: SyncOptions, refusal: ObjectRefusal) -> Plan:
+    """The plan to run; NotPermitted (with SyncFailed results) when the project refuses one of its
+    objects. Prunes the project refuses are left out, without a failure."""
+    kept: list[SyncTask] = []
     failures: list[dict[str, Any]] = []
-    for task in tasks:
-        namespaced = ctx.namespaced.get((task.key.group, task.key.kind), True)
-        why = refusal(task.key, namespaced)
+    for task in plan.tasks:
+        why = refusal(task.key, ctx.namespaced.get((task.group, task.kind), True))
         if why is None:
             kept.append(task)
         elif task.prune:
@@ -72,21 +57,18 @@ async def permitted_tasks(
                 extra={"application": ctx.app["metadata"]["name"], "object": str(task.key), "reason": why},
             )
         else:
-            result = _result(task.key, task.version, task.phase, why)
-            if task.hook is not None:
-                result["hookType"] = str(task.hook)
-            failures.append(result)
+            failures.append(result_for(task, ResultCode.SYNC_FAILED, why))
     namespace = ctx.destination_namespace
     if options.enabled("CreateNamespace") and namespace:
-        key = ResourceKey("", "Namespace", "", namespace)
-        why = refusal(key, False)
-        in_manifests = any(t.key == key for t in tasks)
+        created = SyncTask(SyncPhase.PRE_SYNC, 0, "", "Namespace", "", namespace, version="v1")
+        why = refusal(created.key, False)
+        in_manifests = any(t.key == created.key for t in plan.tasks)
         managed = bool(((ctx.app.get("spec") or {}).get("syncPolicy") or {}).get("managedNamespaceMetadata"))
         if why is not None and not in_manifests and (managed or not await _exists(ctx, namespace)):
-            failures.append(_result(key, "v1", SyncPhase.PRE_SYNC, why))
+            failures.append(result_for(created, ResultCode.SYNC_FAILED, why))
     if failures:
         raise NotPermitted(failures)
-    return kept
+    return dataclasses.replace(plan, tasks=kept)
 
 
 async def _exists(ctx: SyncContext, namespace: str) -> bool:

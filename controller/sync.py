@@ -1,115 +1,70 @@
-"""The sync engine: an operation as a state machine over ``status.operationState``.
+"""Doing what a sync step asks, against the destination cluster: dry-run, apply (server-side apply,
+replace, or delete and create again with Force), prune, and delete hooks — each returning the
+task's result as ``status.operationState.syncResult.resources`` records it.
 
-One call to ``SyncRunner.step`` moves an operation forward by one step — start, dry run, apply
-one (phase, wave) group, check that group's health and hooks, prune, finish — and returns how
-long to wait before the next step (or None when the operation is over). Waiting never holds a
-worker: the caller re-queues the app after the delay (or sooner, when a live object changes).
+What to do and when is decided by the pure engine: ``ferry/engine/ordering.py`` plans and orders
+the tasks, ``ferry/engine/syncsteps.py`` decides each step. This module only talks to Kubernetes,
+and never waits for anything but a request (a BeforeHookCreation deletion is requested and the
+step ends; the next step sees whether the old hook is gone) — except Force, which must delete and
+create again within one step.
 
-Everything the next step needs is in the Application (operation, revision, per-resource
-results), so a controller killed at any point resumes where the previous one stopped, never
-re-runs a hook that already succeeded, and never applies another revision than the operation's.
-
-Order: PreSync hooks -> Sync waves -> prunes (reverse wave order) -> PruneLast prunes ->
-PostSync hooks; on failure, SyncFail hooks. Each group must be healthy (hooks: completed) before
-the next starts. Before the first apply every object is dry-run applied; if any fails, nothing
-is applied.
+Options, per resource (its ``sync-options`` annotation wins) or for the app: ``Validate=false``
+applies with fieldValidation Ignore (Strict otherwise, as ``kubectl apply`` validates);
+``Replace=true`` replaces (PUT) instead of applying; ``Force=true`` (or the operation's strategy
+force) deletes and creates again what cannot change in place; ``ServerSideApply=true|false`` is
+accepted and changes nothing — ferry always applies server-side, its diff and prune depend on
+field ownership — and the result says so; ``RespectIgnoreDifferences=true`` keeps the live values
+of ignored fields; ``FailOnSharedResource=true`` refuses objects another app tracks;
+``Prune=false`` / ``PrunePropagationPolicy`` for prunes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import datetime
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from ferry.engine.annotations import SyncOptions, delete_policies, hook_types, sync_options, sync_wave
+from controller.clustercache import ClusterCache
+from ferry.engine.annotations import SyncOptions, delete_policies, option_value, problems
 from ferry.engine.diff import CONTROLLER_MANAGER
 from ferry.engine.health import HealthChecker
 from ferry.engine.ignore import IgnoreRule, apply_ignore_rules
-from ferry.engine.ordering import kind_rank
-from ferry.engine.status import HealthStatus, HookDeletePolicy, HookType, ResultCode, SyncPhase
-from ferry.engine.tracking import ResourceKey, owning_app, with_tracking
+from ferry.engine.ordering import ResultKey, SyncTask
+from ferry.engine.status import HookDeletePolicy, OperationPhase, ResultCode
+from ferry.engine.tracking import ResourceKey, owning_app
 from ferry.kube.client import KubeClient, Obj
 from ferry.kube.errors import Conflict, KubeError, NotFoundError
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 2.0
-HOOK_PHASE_RUNNING, HOOK_PHASE_SUCCEEDED, HOOK_PHASE_FAILED = "Running", "Succeeded", "Failed"
+# what each result code makes of a task's phase (gitops-engine's operationPhases)
+PHASE_OF = {
+    ResultCode.SYNCED: OperationPhase.RUNNING,
+    ResultCode.SYNC_FAILED: OperationPhase.FAILED,
+    ResultCode.PRUNED: OperationPhase.SUCCEEDED,
+    ResultCode.PRUNE_SKIPPED: OperationPhase.SUCCEEDED,
+}
+_PROPAGATION = {"foreground": "Foreground", "background": "Background", "orphan": "Orphan"}
 
 
 def now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@dataclass
-class Task:
-    """One thing a sync does to one object."""
+@dataclass(frozen=True)
+class SyncSettings:
+    """What one operation asks for, from the app's and the operation's sync options."""
 
-    phase: SyncPhase
-    wave: int
-    key: ResourceKey
-    version: str
-    desired: Obj | None  # None for prune tasks
-    live: Obj | None
-    hook: HookType | None = None
-    prune: bool = False
-    prune_last: bool = False
-    options: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def generate_name(self) -> str:
-        return (
-            str(((self.desired or {}).get("metadata") or {}).get("generateName") or "") if self.hook else ""
-        )
-
-    @property
-    def stage(self) -> tuple[int, int, int]:
-        """(stage, wave) ordering: PreSync, Sync, prune, prune-last, PostSync; SyncFail apart."""
-        if self.prune:
-            return (2 if not self.prune_last else 3, -self.wave, 0)
-        order = {SyncPhase.PRE_SYNC: 0, SyncPhase.SYNC: 1, SyncPhase.POST_SYNC: 4, SyncPhase.SYNC_FAIL: 5}[
-            self.phase
-        ]
-        return (order, self.wave, 0)
-
-    @property
-    def sort_key(self) -> tuple[Any, ...]:
-        rank = kind_rank(self.key.kind)
-        return (*self.stage, -rank if self.prune else rank, self.key.kind, self.key.namespace, self.key.name)
-
-
-def result_key(result: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
-    return (
-        str(result.get("group", "")),
-        str(result.get("kind", "")),
-        str(result.get("namespace", "")),
-        str(result.get("name", "")),
-        str(result.get("syncPhase", "")),
-    )
-
-
-def find_result(results: list[dict[str, Any]], task: Task) -> dict[str, Any] | None:
-    for result in results:
-        if (
-            result.get("group", ""),
-            result.get("kind"),
-            result.get("namespace", ""),
-            result.get("syncPhase"),
-        ) != (
-            task.key.group,
-            task.key.kind,
-            task.key.namespace,
-            str(task.phase),
-        ):
-            continue
-        name = str(result.get("name", ""))
-        if name == task.key.name or (task.generate_name and name.startswith(task.generate_name)):
-            return result
-    return None
+    options: SyncOptions
+    prune: bool = False  # the operation's prune flag (auto-sync: automated.prune)
+    force: bool = False  # the strategy's force (ferry app sync --force)
+    dry_run: bool = False
 
 
 @dataclass
@@ -120,339 +75,300 @@ class SyncContext:
     manifests: list[Obj]
     revision: str
     client: KubeClient
-    live: dict[ResourceKey, Obj]  # live objects by key (from the cluster cache)
+    cache: ClusterCache
     extras: list[Obj]  # live objects the app tracks that Git no longer has
     checker: HealthChecker
     ignore: list[IgnoreRule]
     destination_namespace: str
-    namespaced: dict[tuple[str, str], bool]  # (group, kind) -> namespaced, for kinds known to the cluster
+    namespaced: dict[tuple[str, str], bool]  # (group, kind) -> namespaced, for kinds the cluster serves
+    settings: SyncSettings
+
+
+def result_key(result: Mapping[str, Any]) -> ResultKey:
+    return (
+        str(result.get("group", "")),
+        str(result.get("kind", "")),
+        str(result.get("namespace", "")),
+        str(result.get("name", "")),
+        str(result.get("syncPhase", "")),
+    )
+
+
+def result_for(
+    task: SyncTask, code: ResultCode, message: str, phase: OperationPhase | None = None
+) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "group": task.group,
+        "version": task.version,
+        "kind": task.kind,
+        "namespace": task.namespace,
+        "name": task.name,
+        "status": str(code),
+        "message": message,
+        "syncPhase": str(task.phase),
+        "hookPhase": str(phase or PHASE_OF[code]),
+    }
+    if task.hook is not None:
+        result["hookType"] = str(task.hook)
+    return result
+
+
+def option_warnings(
+    spec: Mapping[str, Any], manifests: Iterable[Obj], operation_options: Iterable[str] = ()
+) -> list[str]:
+    """Every sync option, hook type or annotation value of an app that ferry does not
+    understand, one line each (the app's SyncOptionWarning condition, the operation's warnings)."""
+    app_options = SyncOptions.parse(
+        [*((spec.get("syncPolicy") or {}).get("syncOptions") or []), *operation_options]
+    )
+    found = [f"syncOptions: {p}" for p in app_options.problems()]
+    for manifest in manifests:
+        meta = manifest.get("metadata") or {}
+        label = f"{manifest.get('kind', '')}/{meta.get('name') or meta.get('generateName') or ''}"
+        found += [f"{label}: {p}" for p in problems(manifest)]
+    return found
 
 
 class SyncRunner:
     def __init__(self, field_manager: str = CONTROLLER_MANAGER) -> None:
         self.field_manager = field_manager
 
-    # --- the plan ----------------------------------------------------------------------------------
+    # --- reading -----------------------------------------------------------------------------------
 
-    def plan(self, ctx: SyncContext, operation: Mapping[str, Any], app_options: SyncOptions) -> list[Task]:
-        sync = operation.get("sync") or {}
-        app_name = ctx.app["metadata"]["name"]
-        selected = {
-            (r.get("group", ""), r.get("kind", ""), r.get("namespace", "") or "", r.get("name", ""))
-            for r in sync.get("resources") or []
+    async def live(self, ctx: SyncContext, key: ResourceKey, api_version: str) -> Obj | None:
+        """The object now: from the cluster cache, else (not seen there yet) read from the API."""
+        cached = ctx.cache.get(key)
+        if cached is not None:
+            return cached
+        try:
+            info = await ctx.client.resource(api_version, key.kind)
+            return await ctx.client.get(info, key.name, key.namespace or None)
+        except NotFoundError:
+            return None
+
+    # --- dry run -----------------------------------------------------------------------------------
+
+    async def dry_run(self, ctx: SyncContext, tasks: list[SyncTask]) -> list[dict[str, Any]]:
+        """Dry-run applies every object about to be applied; returns failure results (empty: all
+        would apply). Objects whose CRD or namespace this sync creates cannot be dry-run yet."""
+        created_kinds = {
+            _crd_kind(t.desired) for t in tasks if t.kind == "CustomResourceDefinition" and t.desired
         }
-        tasks: list[Task] = []
-        for manifest in ctx.manifests:
-            obj = copy.deepcopy(manifest)
-            meta = obj.setdefault("metadata", {})
-            group = (
-                str(obj.get("apiVersion", "")).rpartition("/")[0]
-                if "/" in str(obj.get("apiVersion", ""))
-                else ""
-            )
-            namespaced = ctx.namespaced.get((group, str(obj.get("kind"))), True)
-            if namespaced and not meta.get("namespace") and ctx.destination_namespace:
-                meta["namespace"] = ctx.destination_namespace
-            if not namespaced:
-                meta.pop("namespace", None)
-            tracked = with_tracking(obj, app_name)
-            key = ResourceKey.of(tracked)
-            if not key.name and meta.get("generateName"):
-                key = ResourceKey(key.group, key.kind, key.namespace, str(meta["generateName"]))
-            version = str(obj.get("apiVersion", "")).rpartition("/")[2]
-            hooks = hook_types(obj)
-            options = sync_options(obj)
-            if (
-                selected
-                and (key.group, key.kind, key.namespace, key.name) not in selected
-                and (key.group, key.kind, "", key.name) not in selected
-            ):
-                continue
-            if hooks:
-                if selected or HookType.SKIP in hooks:
-                    continue  # hooks do not run on a selective sync (Argo CD's rule)
-                for hook in sorted(hooks):
-                    if hook.phase is not None:
-                        tasks.append(
-                            Task(
-                                hook.phase,
-                                _wave(obj),
-                                key,
-                                version,
-                                tracked,
-                                None,
-                                hook=hook,
-                                options=options,
-                            )
-                        )
-                continue
-            tasks.append(
-                Task(SyncPhase.SYNC, _wave(obj), key, version, tracked, ctx.live.get(key), options=options)
-            )
-        if sync.get("prune"):
-            prune_last = app_options.enabled("PruneLast")
-            for live in ctx.extras:
-                key = ResourceKey.of(live)
-                if selected and (key.group, key.kind, key.namespace, key.name) not in selected:
-                    continue
-                options = sync_options(live)
-                version = str(live.get("apiVersion", "")).rpartition("/")[2]
-                last = prune_last or options.get("PruneLast") == "true"
-                tasks.append(
-                    Task(
-                        SyncPhase.SYNC,
-                        _wave(live),
-                        key,
-                        version,
-                        None,
-                        live,
-                        prune=True,
-                        prune_last=last,
-                        options=options,
-                    )
-                )
-        return sorted(tasks, key=lambda t: t.sort_key)
-
-    # --- steps -------------------------------------------------------------------------------------
-
-    async def dry_run(
-        self, ctx: SyncContext, tasks: list[Task], app_options: SyncOptions
-    ) -> list[dict[str, Any]]:
-        """Dry-run applies every object; returns failure results (empty: all would apply)."""
-        created_here = {
-            (
-                str((t.desired or {}).get("spec", {}).get("group", "")),
-                str(((t.desired or {}).get("spec", {}).get("names") or {}).get("kind", "")),
-            )
-            for t in tasks
-            if t.key.kind == "CustomResourceDefinition"
-        }
-        namespaces_here = {t.key.name for t in tasks if t.key.kind == "Namespace" and not t.prune}
-        if app_options.enabled("CreateNamespace") and ctx.destination_namespace:
-            namespaces_here.add(ctx.destination_namespace)
+        namespaces = {t.name for t in tasks if t.kind == "Namespace" and not t.prune}
         failures = []
         for task in tasks:
-            if task.prune or task.desired is None or task.hook is not None:
-                continue
-            skip_missing = app_options.enabled("SkipDryRunOnMissingResource") or (
-                task.options.get("SkipDryRunOnMissingResource") == "true"
-            )
-            if (task.key.group, task.key.kind) in created_here or (
-                task.key.namespace in namespaces_here and task.live is None
+            if task.prune or task.desired is None or (task.is_hook and task.live is not None):
+                continue  # an existing hook is deleted and created again, not applied over
+            if (task.group, task.kind) in created_kinds or (
+                task.namespace in namespaces and task.live is None
             ):
                 continue
             try:
-                await self._apply(ctx, task, app_options, dry_run=True)
+                await self._apply(ctx, task, dry_run=True)
             except KubeError as err:
-                if skip_missing and (err.status == 404 or "not served" in err.message):
+                missing_kind = err.status == 404 or "not served" in err.message
+                if (
+                    missing_kind
+                    and option_value(task.options, ctx.settings.options, "SkipDryRunOnMissingResource")
+                    == "true"
+                ):
                     continue
-                if _forced(task, app_options) and err.status in (409, 422):
-                    continue  # force will delete and create it again
-                failures.append(
-                    self.result_for(task, ResultCode.SYNC_FAILED, f"dry run failed: {err.message}")
-                )
+                if self._forced(ctx, task) and err.status in (409, 422):
+                    continue  # force deletes and creates it again
+                failures.append(result_for(task, ResultCode.SYNC_FAILED, f"dry run failed: {err.message}"))
         return failures
 
-    async def _apply(
-        self, ctx: SyncContext, task: Task, app_options: SyncOptions, *, dry_run: bool = False
-    ) -> Obj:
+    # --- applying ----------------------------------------------------------------------------------
+
+    def _forced(self, ctx: SyncContext, task: SyncTask) -> bool:
+        return ctx.settings.force or option_value(task.options, ctx.settings.options, "Force") == "true"
+
+    async def _apply(self, ctx: SyncContext, task: SyncTask, *, dry_run: bool = False) -> Obj:
         assert task.desired is not None
-        desired = task.desired
-        if (
-            app_options.enabled("RespectIgnoreDifferences")
-            or task.options.get("RespectIgnoreDifferences") == "true"
-        ) and task.live:
+        desired: Obj = dict(task.desired)
+        options = ctx.settings.options
+        if option_value(task.options, options, "RespectIgnoreDifferences") == "true" and task.live:
             desired = _respect_ignored(desired, task.live, ctx.ignore)
-        replace = task.options.get("Replace") == "true" or app_options.enabled("Replace")
-        if task.hook is not None and task.generate_name:
-            return await ctx.client.create(desired, dry_run=dry_run, field_manager=self.field_manager)
-        if replace:
-            try:
-                current = task.live or (
-                    await ctx.client.get(
-                        await ctx.client.resource(desired["apiVersion"], desired["kind"]),
-                        task.key.name,
-                        task.key.namespace or None,
-                    )
+        if option_value(task.options, options, "Validate") == "false":
+            return await self._apply_unvalidated(ctx, task, desired, dry_run=dry_run)
+        validation = "Strict"
+        if option_value(task.options, options, "Replace") == "true":
+            current = task.live or await self.live(ctx, task.key, str(desired["apiVersion"]))
+            if current is None:
+                return await ctx.client.create(
+                    desired, dry_run=dry_run, field_manager=self.field_manager, field_validation=validation
                 )
-            except NotFoundError:
-                return await ctx.client.create(desired, dry_run=dry_run, field_manager=self.field_manager)
-            body = copy.deepcopy(desired)
+            body = copy.deepcopy(dict(desired))
             body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-            return await ctx.client.replace(body, dry_run=dry_run, field_manager=self.field_manager)
-        return await ctx.client.apply(desired, field_manager=self.field_manager, dry_run=dry_run)
-
-    async def apply_task(self, ctx: SyncContext, task: Task, app_options: SyncOptions) -> dict[str, Any]:
-        """Applies (or, for hooks, creates) one object; returns its result."""
-        assert task.desired is not None
-        if (
-            task.live is not None
-            and owning_app(task.live) not in (None, ctx.app["metadata"]["name"])
-            and (
-                app_options.enabled("FailOnSharedResource")
-                or task.options.get("FailOnSharedResource") == "true"
+            return await ctx.client.replace(
+                body, dry_run=dry_run, field_manager=self.field_manager, field_validation=validation
             )
-        ):
-            return self.result_for(
-                task, ResultCode.SYNC_FAILED, f"{task.key} is managed by another application"
-            )
-        if task.hook is not None:
-            policies = delete_policies(task.desired)
-            if HookDeletePolicy.BEFORE_HOOK_CREATION in policies and not task.generate_name:
-                await self._delete_and_wait(ctx, task.key, task.desired)
-        try:
-            applied = await self._apply(ctx, task, app_options)
-        except KubeError as err:
-            if not _forced(task, app_options) or err.status not in (409, 422):
-                return self.result_for(task, ResultCode.SYNC_FAILED, err.message)
-            # Force: what cannot be changed in place (an immutable field) is deleted and created again
-            try:
-                await self._delete_and_wait(ctx, task.key, task.desired)
-                applied = await self._apply(ctx, task, app_options)
-            except KubeError as again:
-                return self.result_for(task, ResultCode.SYNC_FAILED, again.message)
-        result = self.result_for(
-            task,
-            ResultCode.SYNCED,
-            "created" if task.hook else f"{task.key.kind.lower()}/{task.key.name} serverside-applied",
+        return await ctx.client.apply(
+            desired, field_manager=self.field_manager, dry_run=dry_run, field_validation=validation
         )
-        if task.hook is not None:
-            result["name"] = applied["metadata"]["name"]
-            result["hookPhase"] = HOOK_PHASE_RUNNING
-        return result
 
-    async def _delete_and_wait(self, ctx: SyncContext, key: ResourceKey, desired: Obj) -> None:
-        info = await ctx.client.resource(desired["apiVersion"], desired["kind"])
+    async def _apply_unvalidated(
+        self, ctx: SyncContext, task: SyncTask, desired: Obj, *, dry_run: bool
+    ) -> Obj:
+        """Validate=false: created, or merge-patched, with fieldValidation Ignore (what ``kubectl
+        apply --validate=false`` sends). Server-side apply cannot do it: it refuses any field the
+        schema does not declare, whatever the validation level."""
+        current = task.live or await self.live(ctx, task.key, str(desired["apiVersion"]))
+        if current is None:
+            return await ctx.client.create(
+                desired, dry_run=dry_run, field_manager=self.field_manager, field_validation="Ignore"
+            )
+        info = await ctx.client.resource(str(desired["apiVersion"]), task.kind)
+        return await ctx.client.patch(
+            info,
+            task.name,
+            desired,
+            namespace=task.namespace or None,
+            field_manager=self.field_manager,
+            dry_run=dry_run,
+            field_validation="Ignore",
+        )
+
+    async def apply(self, ctx: SyncContext, task: SyncTask) -> dict[str, Any]:
+        """Applies one object (a resource or a hook); returns its result."""
+        assert task.desired is not None
+        other = owning_app(task.live) if task.live is not None else None
+        if (
+            other not in (None, ctx.app["metadata"]["name"])
+            and option_value(task.options, ctx.settings.options, "FailOnSharedResource") == "true"
+        ):
+            return result_for(
+                task,
+                ResultCode.SYNC_FAILED,
+                f"{task.kind}/{task.name} is part of application {other} (FailOnSharedResource)",
+            )
+        try:
+            applied = await self._apply(ctx, task)
+        except KubeError as err:
+            if not self._forced(ctx, task) or err.status not in (409, 422):
+                return result_for(task, ResultCode.SYNC_FAILED, err.message)
+            # Force: what cannot change in place (an immutable field) is deleted and created again
+            try:
+                await self._delete_and_wait(ctx, task)
+                applied = await ctx.client.apply(dict(task.desired), field_manager=self.field_manager)
+            except KubeError as again:
+                return result_for(task, ResultCode.SYNC_FAILED, again.message)
+        if task.kind == "CustomResourceDefinition":
+            await self._established(ctx, applied)
+        how = "serverside-applied"
+        if option_value(task.options, ctx.settings.options, "Validate") == "false":
+            how = "applied (Validate=false: created or merge-patched, unknown fields dropped)"
+        elif option_value(task.options, ctx.settings.options, "Replace") == "true":
+            how = "replaced"
+        message = f"{task.kind.lower()}/{task.name} {how}"
+        if option_value(task.options, ctx.settings.options, "ServerSideApply") == "false":
+            message += " (ServerSideApply=false: ferry always applies server-side)"
+        return result_for(task, ResultCode.SYNCED, message)
+
+    async def _established(self, ctx: SyncContext, crd: Obj) -> None:
+        """Waits (up to 3 s, as gitops-engine's ensureCRDReady) until a CRD it just applied is
+        Established, and refreshes discovery, so its custom resources can follow at once."""
+        info = await ctx.client.resource(str(crd["apiVersion"]), "CustomResourceDefinition")
+        for _ in range(30):
+            conditions = (crd.get("status") or {}).get("conditions") or []
+            if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
+                break
+            await asyncio.sleep(0.1)
+            try:
+                crd = await ctx.client.get(info, str(crd["metadata"]["name"]))
+            except NotFoundError:
+                return
+        await ctx.client.discover(force=True)
+
+    async def _delete_and_wait(self, ctx: SyncContext, task: SyncTask) -> None:
+        assert task.desired is not None
+        info = await ctx.client.resource(task.desired["apiVersion"], task.kind)
         try:
             await ctx.client.delete(
-                info, key.name, namespace=key.namespace or None, propagation_policy="Foreground"
+                info, task.name, namespace=task.namespace or None, propagation_policy="Foreground"
             )
         except NotFoundError:
             return
-        for _ in range(300):  # until it is gone: creating the new hook needs the name free
+        for _ in range(300):  # until it is gone: creating it again needs the name free
             try:
-                await ctx.client.get(info, key.name, key.namespace or None)
+                await ctx.client.get(info, task.name, task.namespace or None)
             except NotFoundError:
                 return
             await asyncio.sleep(0.1)
 
-    async def prune_task(
-        self, ctx: SyncContext, task: Task, app_options: SyncOptions, *, dry_run: bool
-    ) -> dict[str, Any]:
+    async def prune(self, ctx: SyncContext, task: SyncTask) -> dict[str, Any]:
+        """Deletes an object Git no longer has (when the operation prunes and the object allows it)."""
         assert task.live is not None
-        if task.options.get("Prune") == "false":
-            return self.result_for(task, ResultCode.PRUNE_SKIPPED, "ignored (no prune)")
-        if dry_run:
-            return self.result_for(task, ResultCode.PRUNED, "pruned (dry run)")
-        policy = {"foreground": "Foreground", "background": "Background", "orphan": "Orphan"}.get(
-            app_options.get("PrunePropagationPolicy", "foreground").lower(), "Foreground"
+        if not ctx.settings.prune:
+            return result_for(task, ResultCode.PRUNE_SKIPPED, "ignored (requires pruning)")
+        if option_value(task.options, ctx.settings.options, "Prune") == "false":
+            return result_for(task, ResultCode.PRUNE_SKIPPED, "ignored (no prune)")
+        if ctx.settings.dry_run:
+            return result_for(task, ResultCode.PRUNED, "pruned (dry run)")
+        if (task.live.get("metadata") or {}).get("deletionTimestamp"):
+            return result_for(
+                task, ResultCode.PRUNED, "pruned"
+            )  # already going: deleting again changes nothing
+        policy = _PROPAGATION.get(
+            ctx.settings.options.get("PrunePropagationPolicy", "foreground").lower(), "Foreground"
         )
         try:
-            info = await ctx.client.resource(task.live["apiVersion"], task.key.kind)
-            await ctx.client.delete(
-                info, task.key.name, namespace=task.key.namespace or None, propagation_policy=policy
-            )
-        except NotFoundError:
-            pass
+            await self.delete(ctx, task.live, policy)
         except KubeError as err:
-            return self.result_for(task, ResultCode.SYNC_FAILED, err.message)
-        return self.result_for(task, ResultCode.PRUNED, "pruned")
+            return result_for(task, ResultCode.SYNC_FAILED, err.message)
+        return result_for(task, ResultCode.PRUNED, "pruned")
 
-    def task_state(self, ctx: SyncContext, task: Task, result: Mapping[str, Any]) -> str:
-        """'done', 'waiting' or 'failed' for an applied task: hooks until they complete, other
-        resources until they are healthy."""
-        if result.get("status") == ResultCode.SYNC_FAILED:
-            return "failed"
-        if task.prune or result.get("status") in (ResultCode.PRUNED, ResultCode.PRUNE_SKIPPED):
-            return "done"
-        name = str(result.get("name") or task.key.name)
-        live = ctx.live.get(ResourceKey(task.key.group, task.key.kind, task.key.namespace, name))
-        if task.hook is not None:
-            if result.get("hookPhase") == HOOK_PHASE_SUCCEEDED:
-                return "done"
-            if result.get("hookPhase") == HOOK_PHASE_FAILED:
-                return "failed"
-            if live is None:
-                return "waiting"
-            health = ctx.checker.check(live)
-            if task.key.kind not in ("Job", "Pod") or health is None:
-                return "done"
-            if health.status is HealthStatus.HEALTHY:
-                return "done"
-            if health.status is HealthStatus.DEGRADED:
-                return "failed"
-            return "waiting"
-        if live is None:
-            return "waiting"
-        health = ctx.checker.check(live)
-        if health is None or health.status in (HealthStatus.HEALTHY, HealthStatus.SUSPENDED):
-            return "done"
-        if health.status is HealthStatus.DEGRADED:
-            return "waiting"  # a Degraded resource may recover (rollout); the operation waits
-        return "waiting"
+    async def delete(self, ctx: SyncContext, obj: Mapping[str, Any], policy: str = "Foreground") -> None:
+        """Deletes a live object (gone already is fine)."""
+        await delete_object(ctx.client, obj, policy)
 
-    async def delete_hooks(self, ctx: SyncContext, results: list[dict[str, Any]], tasks: list[Task]) -> None:
-        """Applies hook delete policies once the operation is over."""
-        for task in tasks:
-            if task.hook is None or task.desired is None:
+    async def delete_hooks(
+        self, ctx: SyncContext, results: Iterable[Mapping[str, Any]], policy: HookDeletePolicy
+    ) -> None:
+        """When the operation ends: deletes the completed hooks with this delete policy
+        (HookSucceeded after a success, HookFailed after a failure)."""
+        for result in results:
+            if not result.get("hookType") or result.get("hookPhase") == OperationPhase.RUNNING:
                 continue
-            result = find_result(results, task)
-            if result is None:
+            key = ResourceKey(
+                str(result.get("group", "")),
+                str(result["kind"]),
+                str(result.get("namespace", "")),
+                str(result["name"]),
+            )
+            live = ctx.cache.get(key)
+            if live is None or policy not in delete_policies(live):
                 continue
-            policies = delete_policies(task.desired)
-            phase = result.get("hookPhase")
-            if (phase == HOOK_PHASE_SUCCEEDED and HookDeletePolicy.HOOK_SUCCEEDED in policies) or (
-                phase == HOOK_PHASE_FAILED and HookDeletePolicy.HOOK_FAILED in policies
-            ):
-                try:
-                    info = await ctx.client.resource(task.desired["apiVersion"], task.key.kind)
-                    await ctx.client.delete(
-                        info,
-                        str(result["name"]),
-                        namespace=task.key.namespace or None,
-                        propagation_policy="Background",
-                    )
-                except (NotFoundError, Conflict):
-                    pass
-                except KubeError as err:
-                    log.warning("hook not deleted", extra={"hook": str(task.key), "error": err.message})
-
-    @staticmethod
-    def result_for(task: Task, code: ResultCode, message: str) -> dict[str, Any]:
-        result: dict[str, Any] = {
-            "group": task.key.group,
-            "version": task.version,
-            "kind": task.key.kind,
-            "namespace": task.key.namespace,
-            "name": task.key.name,
-            "status": str(code),
-            "message": message,
-            "syncPhase": str(task.phase),
-        }
-        if task.hook is not None:
-            result["hookType"] = str(task.hook)
-        return result
+            try:
+                await self.delete(ctx, live, "Background")
+            except Conflict:
+                pass
+            except KubeError as err:
+                log.warning("hook not deleted", extra={"hook": str(key), "error": err.message})
 
 
-def _defined_kind(crd: Obj) -> tuple[str, str]:
+async def delete_object(client: KubeClient, obj: Mapping[str, Any], policy: str = "Foreground") -> None:
+    """Deletes a live object with this propagation policy (gone already is fine)."""
+    info = await client.resource(str(obj["apiVersion"]), str(obj["kind"]))
+    meta = obj.get("metadata") or {}
+    with contextlib.suppress(NotFoundError):
+        await client.delete(
+            info, str(meta["name"]), namespace=meta.get("namespace") or None, propagation_policy=policy
+        )
+
+
+def api_version_of(result: Mapping[str, Any]) -> str:
+    group, version = str(result.get("group", "")), str(result.get("version", ""))
+    return f"{group}/{version}" if group else version
+
+
+def _crd_kind(crd: Mapping[str, Any]) -> tuple[str, str]:
     spec = crd.get("spec") or {}
     return str(spec.get("group", "")), str((spec.get("names") or {}).get("kind", ""))
 
 
-def _wave(obj: Obj) -> int:
-    try:
-        return sync_wave(obj)
-    except ValueError:
-        return 0
-
-
-def _respect_ignored(desired: Obj, live: Obj, rules: list[IgnoreRule]) -> Obj:
+def _respect_ignored(desired: Obj, live: Mapping[str, Any], rules: list[IgnoreRule]) -> Obj:
     """The desired object with ignored fields taken from live (RespectIgnoreDifferences)."""
-    stripped = copy.deepcopy(desired)
+    stripped = copy.deepcopy(dict(desired))
     apply_ignore_rules(rules, stripped, live)
     return stripped
-
-
-def _forced(task: Task, app_options: SyncOptions) -> bool:
-    """Force (argocd app sync --force, or the Force=true sync option on the app or the resource)."""
-    return app_options.enabled("Force") or task.options.get("Force") == "true"

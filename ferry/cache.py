@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from prometheus_client import Counter
 
@@ -21,6 +22,15 @@ KEY_PREFIX = "ferry|v1|"
 REDIS_REQUESTS = Counter(
     "ferry_redis_request_total", "Requests to Redis.", ["initiator", "command", "failed"]
 )
+
+
+@dataclass(frozen=True)
+class RedisConfig:
+    """A Redis to use (flags in ``ferry.mesh``); the password never shows in a repr."""
+
+    url: str
+    password: str = field(default="", repr=False)
+    ca_file: str = ""
 
 
 class Cache(Protocol):
@@ -72,12 +82,20 @@ class MemoryCache:
 
 
 class RedisCache:
-    """Redis-backed cache; every failure degrades to a miss."""
+    """Redis-backed cache; every failure degrades to a miss. With a password (AUTH) and, for
+    ``rediss://`` URLs, TLS with the server's certificate checked."""
 
-    def __init__(self, url: str, *, initiator: str, timeout: float = 2.0) -> None:
+    def __init__(self, config: RedisConfig, *, initiator: str, timeout: float = 2.0) -> None:
         import redis.asyncio as aioredis  # noqa: PLC0415 (only processes configured with Redis load it)
 
-        self._client = aioredis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        options: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+        if config.password:
+            options["password"] = config.password
+        if config.url.startswith("rediss://"):
+            options["ssl_cert_reqs"] = "required"
+            if config.ca_file:
+                options["ssl_ca_certs"] = config.ca_file
+        self._client = aioredis.Redis.from_url(config.url, **options)
         self._initiator = initiator
         self._warned_at = 0.0
 
@@ -117,5 +135,5 @@ class RedisCache:
         await self._client.aclose()
 
 
-def make_cache(redis_url: str | None, *, initiator: str) -> Cache:
-    return RedisCache(redis_url, initiator=initiator) if redis_url else MemoryCache()
+def make_cache(redis: RedisConfig | None, *, initiator: str) -> Cache:
+    return RedisCache(redis, initiator=initiator) if redis is not None else MemoryCache()

@@ -6,12 +6,18 @@ logging -> metrics -> authentication -> error mapping.
   {grpc_type, grpc_service, grpc_method, grpc_code}, ``grpc_server_handling_seconds``) so
   existing dashboards work.
 - Authentication: a pluggable check of the call's metadata; health and reflection are exempt.
+  A server stream is checked again every ``recheck_interval`` seconds while it runs (the same
+  check, so a revoked or expired token or a disabled account ends it with UNAUTHENTICATED), and
+  so is what its handler registered with :func:`recheck_while_streaming` (its RBAC: a removed
+  grant ends it with PERMISSION_DENIED). Nothing a stream waits for holds the check up.
 - Error mapping: FerryError -> its status and message; anything else -> INTERNAL with a short
   message (the traceback goes to the log, never to the client).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import contextvars
 import inspect
 import logging
@@ -50,6 +56,21 @@ EXEMPT_SERVICES = (
 
 # The authenticated caller of the current RPC (set by the authentication interceptor).
 CALLER: contextvars.ContextVar[Any] = contextvars.ContextVar("ferry_caller", default=None)
+# Checks a streaming handler registered, run again with the caller's authentication.
+_STREAM_CHECKS: contextvars.ContextVar[list[Callable[[], Any]] | None] = contextvars.ContextVar(
+    "ferry_stream_checks", default=None
+)
+DEFAULT_RECHECK_INTERVAL = 60.0
+
+
+def recheck_while_streaming(check: Callable[[], Any]) -> None:
+    """Runs ``check()`` (awaited when it returns an awaitable) each time the authentication
+    interceptor checks the current stream again; a FerryError it raises ends the stream with
+    that error. Outside a stream (or without authentication) it does nothing."""
+    checks = _STREAM_CHECKS.get()
+    if checks is not None:
+        checks.append(check)
+
 
 if TYPE_CHECKING:  # the stubs are generic; the runtime classes are not subscriptable
     Context = grpc.aio.ServicerContext[Any, Any]
@@ -192,31 +213,57 @@ class AuthInterceptor(_Interceptor):
     Unauthenticated to refuse."""
 
     def __init__(
-        self, authenticate: Callable[[dict[str, str], str], Any], *, exempt: tuple[str, ...] = ()
+        self,
+        authenticate: Callable[[dict[str, str], str], Any],
+        *,
+        exempt: tuple[str, ...] = (),
+        recheck_interval: float = DEFAULT_RECHECK_INTERVAL,
     ) -> None:
         self._authenticate = authenticate
         self._exempt = (*EXEMPT_SERVICES, *exempt)
+        self.recheck_interval = recheck_interval
 
     def wrap(self, behaviour: Behaviour, streaming: bool, method: str, handler: Handler) -> Behaviour:
         service, name = _split(method)
         if service in self._exempt or f"{service}/{name}" in self._exempt:
             return behaviour
 
-        async def check(context: Context) -> None:
+        async def authenticated(context: Context) -> Any:
             metadata = {k.lower(): v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+            caller = self._authenticate(metadata, method)
+            if inspect.isawaitable(caller):
+                caller = await caller
+            return caller
+
+        async def check(context: Context) -> None:
             try:
-                caller = self._authenticate(metadata, method)
-                if inspect.isawaitable(caller):
-                    caller = await caller
-                CALLER.set(caller)
+                CALLER.set(await authenticated(context))
             except FerryError as err:
+                await context.abort(err.code, err.message)
+
+        async def recheck(context: Context, checks: list[Callable[[], Any]]) -> None:
+            try:
+                await authenticated(context)
+                for registered in checks:
+                    result = registered()
+                    if inspect.isawaitable(result):
+                        await result
+            except FerryError as err:
+                log.info(
+                    "stream ended: its caller is no longer allowed",
+                    extra={"method": method, "why": err.message},
+                )
                 await context.abort(err.code, err.message)
 
         if streaming:
 
             async def stream(request: Any, context: Context) -> AsyncIterator[Any]:
                 await check(context)
-                async for item in behaviour(request, context):
+                checks: list[Callable[[], Any]] = []
+                _STREAM_CHECKS.set(checks)
+                async for item in _checked_every(
+                    behaviour(request, context), self.recheck_interval, lambda: recheck(context, checks)
+                ):
                     yield item
 
             return stream
@@ -226,6 +273,42 @@ class AuthInterceptor(_Interceptor):
             return await behaviour(request, context)
 
         return unary
+
+
+async def _checked_every(
+    stream: AsyncIterator[Any], interval: float, recheck: Callable[[], Awaitable[None]]
+) -> AsyncIterator[Any]:
+    """The items of ``stream``, with ``recheck()`` awaited every ``interval`` seconds meanwhile —
+    also while the stream waits for its next item, which comes in a task of its own (with this
+    context) for that reason."""
+    items = stream.__aiter__()
+    loop = asyncio.get_running_loop()
+    due = loop.time() + interval
+    pending: asyncio.Future[Any] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(items.__anext__())
+            await asyncio.wait({pending}, timeout=max(0.0, due - loop.time()))
+            if pending.done():
+                done, pending = pending, None
+                try:
+                    item = done.result()
+                except StopAsyncIteration:
+                    return
+                yield item
+            if loop.time() >= due:
+                await recheck()
+                due = loop.time() + interval
+    finally:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+        aclose = getattr(items, "aclose", None)
+        if aclose is not None:
+            with contextlib.suppress(Exception):
+                await aclose()
 
 
 class ErrorMappingInterceptor(_Interceptor):
@@ -264,11 +347,14 @@ class ErrorMappingInterceptor(_Interceptor):
 
 
 def standard_interceptors(
-    authenticate: Callable[[dict[str, str], str], Any] | None = None, *, exempt: tuple[str, ...] = ()
+    authenticate: Callable[[dict[str, str], str], Any] | None = None,
+    *,
+    exempt: tuple[str, ...] = (),
+    recheck_interval: float = DEFAULT_RECHECK_INTERVAL,
 ) -> list[grpc.aio.ServerInterceptor]:
     chain: list[grpc.aio.ServerInterceptor] = [LoggingInterceptor(), MetricsInterceptor()]
     if authenticate is not None:
-        chain.append(AuthInterceptor(authenticate, exempt=exempt))
+        chain.append(AuthInterceptor(authenticate, exempt=exempt, recheck_interval=recheck_interval))
     chain.append(ErrorMappingInterceptor())
     return chain
 

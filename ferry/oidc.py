@@ -13,7 +13,7 @@ import base64
 import hashlib
 import secrets
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,10 @@ LEEWAY = 10
 DEFAULT_SCOPES = ("openid", "profile", "email", "groups")
 CLI_REDIRECT_PATH = "/auth/callback"
 DEFAULT_CLI_PORT = 8085
+# RBAC subjects of SSO users are qualified with this; bare values starting with a reserved prefix
+# (roles, project roles, qualified subjects) are never subjects.
+SSO_SUBJECT_PREFIX = "sso:"
+RESERVED_SUBJECT_PREFIXES = ("role:", "proj:", SSO_SUBJECT_PREFIX)
 
 
 class ClaimsError(ValueError):
@@ -152,3 +156,26 @@ def user_identifier(claims: Mapping[str, Any]) -> str:
     if isinstance(federated, dict) and isinstance(federated.get("user_id"), str) and federated["user_id"]:
         return str(federated["user_id"])
     return str(claims.get("sub", ""))
+
+
+def sso_subjects(
+    user: str, groups: Sequence[str], local_accounts: Collection[str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(RBAC subjects, refused bare values) of an SSO user: for the user id and each group, the
+    qualified ``sso:<value>`` always, and the bare value (how Argo CD policies name users and
+    groups) unless it could be taken for something it is not — the name of a local account, or a
+    role, project role or qualified subject (``role:``, ``proj:``, ``sso:``; any case, any
+    surrounding space). So no identity provider can make a user ``admin`` or a group
+    ``role:admin``."""
+    subjects: list[str] = []
+    refused: list[str] = []
+    for value in dict.fromkeys([user, *groups]):
+        if not value:
+            continue
+        subjects.append(SSO_SUBJECT_PREFIX + value)
+        bare = value.strip()
+        if bare in local_accounts or bare.lower().startswith(RESERVED_SUBJECT_PREFIXES) or bare != value:
+            refused.append(value)
+        else:
+            subjects.append(value)
+    return tuple(subjects), tuple(refused)

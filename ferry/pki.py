@@ -1,7 +1,9 @@
 """Small X.509 helpers: a CA, certificates it signs, self-signed serving certificates, RSA keys.
 
-Used by ferry-server for its self-signed TLS certificate on first start and by the development
-environment for the control plane's CA. PEM bytes in, PEM bytes out; nothing is written to disk.
+Used by ferry-server for its self-signed TLS certificate on first start, for the certificates of
+the mesh (the repo server's and Redis's, made by the deploy manifests' init step and by the
+development environment), and for the control plane's CA. PEM bytes in, PEM bytes out; nothing
+is written to disk.
 """
 
 from __future__ import annotations
@@ -143,3 +145,21 @@ def issue_cert(
         builder = builder.add_extension(x509.SubjectAlternativeName(_names(hosts)), critical=False)
     cert = builder.sign(signing_key, hashes.SHA256())
     return KeyPair(cert.public_bytes(serialization.Encoding.PEM), private_key_pem(key))
+
+
+@dataclass(frozen=True)
+class ComponentCertificate:
+    """A component's serving certificate and key, and the CA certificate its clients trust."""
+
+    cert_pem: bytes
+    key_pem: bytes
+    ca_pem: bytes
+
+
+def component_certificate(name: str, hosts: Sequence[str], *, days: int = 3650) -> ComponentCertificate:
+    """A serving certificate for ``hosts``, signed by a CA made for it alone whose key is thrown
+    away: clients that trust the CA trust this one certificate and nothing else, and no CA key
+    is left anywhere to steal (a new certificate comes with a new CA)."""
+    ca = new_ca(f"{name} CA", days=days)
+    pair = issue_cert(ca, name, hosts=hosts, days=days)
+    return ComponentCertificate(pair.cert_pem, pair.key_pem, ca.cert_pem)

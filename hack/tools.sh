@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the real tools the tests run against (Kubernetes control plane, etcd, helm, kustomize, kwok,
-# grpcurl, dex) from the Go module proxy at pinned versions, into a cache outside the
+# grpcurl, dex, and the test-only gotemplate-oracle) from the Go module proxy at pinned versions, into a cache outside the
 # repository keyed by tool and version. Idempotent: a tool whose binary is already cached is skipped,
 # so a warm run takes seconds. Each build uses a private Go build cache that is removed afterwards
 # (a Kubernetes build leaves several GB there); the module cache is kept so a pin change re-downloads
@@ -24,6 +24,11 @@ DEX_API_VERSION=${DEX_API_VERSION:-v2.4.0}   # github.com/dexidp/dex/api/v2, tag
 BUF_VERSION=${BUF_VERSION:-1.75.0}     # protobuf linter, from npm (its own registry is unreachable here)
 NODE_GRPC_VERSION=${NODE_GRPC_VERSION:-1.14.7}  # @grpc/grpc-js: the other-language client of the contract tests
 PROTO_LOADER_VERSION=${PROTO_LOADER_VERSION:-0.8.1}
+# gotemplate-oracle (test only): Go text/template + sprig as Argo CD calls them, the reference that
+# tests/integration/ferry/gotemplate compares ferry/gotemplate with. Versions are Argo CD's go.mod pins.
+SPRIG_VERSION=${SPRIG_VERSION:-v3.3.0}
+SIGS_YAML_VERSION=${SIGS_YAML_VERSION:-v1.6.0}
+SLUG_VERSION=${SLUG_VERSION:-v1.15.0}
 
 CACHE=${FERRY_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ferry-tools}
 BIN=$CACHE/bin                         # symlinks to the versioned binaries: what PATH and tests use
@@ -156,6 +161,20 @@ build_node_grpc() {
   chmod +x "$dir/bin/node-grpc-path"
 }
 
+# The oracle's cache key includes a hash of its source, so editing main.go rebuilds it.
+HACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+oracle_version() {
+  echo "sprig-$SPRIG_VERSION-$(sha256sum "$HACK_DIR/gotemplate-oracle/main.go" | cut -c1-12)"
+}
+build_gotemplate_oracle() {
+  local out; out=$(versioned_dir gotemplate-oracle "$(oracle_version)"); mkdir -p "$out"
+  go mod init harness.invalid/gotemplate-oracle >/dev/null 2>&1
+  cp "$HACK_DIR/gotemplate-oracle/main.go" .
+  go get "github.com/Masterminds/sprig/v3@$SPRIG_VERSION" "sigs.k8s.io/yaml@$SIGS_YAML_VERSION" \
+    "github.com/gosimple/slug@$SLUG_VERSION"
+  go build -ldflags "-s -w" -o "$out/gotemplate-oracle" .
+}
+
 # kwok has no built-in stages; they ship in its module source. Render the "fast" set once.
 build_kwok_stages() {
   local out; out=$(versioned_dir kwok "$KWOK_VERSION")
@@ -196,6 +215,10 @@ ensure() {
     node-grpc)
       have node-grpc "$NODE_GRPC_VERSION" node-grpc-path || timed "node grpc-js $NODE_GRPC_VERSION" build_node_grpc
       link_tool node-grpc "$NODE_GRPC_VERSION" node-grpc-path ;;
+    gotemplate-oracle)
+      have gotemplate-oracle "$(oracle_version)" gotemplate-oracle ||
+        timed "gotemplate-oracle $(oracle_version)" with_scratch build_gotemplate_oracle
+      link_tool gotemplate-oracle "$(oracle_version)" gotemplate-oracle ;;
     dex)
       have dex "$DEX_VERSION" dex || timed "dex $DEX_VERSION" with_scratch build_dex
       link_tool dex "$DEX_VERSION" dex ;;
@@ -205,6 +228,6 @@ ensure() {
 
 start=$SECONDS
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(buf node-grpc etcd kustomize helm kwok grpcurl dex kubernetes)
+[ ${#tools[@]} -gt 0 ] || tools=(buf node-grpc etcd kustomize helm kwok grpcurl dex gotemplate-oracle kubernetes)
 for t in "${tools[@]}"; do ensure "$t"; done
 log "tools ready in $BIN ($((SECONDS - start))s); module cache $(du -sh "$GOMODCACHE" 2>/dev/null | cut -f1)"

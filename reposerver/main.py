@@ -14,6 +14,7 @@ from ferry import servicetoken
 from ferry.cache import make_cache
 from ferry.cmdline import CONTEXT_SETTINGS, listen_options, logging_options, version_option
 from ferry.interceptors import bearer_token, standard_interceptors
+from ferry.mesh import redis_config, redis_options, serving_tls, serving_tls_options
 from ferry.serving import GrpcServer, ServiceRegistration, serve_until_signalled, start_metrics_server
 from ferry.v1 import repo_pb2, repo_pb2_grpc
 from reposerver.generator import Generator, GeneratorConfig
@@ -82,6 +83,8 @@ log = logging.getLogger(__name__)
     show_envvar=True,
     help="Accept calls without a service token (tests only).",
 )
+@serving_tls_options
+@redis_options
 def command(
     address: str,
     port: int,
@@ -96,6 +99,11 @@ def command(
     kustomize_path: str,
     service_key_file: str,
     disable_auth: bool,
+    tls_cert_file: str,
+    tls_key_file: str,
+    disable_tls: bool,
+    redis_password_file: str,
+    redis_ca_file: str,
     **_logging: str,
 ) -> None:
     """Serve ferry.v1.RepoService: render manifests from Git and Helm repositories."""
@@ -104,6 +112,10 @@ def command(
         raise click.UsageError(
             "no service key: set --service-key-file or FERRY_SERVICE_KEY (or --disable-auth)"
         )
+    tls = serving_tls(tls_cert_file, tls_key_file, disable_tls)
+    if tls is None:
+        log.warning("serving gRPC without TLS (--disable-tls): repository credentials travel in clear")
+    redis = redis_config(redis_url, redis_password_file, redis_ca_file)
     tools = Tools(
         helm=helm_path or shutil.which("helm") or "helm",
         kustomize=kustomize_path or shutil.which("kustomize") or "kustomize",
@@ -121,7 +133,7 @@ def command(
         return servicetoken.verify(key, bearer_token(metadata))
 
     async def serve() -> None:
-        cache = make_cache(redis_url or None, initiator="reposerver")
+        cache = make_cache(redis, initiator="reposerver")
         server = GrpcServer(
             address=address,
             port=port,
@@ -133,6 +145,7 @@ def command(
                 )
             ],
             interceptors=standard_interceptors(None if disable_auth else authenticate),
+            tls=tls,
         )
         await serve_until_signalled(server, on_stop=cache.close)
 

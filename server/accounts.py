@@ -2,29 +2,39 @@
 a random initial password in the Secret ``ferry-initial-admin-secret`` on first start) and more
 accounts from ferry-cm (``accounts.<name>: login, apiKey``, ``accounts.<name>.enabled``) with
 their bcrypt hashes, password change times and API tokens in ferry-secret.
+
+bcrypt runs in a small thread pool (:class:`Bcrypt`), never on the event loop that serves every
+API call: a flood of logins costs at most the pool's threads, and logins beyond its queue fail fast
+(RESOURCE_EXHAUSTED) instead of piling up. Unknown, disabled and over-long inputs are checked
+against a dummy hash of the same cost as real ones, so they take the same time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime
 import json
 import secrets as pysecrets
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import bcrypt
 
-from ferry.errors import InvalidArgument
+from ferry.errors import InvalidArgument, ResourceExhausted
 from ferry.kube.client import KubeClient
 from ferry.kube.errors import Conflict
 from server.secretstore import SecretStore
 
 INITIAL_ADMIN_SECRET = "ferry-initial-admin-secret"  # noqa: S105 (a Secret's name)
 MAX_PASSWORD_BYTES = 72  # bcrypt ignores everything after 72 bytes; refuse rather than truncate
-# Compared against when the user does not exist, so an unknown user costs as much as a wrong password.
-_DUMMY_HASH = bcrypt.hashpw(b"ferry-dummy-password", bcrypt.gensalt())
+# The cost of every hash ferry makes (Argo CD's too): 2^10 rounds, about 60 ms on one core.
+BCRYPT_ROUNDS = 10
+# Compared against when the user does not exist (or may not log in), so an unknown user costs as
+# much as a wrong password: the same cost as real hashes, or the difference in time names the users.
+_DUMMY_HASH = bcrypt.hashpw(b"ferry-dummy-password", bcrypt.gensalt(rounds=BCRYPT_ROUNDS))
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,8 @@ class Account:
     password_hash: str = ""
     password_mtime: float = 0.0
     tokens: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    # login sessions issued at or before this unix time are refused (every session was ended)
+    sessions_not_before: float = 0.0
 
 
 def _mtime(value: str) -> float:
@@ -46,6 +58,11 @@ def _mtime(value: str) -> float:
         return 0.0
 
 
+def _prefix(name: str) -> str:
+    """Where ferry-secret keeps an account's password and times."""
+    return "admin" if name == "admin" else f"accounts.{name}"
+
+
 def _stamp() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -55,7 +72,19 @@ def hash_password(password: str) -> str:
         raise InvalidArgument(f"passwords are limited to {MAX_PASSWORD_BYTES} bytes")
     if len(password) < 8:
         raise InvalidArgument("passwords need at least 8 characters")
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=BCRYPT_ROUNDS)).decode()
+
+
+def hash_cost(hashed: str | bytes) -> int:
+    """The cost (log2 rounds) of a bcrypt hash ``$2b$<cost>$...``; 0 when it is none."""
+    text = hashed.decode() if isinstance(hashed, bytes) else hashed
+    parts = text.split("$")
+    return int(parts[2]) if len(parts) > 3 and parts[2].isdigit() else 0
+
+
+def dummy_hash() -> bytes:
+    """The hash unknown users are checked against (exposed for tests of its cost)."""
+    return _DUMMY_HASH
 
 
 def check_password(password: str, hashed: str) -> bool:
@@ -72,14 +101,58 @@ def check_password(password: str, hashed: str) -> bool:
         return False
 
 
+class Bcrypt:
+    """bcrypt off the event loop: at most ``workers`` hashes run at once (in threads: bcrypt
+    releases the GIL, so the loop keeps serving), at most ``max_pending`` calls wait or run in
+    all; one more is refused at once with RESOURCE_EXHAUSTED (Argo CD's
+    ARGOCD_MAX_CONCURRENT_LOGIN_REQUESTS_COUNT, 50 by default, has the same role)."""
+
+    def __init__(self, *, workers: int = 2, max_pending: int = 50) -> None:
+        self.workers = workers
+        self.max_pending = max_pending
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ferry-bcrypt")
+        self._pending = 0
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    async def _run(self, function: Callable[[], Any]) -> Any:
+        if self._pending >= self.max_pending:
+            raise ResourceExhausted("too many logins in progress; try again in a moment")
+        self._pending += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, function)
+        finally:
+            self._pending -= 1
+
+    async def check(self, password: str, hashed: str) -> bool:
+        result: bool = await self._run(lambda: check_password(password, hashed))
+        return result
+
+    async def hash(self, password: str) -> str:
+        result: str = await self._run(lambda: hash_password(password))
+        return result
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
 class Accounts:
-    def __init__(self, store: SecretStore, settings: Callable[[], dict[str, str]]) -> None:
+    def __init__(
+        self, store: SecretStore, settings: Callable[[], dict[str, str]], *, hasher: Bcrypt | None = None
+    ) -> None:
         self.store = store
         self._settings_source = settings
+        self.bcrypt = hasher or Bcrypt()
 
     @property
     def _settings(self) -> dict[str, str]:
         return self._settings_source()
+
+    def names(self) -> frozenset[str]:
+        """Every local account name (enabled or not): SSO subjects may never take one of them."""
+        return frozenset(self._names())
 
     def _names(self) -> list[str]:
         names = {"admin"}
@@ -104,15 +177,20 @@ class Accounts:
             password = data.get(f"accounts.{name}.password", "")
             mtime = data.get(f"accounts.{name}.passwordMtime", "")
         tokens = tuple(json.loads(data.get(f"accounts.{name}.tokens", "") or "[]"))
-        return Account(name, enabled, capabilities, password, _mtime(mtime), tokens)
+        ended = _mtime(data.get(f"{_prefix(name)}.sessionsNotBefore", ""))
+        return Account(name, enabled, capabilities, password, _mtime(mtime), tokens, ended)
 
     def all(self) -> list[Account]:
         return [a for a in (self.get(n) for n in self._names()) if a is not None]
 
     async def set_password(self, name: str, password: str) -> None:
-        hashed = hash_password(password)
-        prefix = "admin" if name == "admin" else f"accounts.{name}"
+        hashed = await self.bcrypt.hash(password)
+        prefix = _prefix(name)
         await self.store.update(lambda _: {f"{prefix}.password": hashed, f"{prefix}.passwordMtime": _stamp()})
+
+    async def end_sessions(self, name: str) -> None:
+        """Refuses every login session of ``name`` issued until now (API tokens stay valid)."""
+        await self.store.update(lambda _: {f"{_prefix(name)}.sessionsNotBefore": _stamp()})
 
     async def ensure_admin(self, client: KubeClient, namespace: str) -> str | None:
         """On first start: a random admin password, stored hashed, shown once in
@@ -120,14 +198,13 @@ class Accounts:
         if self.store.get("admin.password"):
             return None
         password = pysecrets.token_urlsafe(12)
+        hashed = await self.bcrypt.hash(password)
         created = await self.store.update(
             lambda d: (
-                {}
-                if d.get("admin.password")
-                else {"admin.password": hash_password(password), "admin.passwordMtime": _stamp()}
+                {} if d.get("admin.password") else {"admin.password": hashed, "admin.passwordMtime": _stamp()}
             )
         )
-        if not check_password(password, created.get("admin.password", "")):
+        if created.get("admin.password") != hashed:
             return None  # another replica won the race
         secret: dict[str, Any] = {
             "apiVersion": "v1",

@@ -44,7 +44,7 @@ from ferry.errors import (
     PermissionDenied,
     from_status,
 )
-from ferry.interceptors import CALLER, Context
+from ferry.interceptors import CALLER, Context, recheck_while_streaming
 from ferry.kube.client import KubeClient, Obj
 from ferry.kube.errors import Conflict, KubeError, NotFoundError, to_ferry
 from ferry.projects import ObjectRefusal, object_refusal
@@ -659,7 +659,13 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
             if refusal(key, namespaced):  # not permitted: never read, shown without a live state
                 items.append(_resource_diff(key, tracked, None, ignore))
                 continue
-            live = await self._live(client, key, str(obj["apiVersion"]).rpartition("/")[2])
+            try:
+                live = await self._live(client, key, str(obj["apiVersion"]).rpartition("/")[2])
+            except PermissionDenied:
+                if key.kind != "Secret" or key.group:
+                    raise
+                items.append(_unreadable_secret(key, tracked, app))
+                continue
             items.append(_resource_diff(key, tracked, live, ignore))
         for resource in (app.get("status") or {}).get("resources") or []:
             key = ResourceKey(
@@ -844,6 +850,16 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
                 who.subjects, "applications", "get", app_object(app)
             )
 
+        if request.name:
+            # a watch of one app ends (PERMISSION_DENIED) once its caller may no longer see it;
+            # any other watch shows what its caller may see, event by event
+            def still_allowed() -> None:
+                app = self.s.apps.get(self.s.namespace, request.name)
+                if app is not None:
+                    self._enforce("get", app_object(app))
+
+            recheck_while_streaming(still_allowed)
+
         async with self.s.broadcaster.subscribe() as queue:
             if since is None:
                 for app in self._visible(request):
@@ -865,8 +881,13 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
     async def PodLogs(
         self, request: application_pb2.ApplicationPodLogsQuery, context: Context
     ) -> AsyncIterator[application_pb2.LogEntry]:
-        app = self._get_checked(request.name)
-        self._enforce("get", app_object(app), resource="logs")
+        def allowed() -> Obj:
+            app = self._get_checked(request.name)
+            self._enforce("get", app_object(app), resource="logs")
+            return app
+
+        app = allowed()
+        recheck_while_streaming(allowed)  # a followed log ends once its caller may no longer read it
         tree = await self._compute_tree(app)
         try:
             pods = pods_of(
@@ -979,6 +1000,29 @@ def _masked_manifest(text: str) -> str:
     except ValueError:
         return text
     return json.dumps(hide_one(obj)) if is_secret(obj) else text
+
+
+def _unreadable_secret(key: ResourceKey, desired: Obj, app: Obj) -> types_pb2.ResourceDiff:
+    """A Secret the API server may not read (deploy/'s RBAC: no Secrets outside the control
+    namespace unless ferry-server-secret-reader is bound there): whether it differs is the
+    controller's verdict in the app's status; its content is not shown."""
+    status = next(
+        (
+            r.get("status")
+            for r in (app.get("status") or {}).get("resources") or []
+            if (r.get("kind"), r.get("namespace", ""), r.get("name")) == (key.kind, key.namespace, key.name)
+        ),
+        None,
+    )
+    return types_pb2.ResourceDiff(
+        kind=key.kind,
+        namespace=key.namespace,
+        name=key.name,
+        target_state=json.dumps(hide_one(desired)),
+        diff=f"# live state not shown: ferry-server may not read Secrets in namespace {key.namespace}"
+        " (bind the ClusterRole ferry-server-secret-reader there to allow it)\n",
+        modified=status != "Synced",
+    )
 
 
 def _resource_diff(

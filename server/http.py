@@ -31,6 +31,8 @@ from ferry.v1 import (
     version_pb2,
 )
 from server import gateway, openapi, sso, webhook
+from server.session_service import CLIENT_ADDRESS_HEADER, GATEWAY_KEY_HEADER
+from server.sessions import client_address
 from server.state import ServerState
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,7 @@ class HttpApi:
         self.channel = grpc_channel
         self.secure_cookies = secure_cookies
         self.routes = gateway.routes(SERVICES)
+        self.webhook_replays = webhook.ReplayGuard()
         self.openapi = openapi.document(SERVICES)
 
     def app(self) -> web.Application:
@@ -129,6 +132,9 @@ class HttpApi:
             return _json(err.status, {"error": err.message})
         if push is None:
             return _json(200, {"refreshed": []})
+        ignored = self.webhook_replays.why_ignored(push)
+        if ignored:
+            return _json(200, {"refreshed": [], "ignored": ignored})
         return _json(200, {"refreshed": await webhook.refresh_matching(self.state, push)})
 
     def _credentials(self, request: web.Request) -> tuple[str, bool] | web.Response:
@@ -168,7 +174,9 @@ class HttpApi:
             message = gateway.build_request(route, path_values, request.query.items(), body)
         except gateway.RequestError as err:
             return _error(grpc.StatusCode.INVALID_ARGUMENT, str(err))
-        metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        metadata: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),) if token else ()
+        if route.full_method == "/ferry.v1.SessionService/Create":
+            metadata += self._client_address(request)
         response_cls = GetMessageClass(route.method.output_type)
         if route.streaming:
             return await self._stream(request, route, message, metadata, response_cls)
@@ -188,6 +196,14 @@ class HttpApi:
             response.del_cookie(TOKEN_COOKIE, path="/")
             response.del_cookie(CSRF_COOKIE, path="/")
         return response
+
+    def _client_address(self, request: web.Request) -> tuple[tuple[str, str], ...]:
+        """Who logs in, for throttling per address: the HTTP client (or, behind a trusted proxy,
+        the client it names), passed to the gRPC side with the key that vouches for it."""
+        address = client_address(
+            request.remote or "", request.headers.get("X-Forwarded-For", ""), self.state.auth.trusted_proxies
+        )
+        return ((GATEWAY_KEY_HEADER, self.state.gateway_key), (CLIENT_ADDRESS_HEADER, address))
 
     def _set_session(self, response: web.Response, token: str) -> None:
         response.set_cookie(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import importlib
+import ipaddress
 import logging
 import ssl
 import tempfile
@@ -22,6 +23,7 @@ from ferry.interceptors import bearer_token, standard_interceptors
 from ferry.kube.client import KubeClient
 from ferry.kube.config import ClusterConfig, ConfigError
 from ferry.kube.errors import Conflict, NotFoundError
+from ferry.mesh import redis_config, redis_options, repo_server_client_options, repo_server_target
 from ferry.serving import (
     GrpcServer,
     ServiceRegistration,
@@ -52,7 +54,7 @@ from server.management import (
     VersionService,
 )
 from server.session_service import SessionService
-from server.sessions import Caller
+from server.sessions import AuthOptions, Caller, ThrottleLimits
 from server.state import USER_AGENT, ServerState
 
 PROG = "ferry-server"
@@ -145,7 +147,9 @@ async def _serve(
             ),
             *management_services(state),
         ],
-        interceptors=standard_interceptors(authenticate, exempt=PUBLIC),
+        interceptors=standard_interceptors(
+            authenticate, exempt=PUBLIC, recheck_interval=state.auth.stream_recheck_seconds
+        ),
         tls=tls,
     )
     runner: web.AppRunner | None = None
@@ -215,9 +219,7 @@ async def _serve(
     help="Kubeconfig of the management cluster (in-cluster when empty).",
 )
 @click.option("--context", "kube_context", default="", show_envvar=True, help="Context in --kubeconfig.")
-@click.option(
-    "--repo-server", default="127.0.0.1:8081", show_envvar=True, help="Address of ferry-reposerver."
-)
+@repo_server_client_options
 @click.option(
     "--service-key-file", default="", show_envvar=True, help="Service key file; FERRY_SERVICE_KEY otherwise."
 )
@@ -228,6 +230,7 @@ async def _serve(
     show_envvar=True,
     help="Redis URL of the shared cache (resource trees).",
 )
+@redis_options
 @click.option(
     "--tls-host",
     "tls_hosts",
@@ -248,6 +251,69 @@ async def _serve(
     show_envvar=True,
     help="CA certificate file (PEM) that Dex's certificate is checked against (system roots otherwise).",
 )
+@click.option(
+    "--login-max-fail-count",
+    type=click.IntRange(1),
+    default=5,
+    show_envvar=True,
+    help="Failed logins for one user name within --login-failure-window before further attempts are refused.",
+)
+@click.option(
+    "--login-max-fail-count-per-address",
+    type=click.IntRange(0),
+    default=20,
+    show_envvar=True,
+    help="Different user names failing from one source address within the window; 0: no limit.",
+)
+@click.option(
+    "--login-failure-window",
+    type=click.FloatRange(1),
+    default=300.0,
+    show_envvar=True,
+    help="Seconds a failed login counts.",
+)
+@click.option(
+    "--login-max-tracked",
+    type=click.IntRange(1),
+    default=10_000,
+    show_envvar=True,
+    help="User names (and as many addresses) whose failures are remembered.",
+)
+@click.option(
+    "--login-workers",
+    type=click.IntRange(1),
+    default=2,
+    show_envvar=True,
+    help="Threads checking passwords (bcrypt), away from the event loop.",
+)
+@click.option(
+    "--max-concurrent-logins",
+    type=click.IntRange(1),
+    default=50,
+    show_envvar=True,
+    help="Logins checking a password or waiting to at once; more are refused (RESOURCE_EXHAUSTED).",
+)
+@click.option(
+    "--max-revoked-tokens",
+    type=click.IntRange(1),
+    default=10_000,
+    show_envvar=True,
+    help="Revoked unexpired tokens kept (a small Secret each); beyond, a logout ends the account's sessions.",
+)
+@click.option(
+    "--trusted-proxy",
+    "trusted_proxies",
+    multiple=True,
+    show_envvar=True,
+    help="Network (CIDR) of a reverse proxy whose X-Forwarded-For names the client (repeatable).",
+)
+@click.option(
+    "--stream-recheck-interval",
+    type=click.FloatRange(0.1),
+    default=60.0,
+    show_envvar=True,
+    help="Seconds between checks of a streaming call's token and permissions (Watch, PodLogs).",
+)
 def command(
     address: str,
     port: int,
@@ -258,11 +324,24 @@ def command(
     kubeconfig: str,
     kube_context: str,
     repo_server: str,
+    repo_server_ca_file: str,
+    repo_server_plaintext: bool,
     service_key_file: str,
     redis_url: str,
+    redis_password_file: str,
+    redis_ca_file: str,
     tls_hosts: tuple[str, ...],
     dex_server: str,
     dex_server_ca: str,
+    login_max_fail_count: int,
+    login_max_fail_count_per_address: int,
+    login_failure_window: float,
+    login_max_tracked: int,
+    login_workers: int,
+    max_concurrent_logins: int,
+    max_revoked_tokens: int,
+    trusted_proxies: tuple[str, ...],
+    stream_recheck_interval: float,
     **_logging: str,
 ) -> None:
     """Serve the ferry API: applications, sessions and management services."""
@@ -271,6 +350,8 @@ def command(
         raise click.UsageError(
             "no service key for the repo server: set --service-key-file or FERRY_SERVICE_KEY"
         )
+    target = repo_server_target(repo_server, repo_server_ca_file, repo_server_plaintext)
+    redis = redis_config(redis_url, redis_password_file, redis_ca_file)
     try:
         cluster = (
             ClusterConfig.from_kubeconfig(kubeconfig, kube_context or None)
@@ -283,19 +364,37 @@ def command(
         dex_ca = Path(dex_server_ca).read_text() if dex_server_ca else ""
     except OSError as err:
         raise click.UsageError(f"--dex-server-ca: {err}") from None
+    try:
+        proxies = tuple(ipaddress.ip_network(p, strict=False) for p in trusted_proxies)
+    except ValueError as err:
+        raise click.UsageError(f"--trusted-proxy: {err}") from None
+    auth = AuthOptions(
+        throttle=ThrottleLimits(
+            max_failures=login_max_fail_count,
+            max_failures_per_address=login_max_fail_count_per_address,
+            window=login_failure_window,
+            max_tracked=login_max_tracked,
+        ),
+        login_workers=login_workers,
+        max_concurrent_logins=max_concurrent_logins,
+        max_revoked_tokens=max_revoked_tokens,
+        trusted_proxies=proxies,
+        stream_recheck_seconds=stream_recheck_interval,
+    )
     start_metrics_server(address, metrics_port)
 
     async def main() -> None:
         kube = KubeClient(cluster, user_agent=f"{USER_AGENT}/{__version__}")
-        cache = make_cache(redis_url, initiator="server") if redis_url else None
+        cache = make_cache(redis, initiator="server") if redis is not None else None
         state = ServerState(
             kube,
             namespace,
-            repo_server=repo_server,
+            repo_server=target,
             service_key=key,
             shared_cache=cache,
             dex_server=dex_server,
             dex_ca=dex_ca,
+            auth=auth,
         )
         await _serve(address, port, http_port, insecure, state, list(tls_hosts))
 

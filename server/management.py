@@ -51,7 +51,6 @@ from ferry.v1 import (
     version_pb2,
     version_pb2_grpc,
 )
-from server.accounts import check_password
 from server.dex import dex_connectors
 from server.sessions import Caller, require
 from server.state import ServerState
@@ -701,7 +700,8 @@ class AccountService(account_pb2_grpc.AccountServiceServicer):
         return account
 
     def _own_or(self, name: str, action: str) -> None:
-        if name != caller().username:
+        # only the local account itself: an SSO user or project token of the same name is not it
+        if not caller().is_account(name):
             enforce(self.s, "accounts", action, name)
 
     @staticmethod
@@ -734,10 +734,10 @@ class AccountService(account_pb2_grpc.AccountServiceServicer):
         account = self._account(name)
         if "login" not in account.capabilities:
             raise FailedPrecondition(f"account {name!r} cannot log in, so it has no password")
-        if name == who.username or not self.s.enforcer().enforce(who.subjects, "accounts", "update", name):
+        if who.is_account(name) or not self.s.enforcer().enforce(who.subjects, "accounts", "update", name):
             self._own_or(name, "update")
             verify = self._account(who.username)
-            if not check_password(request.current_password, verify.password_hash):
+            if not await self.s.accounts.bcrypt.check(request.current_password, verify.password_hash):
                 raise PermissionDenied("the current password is wrong")
         await self.s.accounts.set_password(name, request.new_password)
         return account_pb2.UpdatePasswordResponse()
@@ -751,7 +751,7 @@ class AccountService(account_pb2_grpc.AccountServiceServicer):
             items=[
                 self._message(a)
                 for a in self.s.accounts.all()
-                if a.name == who.username or enforcer.enforce(who.subjects, "accounts", "get", a.name)
+                if who.is_account(a.name) or enforcer.enforce(who.subjects, "accounts", "get", a.name)
             ]
         )
 

@@ -22,6 +22,12 @@ Settings, from ``ferry-cm`` (read live; a change applies to the next request):
 ``oidc.config`` wins when both are set. ``ferry-rbac-cm`` ``scopes`` (default: the groups claim)
 names the claims whose values are RBAC subjects besides the user (``[groups, email]``).
 
+RBAC subjects of an SSO user live apart from local accounts and roles (``ferry.oidc.sso_subjects``):
+each value (the user id, each group...) is a subject as ``sso:<value>``, and bare as Argo CD
+uses it unless the bare value is a local account's name or starts with ``role:``, ``proj:`` or
+``sso:``. An IdP user or group called ``admin`` is therefore never the local admin; grant it
+explicitly as ``g, sso:admin, role:admin`` if that is meant.
+
 Tokens: a bearer token whose ``iss`` is not ``ferry`` is an ID token of the provider. It is
 accepted when signed with an asymmetric algorithm by a key of the issuer's JWKS (fetched through
 discovery, cached for ``JWKS_TTL``, fetched again when a token names an unknown key: rotation),
@@ -53,16 +59,17 @@ from ferry.oidc import (
     ClaimsError,
     check_claims,
     group_subjects,
+    sso_subjects,
     user_identifier,
 )
 from server.sessions import ISSUER as LOCAL_ISSUER
-from server.sessions import Caller
+from server.sessions import Caller, TokenKind
 
 log = logging.getLogger(__name__)
 
 JWKS_TTL = 300.0  # seconds a fetched key set is trusted without asking again
 DISCOVERY_TTL = 3600.0
-MIN_REFETCH = 1.0  # an unknown key id fetches the key set again at most this often
+MIN_REFETCH = 1.0  # seconds: an unknown key id fetches the key set again at most this often
 FETCH_TIMEOUT = 10.0
 DEX_PATH = "/api/dex"
 DEX_CLIENT_ID = "ferry"
@@ -216,7 +223,9 @@ class Provider:
     _discovered_at: float = 0.0
     _keys: dict[str, jwt.PyJWK] = field(default_factory=dict)
     _keys_at: float = 0.0
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    min_refetch: float = MIN_REFETCH
+    _refetched_at: float = float("-inf")
+    _fetching: asyncio.Future[None] | None = None
     _session: aiohttp.ClientSession | None = None
 
     def _ssl(self) -> ssl.SSLContext:
@@ -285,19 +294,30 @@ class Provider:
         log.info("fetched the identity provider's keys", extra={"issuer": self.issuer, "keys": len(keys)})
 
     async def key(self, kid: str) -> jwt.PyJWK | None:
-        """The issuer's key ``kid``. The key set is fetched again when it is older than JWKS_TTL,
-        and when a token names a key it lacks (the provider rotated its keys): at most once per
-        MIN_REFETCH — a caller that comes sooner waits for it — and once for callers waiting
-        together (the lock), so tokens with made-up key ids cannot make ferry flood the provider."""
-        async with self._lock:
-            age = time.monotonic() - self._keys_at
-            if not self._keys_at or age > JWKS_TTL:
-                await self._fetch_keys()
-            elif kid not in self._keys:
-                if age < MIN_REFETCH:
-                    await asyncio.sleep(MIN_REFETCH - age)
-                await self._fetch_keys()
-            return self._keys.get(kid)
+        """The issuer's key ``kid``. A known key of a fresh key set is answered from memory, with
+        no lock and no wait, whatever other tokens are doing. The key set is fetched again when it
+        is older than JWKS_TTL, and when a token names a key it lacks (the provider rotated its
+        keys) — but then at most once per ``min_refetch`` seconds: a token naming an unknown key
+        sooner is refused at once, never made to wait. One fetch runs at a time; callers that
+        need it meanwhile share it. So tokens with made-up key ids can neither flood the provider
+        nor hold up anyone else's login."""
+        now = time.monotonic()
+        fresh = bool(self._keys_at) and now - self._keys_at <= JWKS_TTL
+        if fresh and kid in self._keys:
+            return self._keys[kid]
+        if fresh:
+            if now - self._refetched_at < self.min_refetch:
+                return None
+            self._refetched_at = now
+        await self._refresh()
+        return self._keys.get(kid)
+
+    async def _refresh(self) -> None:
+        if self._fetching is None or self._fetching.done():
+            self._fetching = asyncio.ensure_future(self._fetch_keys())
+            # retrieved here too, so a fetch whose callers all left does not warn
+            self._fetching.add_done_callback(lambda f: f.cancelled() or f.exception())
+        await asyncio.shield(self._fetching)
 
 
 async def verify_id_token(
@@ -360,10 +380,13 @@ class Oidc:
         *,
         dex_server: str = "",
         dex_ca: str = "",
+        local_accounts: Callable[[], frozenset[str]] = frozenset,
     ) -> None:
         self._settings = settings
         self._secrets = secrets
         self._rbac = rbac
+        self._local_accounts = local_accounts
+        self._refused: set[str] = set()  # bare values already logged as refused
         self.dex_server = dex_server
         self.dex_ca = dex_ca
         self._key: tuple[Any, ...] = ()
@@ -424,12 +447,24 @@ class Oidc:
             raise Unauthenticated(f"invalid token: issuer {issuer!r} is not trusted (SSO is not configured)")
         claims = await verify_id_token(self.provider(), token, audiences=current.audiences, nonce=nonce)
         scopes = rbac_scopes(self._rbac(), current)
+        username = user_identifier(claims)
+        groups = tuple(group_subjects(claims, scopes))
+        subjects, refused = sso_subjects(username, groups, self._local_accounts())
+        for value in refused:
+            if value not in self._refused and len(self._refused) < 1000:
+                self._refused.add(value)
+                log.warning(
+                    "an SSO identity names a local account or role: only its sso: form is an RBAC subject",
+                    extra={"value": value, "subject": f"sso:{value}"},
+                )
         caller = Caller(
-            username=user_identifier(claims),
-            groups=tuple(group_subjects(claims, scopes)),
+            username=username,
+            groups=groups,
             issuer=current.issuer,
             jti=token_id(token),
             expires_at=int(claims["exp"]),
+            kind=TokenKind.SSO,
+            sso_subjects=subjects,
         )
         return caller, claims
 
@@ -438,13 +473,13 @@ async def authenticate(
     token: str,
     oidc: Oidc,
     local: Callable[[str], Caller],
-    revoked: Callable[[], Mapping[str, int]],
+    revoked: Callable[[str], bool],
 ) -> Caller:
     """A caller from a bearer token: ferry's own sessions and API tokens (``iss: ferry``), else an
     ID token of the SSO provider."""
     if unverified_issuer(token) == LOCAL_ISSUER:
         return local(token)
     caller, _ = await oidc.verify(token)
-    if caller.jti in revoked():
+    if revoked(caller.jti):
         raise Unauthenticated("token revoked: log in again")
     return caller

@@ -278,8 +278,7 @@ class SsoRoutes:
                     caller, _ = await self.oidc.verify(token)
                 else:
                     caller = self.state.sessions.verify(token, self.state.project)
-                if caller.jti:
-                    await self.state.sessions.revoke(caller.jti, caller.expires_at)
+                await self.state.sessions.revoke(caller)
             except FerryError:
                 pass  # an invalid or expired session is only forgotten
         response = _see_other("/login")

@@ -14,11 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import grpc
 from prometheus_client import Counter, Gauge
 
 from ferry import clusters, servicetoken
@@ -27,6 +27,7 @@ from ferry.errors import InvalidArgument
 from ferry.kube.client import KubeClient, Obj
 from ferry.kube.config import ClusterConfig
 from ferry.kube.informer import Informer
+from ferry.mesh import RepoServerTarget
 from ferry.rbac import Enforcer, Policy, PolicyError, compile_csv, project_policy
 from ferry.repocreds import RepoCredentials
 from ferry.settings import (
@@ -37,10 +38,11 @@ from ferry.settings import (
     SETTINGS_CONFIGMAP,
 )
 from ferry.v1 import repo_pb2_grpc
-from server.accounts import Accounts
+from server.accounts import Accounts, Bcrypt
 from server.oidc import Oidc, authenticate
+from server.revocations import Revocations
 from server.secretstore import SecretStore
-from server.sessions import Caller, SessionManager
+from server.sessions import AuthOptions, Caller, LoginThrottle, SessionManager
 
 log = logging.getLogger(__name__)
 USER_AGENT = "ferry-server"
@@ -90,17 +92,21 @@ class ServerState:
         kube: KubeClient,
         namespace: str,
         *,
-        repo_server: str,
+        repo_server: RepoServerTarget,
         service_key: bytes,
         shared_cache: Cache | None,
         dex_server: str = "",
         dex_ca: str = "",
+        auth: AuthOptions | None = None,
     ) -> None:
         self.kube = kube
+        self.auth = auth or AuthOptions()
+        # vouches for the client address the REST gateway passes on (server.session_service)
+        self.gateway_key = secrets.token_urlsafe(32)
         self.namespace = namespace
         self.shared_cache = shared_cache
         self.broadcaster = Broadcaster()
-        self._repo_channel = grpc.aio.insecure_channel(repo_server)
+        self._repo_channel = repo_server.channel()
         self.repo: Any = repo_pb2_grpc.RepoServiceStub(self._repo_channel)
         self.repo_tokens = servicetoken.TokenSource(service_key, "server")
         self._destination_clients: dict[str, KubeClient] = {}
@@ -128,50 +134,53 @@ class ServerState:
             self.kube, configmap_info, namespace=ns, field_selector=f"metadata.name={RBAC_CONFIGMAP}"
         )
         self.secret_store = SecretStore(self.kube, secret_info, ns)
-        for informer in (
-            self.apps,
-            self.projects,
-            self.secrets,
-            self.settings_cm,
-            self.rbac_cm,
-            self.secret_store.informer,
-        ):
+        self.revocations = Revocations(self.kube, secret_info, ns, limit=self.auth.max_revoked_tokens)
+        for informer in self._informers():
             informer.start()
-        for informer in (
-            self.apps,
-            self.projects,
-            self.secrets,
-            self.settings_cm,
-            self.rbac_cm,
-            self.secret_store.informer,
-        ):
+        for informer in self._informers():
             await informer.wait_synced(60)
         self.repo_credentials = RepoCredentials(self.secrets)
-        self.accounts = Accounts(self.secret_store, self.settings)
-        self.sessions = SessionManager(self.secret_store, self.accounts, self.settings)
+        hasher = Bcrypt(workers=self.auth.login_workers, max_pending=self.auth.max_concurrent_logins)
+        self.accounts = Accounts(self.secret_store, self.settings, hasher=hasher)
+        self.sessions = SessionManager(
+            self.secret_store,
+            self.accounts,
+            self.settings,
+            self.revocations,
+            throttle=LoginThrottle(self.auth.throttle),
+        )
         self.oidc = Oidc(
             self.settings,
             self.secret_store.data,
             self.rbac_settings,
             dex_server=self.dex_server,
             dex_ca=self.dex_ca,
+            local_accounts=self.accounts.names,
         )
         self.enforcer()  # compiled now: ferry_rbac_policy_valid says at once whether the policy is usable
         await self.secret_store.ensure_signing_key()
         initial = await self.accounts.ensure_admin(self.kube, ns)
         if initial:
             log.info("created the admin account; its password is in the secret ferry-initial-admin-secret")
+        await self.sessions.migrate_legacy_revocations()
+        self.revocations.start_sweeping()
 
-    async def stop(self) -> None:
-        for informer in (
+    def _informers(self) -> list[Informer]:
+        return [
             self.apps,
             self.projects,
             self.secrets,
             self.settings_cm,
             self.rbac_cm,
             self.secret_store.informer,
-        ):
+            self.revocations.informer,
+        ]
+
+    async def stop(self) -> None:
+        await self.revocations.stop()
+        for informer in self._informers():
             await informer.stop()
+        self.accounts.bcrypt.close()
         for client in self._destination_clients.values():
             await client.close()
         await self.oidc.close()

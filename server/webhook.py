@@ -11,6 +11,14 @@ branch or tag (HEAD / empty follows the default branch). Each app gets
 ``ferrycd.io/refresh: normal`` and ``ferrycd.io/refresh-requested-at`` (now, after the push):
 the repo server may serve every such refresh from one ``git ls-remote`` started since then.
 
+Replays: a delivery is identified by a digest of its provider and its signed body (every real
+push differs: its commit ids and times), and one seen within ``REPLAY_WINDOW`` seconds is answered
+``200 {"refreshed": [], "ignored": "duplicate delivery"}`` and changes nothing. A GitHub push also
+says when it happened (``repository.pushed_at``, signed with the body): one older than the window
+is ignored as stale, so a captured request cannot be replayed later either. (The delivery id
+headers — X-GitHub-Delivery, X-Gitlab-Event-UUID, X-Request-UUID, X-Gitea-Delivery — are not
+signed, so they cannot tell a replay apart.) Each API server replica keeps its own bounded list.
+
 Monorepos: when the push lists its changed files (GitHub, GitLab and Gitea do, for up to 20
 commits), an app with the ``argocd.argoproj.io/manifest-generate-paths`` annotation (or
 ``ferrycd.io/manifest-generate-paths``; ``;``-separated paths, relative to the app's path or
@@ -23,11 +31,14 @@ milliseconds and the touched app does not wait behind a thousand others.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import json
 import logging
 import posixpath
+import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -55,12 +66,16 @@ class Push:
     # repository paths the pushed commits changed; None when the payload does not say (or says
     # only part: GitHub lists at most 20 commits)
     changed: frozenset[str] | None = None
+    delivery: str = ""  # digest of the provider and the signed body
+    pushed_at: float | None = None  # when the provider says the push happened (GitHub)
 
 
 GENERATE_PATHS_ANNOTATIONS = (
     "argocd.argoproj.io/manifest-generate-paths",
     "ferrycd.io/manifest-generate-paths",
 )
+# Seconds a delivery is remembered, and the oldest push (by its own time) that is accepted.
+REPLAY_WINDOW = 3600.0
 # Patches in flight at once while refreshing (the server's Kubernetes client still rate-limits).
 REFRESH_CONCURRENCY = 16
 _background: set[asyncio.Task[None]] = set()
@@ -78,8 +93,10 @@ def _verified(provider: str, secret: str, headers: dict[str, str], body: bytes) 
         return _hmac_ok(secret, body, headers.get("x-hub-signature-256", ""))
     if provider == "gitea":
         return _hmac_ok(secret, body, "sha256=" + headers.get("x-gitea-signature", ""))
-    if provider == "gitlab":
-        return hmac.compare_digest(secret, headers.get("x-gitlab-token", ""))
+    if provider == "gitlab":  # bytes: compare_digest refuses str that is not ASCII (was a 500)
+        return hmac.compare_digest(
+            secret.encode(), headers.get("x-gitlab-token", "").encode("utf-8", "surrogateescape")
+        )
     return _hmac_ok(secret, body, headers.get("x-hub-signature", ""))
 
 
@@ -111,7 +128,42 @@ def parse(headers: dict[str, str], body: bytes, secrets: dict[str, str]) -> Push
         payload: dict[str, Any] = json.loads(body)
     except json.JSONDecodeError:
         raise WebhookError(400, "webhook body is not JSON") from None
-    return _push(provider, payload)
+    if not isinstance(payload, dict):
+        raise WebhookError(400, "webhook body is not a JSON object")
+    delivery = hashlib.sha256(provider.encode() + b"\0" + body).hexdigest()
+    return dataclasses.replace(_push(provider, payload), delivery=delivery, pushed_at=_pushed_at(payload))
+
+
+def _pushed_at(payload: dict[str, Any]) -> float | None:
+    value = (
+        (payload.get("repository") or {}).get("pushed_at")
+        if isinstance(payload.get("repository"), dict)
+        else None
+    )
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+class ReplayGuard:
+    """Deliveries seen within ``window`` seconds (at most ``max_entries``, oldest forgotten first)."""
+
+    def __init__(self, *, window: float = REPLAY_WINDOW, max_entries: int = 10_000) -> None:
+        self.window = window
+        self.max_entries = max_entries
+        self._seen: OrderedDict[str, float] = OrderedDict()
+
+    def why_ignored(self, push: Push, now: float | None = None) -> str:
+        """Why ``push`` must be ignored ("" when it is new), remembering it."""
+        now = time.time() if now is None else now
+        if push.pushed_at is not None and push.pushed_at < now - self.window:
+            return "stale delivery: the push is older than the replay window"
+        while self._seen and next(iter(self._seen.values())) < now - self.window:
+            self._seen.popitem(last=False)
+        if push.delivery in self._seen:
+            return "duplicate delivery"
+        self._seen[push.delivery] = now
+        while len(self._seen) > self.max_entries:
+            self._seen.popitem(last=False)
+        return ""
 
 
 def _push(provider: str, payload: dict[str, Any]) -> Push:

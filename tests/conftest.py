@@ -27,6 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ferry.devenv.controlplane import ControlPlane
 from ferry.devenv.gitrepo import GitRepo
+from ferry.devenv.mesh import PLAINTEXT_ENV, Mesh
 from ferry.devenv.process import ManagedProcess, free_port, new_workdir, port_open
 from ferry.devenv.servers import GitDaemon, HttpServer, RedisServer, SshGitServer
 from ferry.devenv.tools import tool
@@ -124,6 +125,7 @@ def git_ssh(git_root: Path) -> Iterator[SshGitServer]:
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
+    """redis-server with a password (in its ``url``), as ferry's Redis always has."""
     server = RedisServer()
     server.start()
     yield server
@@ -203,9 +205,16 @@ class RunningServer:
 
 
 def start_ferry_process(
-    name: str, args: list[str], *, env: dict[str, str] | None = None, grpc_port: bool = True
+    name: str,
+    args: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    grpc_port: bool = True,
+    mesh: Mesh | None = None,
 ) -> RunningServer:
-    """Starts a ferry executable on free ports; returns once it listens (gRPC, else metrics)."""
+    """Starts a ferry executable on free ports; returns once it listens (gRPC, else metrics).
+    With ``mesh`` the repo server serves TLS and its clients check it (and Redis's password comes
+    from the mesh); without, the repo server and its clients are told to use plaintext."""
     port, metrics_port = free_port(), free_port()
     workdir = new_workdir(name)
     exe = str(Path(sys.executable).parent / name)
@@ -214,7 +223,7 @@ def start_ferry_process(
         name,
         [exe, *ports, "--metrics-port", str(metrics_port), *args],
         log_path=workdir / f"{name}.log",
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **(mesh.env() if mesh else PLAINTEXT_ENV), **(env or {})},
     ).start()
     ready = port if grpc_port else metrics_port
     proc.wait_until(lambda: port_open(ready), timeout=60, what=f"port {ready}")

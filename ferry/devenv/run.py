@@ -1,11 +1,14 @@
 """``make run``: ferry working on this machine in minutes, every part a separate process.
 
 Starts a local control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok
-with a fake node) unless ``KUBECONFIG`` names a cluster to use; redis-server when it is installed;
-then ferry-reposerver, ferry-controller and ferry-server. It serves a sample Git repository with a
-small app (Deployment + Service + ConfigMap), registers it, creates an auto-synced Application,
-waits until it is Synced and Healthy, and prints the addresses, the admin password and ``ferry``
-commands to try. Ctrl-C stops everything it started.
+with a fake node) unless ``KUBECONFIG`` names a cluster to use; redis-server when it is installed
+(TLS only, with a password); then ferry-reposerver (gRPC over TLS with a certificate of its own),
+ferry-controller and ferry-server, which check the repo server's and Redis's certificates. The
+certificates, keys and the password live in the run's work directory (keys mode 0600) and go with
+it. It serves a sample Git repository with a small app (Deployment + Service + ConfigMap),
+registers it, creates an auto-synced Application, waits until it is Synced and Healthy, and prints
+the addresses, the admin password and ``ferry`` commands to try. Ctrl-C stops everything it
+started.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import yaml
 
 from ferry.devenv.controlplane import ControlPlane
 from ferry.devenv.gitrepo import GitRepo
+from ferry.devenv.mesh import Mesh
 from ferry.devenv.process import ManagedProcess, free_port, new_workdir, port_open
 from ferry.devenv.servers import GitDaemon, RedisServer
 from ferry.devenv.tools import tool
@@ -184,29 +188,34 @@ def _start(stack: Stack, args: argparse.Namespace) -> None:
         stack.stoppers.append(("control plane", plane.stop))
         kubeconfig = plane.kubeconfig
 
-    redis_args = _start_redis(stack)
-    server, http_port = _start_components(stack, args, kubeconfig, redis_args)
-    _sample(stack, kubeconfig, server, http_port, started)
-
-
-def _start_redis(stack: Stack) -> list[str]:
-    redis_args: list[str] = []
-    if shutil.which("redis-server"):
-        step("starting redis-server")
-        redis = RedisServer().start()
-        stack.stoppers.append(("redis-server", redis.stop))
-        assert isinstance(redis, RedisServer)
-        redis_args = ["--redis", redis.url]
-    else:
+    redis = shutil.which("redis-server") is not None
+    mesh = Mesh.create(stack.workdir / "mesh", redis_tls=redis, redis_password=secrets.token_urlsafe(24))
+    redis_args = _start_redis(stack, mesh) if redis else []
+    if not redis:
         step("redis-server not installed: using the in-process cache")
-    return redis_args
+    server, http_port, repo_server = _start_components(stack, args, kubeconfig, redis_args, mesh)
+    inside = {
+        "reposerver": repo_server,
+        "reposerver_ca": str(mesh.reposerver.ca),
+        "redis": redis_args[1] if redis_args else "",
+        "redis_ca": str(mesh.redis.ca) if mesh.redis else "",
+    }
+    _sample(stack, kubeconfig, server, http_port, started, inside)
+
+
+def _start_redis(stack: Stack, mesh: Mesh) -> list[str]:
+    step("starting redis-server (TLS, password)")
+    redis = RedisServer(password=mesh.redis_password, tls=mesh.redis).start()
+    stack.stoppers.append(("redis-server", redis.stop))
+    assert isinstance(redis, RedisServer)
+    return ["--redis", redis.address_url]  # the password reaches them as FERRY_REDIS_PASSWORD
 
 
 def _start_components(
-    stack: Stack, args: argparse.Namespace, kubeconfig: Path, redis_args: list[str]
-) -> tuple[str, int]:
+    stack: Stack, args: argparse.Namespace, kubeconfig: Path, redis_args: list[str], mesh: Mesh
+) -> tuple[str, int, str]:
     """ferry-reposerver, ferry-controller (which installs the CRDs) and ferry-server."""
-    env = {"FERRY_SERVICE_KEY": secrets.token_hex(24)}
+    env = {"FERRY_SERVICE_KEY": secrets.token_hex(24), **mesh.env()}
     repo_port = free_port()
     step("starting ferry-reposerver")
     stack.process(
@@ -274,10 +283,12 @@ def _start_components(
         grpc_port,
     )
 
-    return f"127.0.0.1:{grpc_port}", http_port
+    return f"127.0.0.1:{grpc_port}", http_port, f"127.0.0.1:{repo_port}"
 
 
-def _sample(stack: Stack, kubeconfig: Path, server: str, http_port: int, started: float) -> None:
+def _sample(
+    stack: Stack, kubeconfig: Path, server: str, http_port: int, started: float, inside: dict[str, str]
+) -> None:
     step("serving a sample Git repository (git daemon)")
     git_root = stack.workdir / "git"
     git_root.mkdir()
@@ -317,6 +328,7 @@ def _sample(stack: Stack, kubeconfig: Path, server: str, http_port: int, started
     step(f"waiting for '{APP_NAME}' to be Synced and Healthy")
     ferry_cli(cli_home, "app", "wait", APP_NAME, "--sync", "--health", "--timeout", "300")
     elapsed = time.monotonic() - started
+    redis = f"{inside['redis']} (TLS, password)" if inside["redis"] else "not installed: in-process caches"
     print(
         f"""
 ferry is running ({elapsed:.0f}s). Every part is its own process; logs are in {stack.workdir}.
@@ -327,6 +339,8 @@ ferry is running ({elapsed:.0f}s). Every part is its own process; logs are in {s
   admin         username admin, password {password}
   sample repo   {repo_url}
   kubeconfig    {kubeconfig}
+  repo server   {inside["reposerver"]} (gRPC over TLS, CA {inside["reposerver_ca"]}; service tokens)
+  redis         {redis}
 
 Try:
   ferry login {server} --insecure --username admin --password {password}
@@ -340,7 +354,8 @@ Try:
         flush=True,
     )
     print(
-        f"READY {json.dumps({'server': server, 'password': password, 'kubeconfig': str(kubeconfig)})}",
+        "READY "
+        + json.dumps({"server": server, "password": password, "kubeconfig": str(kubeconfig), **inside}),
         flush=True,
     )
 

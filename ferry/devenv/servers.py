@@ -1,18 +1,21 @@
 """Git servers (git daemon, smart HTTP with basic auth and optional TLS, sshd with key auth), a
-static HTTP server for Helm chart repositories, and redis-server — each on a free loopback port,
-each its own process.
+static HTTP server for Helm chart repositories, and redis-server (with a password, optionally
+TLS) — each on a free loopback port, each its own process.
 """
 
 from __future__ import annotations
 
 import getpass
 import os
+import secrets
 import shutil
 import subprocess
 import sys
+import urllib.parse
 from pathlib import Path
 
 from ferry import pki
+from ferry.devenv.mesh import CertFiles
 from ferry.devenv.process import ManagedProcess, free_port, new_workdir, port_open
 
 
@@ -188,16 +191,44 @@ class SshGitServer(PortServer):
 
 
 class RedisServer(PortServer):
-    """redis-server without persistence: redis://127.0.0.1:PORT/0"""
+    """redis-server without persistence, with a password (``requirepass``, random unless given)
+    and, with ``tls``, TLS only (no plaintext port): ``url`` carries the password
+    (``redis://:PASSWORD@127.0.0.1:PORT/0``, ``rediss://`` with TLS); ``address_url`` does not, for
+    processes that get the password apart (FERRY_REDIS_PASSWORD)."""
 
     name = "redis"
 
+    def __init__(self, *, password: str | None = None, tls: CertFiles | None = None) -> None:
+        super().__init__()
+        self.password = secrets.token_urlsafe(24) if password is None else password
+        self.tls = tls
+
     def _argv(self) -> list[str]:
+        argv = [
+            "redis-server", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", str(self.workdir), "--protected-mode", "yes",
+        ]  # fmt: skip
+        if self.password:
+            # a config file, not argv: the password stays out of the process list
+            config = self.workdir / "auth.conf"
+            config.touch(mode=0o600)
+            config.write_text(f'requirepass "{self.password}"\n')
+            argv.insert(1, str(config))
+        if self.tls is None:
+            return [*argv, "--port", str(self.port)]
         return [
-            "redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-            "--appendonly", "no", "--dir", str(self.workdir), "--protected-mode", "yes",
+            *argv, "--port", "0", "--tls-port", str(self.port),
+            "--tls-cert-file", str(self.tls.cert), "--tls-key-file", str(self.tls.key),
+            "--tls-ca-cert-file", str(self.tls.ca), "--tls-auth-clients", "no",
         ]  # fmt: skip
 
     @property
+    def address_url(self) -> str:
+        return f"{'rediss' if self.tls else 'redis'}://127.0.0.1:{self.port}/0"
+
+    @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        if not self.password:
+            return self.address_url
+        scheme, rest = self.address_url.split("://", 1)
+        return f"{scheme}://:{urllib.parse.quote(self.password, safe='')}@{rest}"

@@ -6,6 +6,11 @@ same verdict and message under ferry as under Argo CD. Custom rules for other ki
 core group) as Lua scripts in Argo CD's format (``obj`` in, ``hs = {status, message}`` out), run
 in a sandboxed Lua 5.1 (lupa) without ``os``, ``io``, ``require`` or file loading.
 
+A child Application (app of apps, ``ferrycd.io`` or ``argoproj.io``) has no health check, as in
+Argo CD since 1.8: it never holds its parent's sync or health. ``ferry-cm``
+``resource.customizations.health.ferrycd.io_Application`` with Argo CD's documented Lua script
+turns one on (see docs/sync.md).
+
 Pure: objects are plain dicts; no I/O.
 """
 
@@ -22,6 +27,7 @@ Obj = Mapping[str, Any]
 
 
 HEALTHY = Health(HealthStatus.HEALTHY)
+APPLICATION_KINDS = frozenset({("ferrycd.io", "Application"), ("argoproj.io", "Application")})
 
 
 def _get(obj: Any, *path: str, default: Any = None) -> Any:
@@ -315,19 +321,6 @@ def namespace_health(obj: Obj) -> Health:
     return HEALTHY
 
 
-def application_health(obj: Obj) -> Health:
-    """A child Application (app of apps): its own aggregated health, Progressing while it syncs."""
-    if _get(obj, "status", "operationState", "phase") in ("Running", "Terminating"):
-        return Health(HealthStatus.PROGRESSING, "Application operation in progress")
-    status = _get(obj, "status", "health", "status")
-    if not status:
-        return Health(HealthStatus.PROGRESSING, "Waiting for the application to be reconciled")
-    try:
-        return Health(HealthStatus(status), str(_get(obj, "status", "health", "message", default="")))
-    except ValueError:
-        return Health(HealthStatus.UNKNOWN, f"unknown health status {status!r}")
-
-
 # (group, kind) -> rule; group "" is the core API group.
 BUILTIN_RULES: dict[tuple[str, str], Callable[[Obj], Health]] = {
     ("apps", "Deployment"): deployment_health,
@@ -347,7 +340,6 @@ BUILTIN_RULES: dict[tuple[str, str], Callable[[Obj], Health]] = {
     ("batch", "CronJob"): cronjob_health,
     ("autoscaling", "HorizontalPodAutoscaler"): hpa_health,
     ("apiregistration.k8s.io", "APIService"): apiservice_health,
-    ("ferrycd.io", "Application"): application_health,
 }
 
 
@@ -415,7 +407,7 @@ def aggregate(resources: Iterable[ResourceHealth]) -> Health:
         if res.health is None:
             continue
         status = res.health.status
-        if (res.group, res.kind) == ("ferrycd.io", "Application") and status in (
+        if (res.group, res.kind) in APPLICATION_KINDS and status in (
             HealthStatus.MISSING,
             HealthStatus.UNKNOWN,
         ):

@@ -289,6 +289,7 @@ class KubeClient:
         resource_version: str,
         namespace: str | None = None,
         label_selector: str = "",
+        field_selector: str = "",
         timeout_seconds: int = 300,
         on_open: Callable[[], None] | None = None,
     ) -> AsyncIterator[Obj]:
@@ -304,6 +305,8 @@ class KubeClient:
         }
         if label_selector:
             params["labelSelector"] = label_selector
+        if field_selector:  # also what lets RBAC limited to resourceNames authorize the watch
+            params["fieldSelector"] = field_selector
         try:
             async with self._client().get(
                 self.config.server + info.path(namespace),
@@ -359,8 +362,17 @@ class KubeClient:
 
     # --- writes ------------------------------------------------------------------------------------
 
-    async def apply(self, obj: Obj, *, field_manager: str, force: bool = True, dry_run: bool = False) -> Obj:
-        """Server-side apply of ``obj`` (its apiVersion, kind, namespace and name say where)."""
+    async def apply(
+        self,
+        obj: Obj,
+        *,
+        field_manager: str,
+        force: bool = True,
+        dry_run: bool = False,
+        field_validation: str = "",
+    ) -> Obj:
+        """Server-side apply of ``obj`` (its apiVersion, kind, namespace and name say where).
+        ``field_validation``: Strict, Warn or Ignore (unknown fields); empty: the server's default."""
         info = await self.resource(obj["apiVersion"], obj["kind"])
         meta = obj.get("metadata") or {}
         params = {"fieldManager": field_manager}
@@ -368,6 +380,8 @@ class KubeClient:
             params["force"] = "true"
         if dry_run:
             params["dryRun"] = "All"
+        if field_validation:
+            params["fieldValidation"] = field_validation
         result: Obj = await self.request(
             "PATCH",
             info.path(meta.get("namespace"), meta["name"]),
@@ -378,11 +392,15 @@ class KubeClient:
         )
         return result
 
-    async def create(self, obj: Obj, *, dry_run: bool = False, field_manager: str = "") -> Obj:
+    async def create(
+        self, obj: Obj, *, dry_run: bool = False, field_manager: str = "", field_validation: str = ""
+    ) -> Obj:
         info = await self.resource(obj["apiVersion"], obj["kind"])
         params = {"dryRun": "All"} if dry_run else {}
         if field_manager:
             params["fieldManager"] = field_manager
+        if field_validation:
+            params["fieldValidation"] = field_validation
         result: Obj = await self.request(
             "POST",
             info.path((obj.get("metadata") or {}).get("namespace")),
@@ -393,13 +411,21 @@ class KubeClient:
         return result
 
     async def replace(
-        self, obj: Obj, *, dry_run: bool = False, field_manager: str = "", subresource: str = ""
+        self,
+        obj: Obj,
+        *,
+        dry_run: bool = False,
+        field_manager: str = "",
+        subresource: str = "",
+        field_validation: str = "",
     ) -> Obj:
         info = await self.resource(obj["apiVersion"], obj["kind"])
         meta = obj.get("metadata") or {}
         params = {"dryRun": "All"} if dry_run else {}
         if field_manager:
             params["fieldManager"] = field_manager
+        if field_validation:
+            params["fieldValidation"] = field_validation
         result: Obj = await self.request(
             "PUT",
             info.path(meta.get("namespace"), meta["name"], subresource or None),
@@ -419,17 +445,23 @@ class KubeClient:
         patch_type: str = "merge",
         subresource: str = "",
         field_manager: str = "",
+        dry_run: bool = False,
+        field_validation: str = "",
     ) -> Obj:
         content_type = {
             "merge": "application/merge-patch+json",
             "json": "application/json-patch+json",
             "strategic": "application/strategic-merge-patch+json",
         }[patch_type]
-        params = {"fieldManager": field_manager} if field_manager else None
+        params = {"fieldManager": field_manager} if field_manager else {}
+        if dry_run:
+            params["dryRun"] = "All"
+        if field_validation:
+            params["fieldValidation"] = field_validation
         result: Obj = await self.request(
             "PATCH",
             info.path(namespace, name, subresource or None),
-            params=params,
+            params=params or None,
             body=patch,
             content_type=content_type,
             kind=info.kind,

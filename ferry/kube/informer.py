@@ -56,6 +56,7 @@ class Informer:
         self.synced = asyncio.Event()
         self.connected = True
         self.last_error = ""
+        self.kind_gone = False
         self.disconnected_since: float | None = None  # monotonic time of the first failure in a row
         self.resource_version = ""
         self.last_event_at = 0.0
@@ -143,6 +144,7 @@ class Informer:
                     resource_version=self.resource_version,
                     namespace=self.namespace,
                     label_selector=self.label_selector,
+                    field_selector=self.field_selector,
                     timeout_seconds=self.watch_timeout,
                     on_open=self._opened,
                 )
@@ -184,6 +186,7 @@ class Informer:
 
     def _opened(self) -> None:
         self.connected, self.last_error, self.disconnected_since = True, "", None
+        self.kind_gone = False
 
     @property
     def unreachable_seconds(self) -> float:
@@ -200,6 +203,8 @@ class Informer:
             )
         self.connected = False
         self.last_error = str(err)
+        # the kind is no longer served (its CRD deleted): the cluster itself answers fine
+        self.kind_gone = isinstance(err, NotFoundError)
 
 
 def _matches_field_selector(obj: Obj, selector: str) -> bool:

@@ -14,15 +14,16 @@ from kubernetes import client as k8s
 
 from ferry.devenv.controlplane import ControlPlane
 from ferry.devenv.gitrepo import GitRepo
-from tests.conftest import GROUP, VERSION, RunningServer, start_controller
+from tests.conftest import GROUP, VERSION, RunningServer
+from tests.e2e.conftest import Deployed
 from tests.integration.controller.test_sync import cm, deployment, job
 
 NS = "ferry-crash"
 KILLS = 12
 
 
-def controller(plane: ControlPlane, reposerver: RunningServer) -> RunningServer:
-    return start_controller(plane, NS, reposerver.address)
+def controller(deployed: Deployed, plane: ControlPlane, reposerver: RunningServer) -> RunningServer:
+    return deployed.controller(plane, NS, reposerver.address)
 
 
 @pytest.fixture
@@ -46,6 +47,7 @@ def manifests(version: str) -> list[dict[str, Any]]:
 def test_repeated_sigkill_during_a_sync(
     workload_plane: ControlPlane,
     reposerver_process: RunningServer,
+    deployed: Deployed,
     crash_namespace: str,
     kube: k8s.ApiClient,
     namespace: str,
@@ -54,7 +56,9 @@ def test_repeated_sigkill_during_a_sync(
     api = k8s.CustomObjectsApi(kube)
     repo = git_repo("crashy")
     repo.commit("v1", {"app/all.yaml": yaml.safe_dump_all(manifests("v1"))})
-    running = controller(workload_plane, reposerver_process)  # installs the CRDs and the default project
+    running = controller(
+        deployed, workload_plane, reposerver_process
+    )  # installs the CRDs and the default project
     app = {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "Application",
@@ -95,7 +99,7 @@ def test_repeated_sigkill_during_a_sync(
             )
         if kill == KILLS // 2:
             newer = repo.commit("v2", {"app/all.yaml": yaml.safe_dump_all(manifests("v2"))})
-        running = controller(workload_plane, reposerver_process)
+        running = controller(deployed, workload_plane, reposerver_process)
     try:
         deadline = time.monotonic() + 180
         while True:

@@ -21,21 +21,18 @@ from kubernetes import client as k8s
 
 from ferry.devenv.controlplane import ControlPlane
 from ferry.devenv.gitrepo import GitRepo
-from ferry.devenv.process import free_port, new_workdir, port_open
+from ferry.devenv.process import free_port, port_open
 from ferry.devenv.servers import GitDaemon, HttpServer, RedisServer
-from ferry.devenv.tools import tool
 from ferry.settings import RESOURCES_FINALIZER
 from tests.conftest import (
     GROUP,
     HELM_PASSWORD,
     HELM_USER,
-    SERVICE_KEY,
     VERSION,
     RunningServer,
     api_client,
-    start_controller,
-    start_ferry_process,
 )
+from tests.e2e.conftest import Deployed
 from tests.e2e.test_cli import IN_CLUSTER, Ferry, cm
 from tests.integration.controller.test_sync import deployment, job
 from tests.integration.server.conftest import admin_password
@@ -128,56 +125,43 @@ def eventually(check: Callable[[], bool], what: str, timeout: float = 60) -> Non
 
 
 @pytest.fixture(scope="module")
-def loop(git_daemon: GitDaemon, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
+def loop(
+    git_daemon: GitDaemon, deployed: Deployed, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Loop]:
     plane = ControlPlane("ferry-loop").start(workloads=True)
     redis = RedisServer().start()
     assert isinstance(redis, RedisServer)
-    env = {"FERRY_SERVICE_KEY": SERVICE_KEY}
+    env = {"FERRY_REDIS_PASSWORD": redis.password}  # this module's Redis, not the session's
     started: list[RunningServer] = []
     try:
-        reposerver = start_ferry_process(
-            "ferry-reposerver",
-            [
-                "--cache-dir",
-                str(new_workdir("loop-cache")),
-                "--helm-path",
-                str(tool("helm")),
-                "--kustomize-path",
-                str(tool("kustomize")),
-                "--redis",
-                redis.url,
-                # polling sees a new commit once the cached branch head expires (Argo CD: 3 min)
-                "--revision-cache-expiration",
-                "2",
-            ],
+        reposerver = deployed.reposerver(
+            "--redis",
+            redis.address_url,
+            # polling sees a new commit once the cached branch head expires (Argo CD: 3 min)
+            "--revision-cache-expiration",
+            "2",
             env=env,
         )
         started.append(reposerver)
-        controller = start_controller(
-            plane, NS, reposerver.address, "--redis", redis.url, "--loglevel", "debug", resync=SLOW_RESYNC
+        controller = deployed.controller(
+            plane,
+            NS,
+            reposerver.address,
+            "--redis",
+            redis.address_url,
+            "--loglevel",
+            "debug",
+            resync=SLOW_RESYNC,
+            env=env,
         )
         started.append(controller)
         kube = api_client(plane)
         eventually(lambda: _project_exists(kube), "the CRDs and the default AppProject", 60)
         http_port = free_port()
-        server = start_ferry_process(
-            "ferry-server",
-            [
-                "--kubeconfig",
-                str(plane.kubeconfig),
-                "--namespace",
-                NS,
-                "--repo-server",
-                reposerver.address,
-                "--http-port",
-                str(http_port),
-                "--redis",
-                redis.url,
-            ],
-            env=env,
+        server = deployed.server(
+            plane, NS, reposerver.address, "--redis", redis.address_url, http_port=http_port, env=env
         )
         started.append(server)
-        server.proc.wait_until(lambda: port_open(http_port), timeout=30, what="HTTP port")
         eventually(lambda: _exists(kube, "ferry-initial-admin-secret"), "the admin password", 60)
         eventually(lambda: _exists(kube, "ferry-secret"), "ferry-secret", 60)
         secret = base64.b64encode(WEBHOOK_SECRET.encode()).decode()

@@ -1,4 +1,7 @@
-"""``make run``: from nothing to a synced, healthy sample app, then Ctrl-C stops everything."""
+"""``make run``: from nothing to a synced, healthy sample app, then Ctrl-C stops everything. The
+mesh it starts is locked: the repo server speaks TLS only (a plaintext client gets nothing, a
+client with its CA lists its services), Redis speaks TLS only and refuses clients without the
+password."""
 
 from __future__ import annotations
 
@@ -10,7 +13,39 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+import redis
+
+from ferry.devenv.tools import tool
+
 FERRY = str(Path(sys.executable).parent / "ferry")
+
+
+def assert_mesh_is_locked(ready: dict[str, str]) -> None:
+    grpcurl = str(tool("grpcurl"))
+    plaintext = subprocess.run(
+        [grpcurl, "-plaintext", ready["reposerver"], "list"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert plaintext.returncode != 0, plaintext.stdout
+    listed = subprocess.run(
+        [grpcurl, "-cacert", ready["reposerver_ca"], ready["reposerver"], "list"],
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=30,
+    )
+    assert "ferry.v1.RepoService" in listed.stdout.split(), listed.stderr
+    if not ready["redis"]:
+        return  # redis-server is not installed here: the components use in-process caches
+    assert ready["redis"].startswith("rediss://"), ready["redis"]
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis.from_url(ready["redis"], ssl_ca_certs=ready["redis_ca"], socket_timeout=10).ping()
+    with pytest.raises(redis.ConnectionError):  # not TLS: the connection is dropped
+        redis.Redis.from_url(ready["redis"].replace("rediss://", "redis://"), socket_timeout=10).ping()
 
 
 def children_of(pid: int) -> set[int]:
@@ -80,6 +115,7 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
         assert status["health"]["status"] == "Healthy"
         kinds = sorted(r["kind"] for r in status["resources"])
         assert kinds == ["ConfigMap", "Deployment", "Service"]
+        assert_mesh_is_locked(ready)
     finally:
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=120)

@@ -30,8 +30,8 @@ from tests.conftest import (
     VERSION,
     RunningServer,
     api_client,
-    start_controller,
 )
+from tests.e2e.conftest import Deployed
 
 NS = "ferry-shards"
 FAR_NS = "sharded-far"
@@ -41,8 +41,10 @@ NEAR_SHARD = shard_of(IN_CLUSTER_SERVER, 2)
 FAR_SHARD = 1 - NEAR_SHARD  # the second cluster's secret pins it to the other shard
 
 
-def controller(plane: ControlPlane, reposerver: RunningServer, identity: str) -> RunningServer:
-    return start_controller(
+def controller(
+    deployed: Deployed, plane: ControlPlane, reposerver: RunningServer, identity: str
+) -> RunningServer:
+    return deployed.controller(
         plane,
         NS,
         reposerver.address,
@@ -151,6 +153,7 @@ def test_two_controllers_split_two_clusters_and_take_over_a_dead_ones_shard(
     control_plane: ControlPlane,
     second_plane: ControlPlane,
     reposerver_process: RunningServer,
+    deployed: Deployed,
     kube: k8s.ApiClient,
     shard_namespace: str,
     far_cluster: k8s.ApiClient,
@@ -190,7 +193,7 @@ def test_two_controllers_split_two_clusters_and_take_over_a_dead_ones_shard(
 
     try:
         # The first controller alone takes both shards and syncs both apps.
-        running[IDS[0]] = controller(control_plane, reposerver_process, IDS[0])
+        running[IDS[0]] = controller(deployed, control_plane, reposerver_process, IDS[0])
         wait_for(lambda: set(holders(kube).values()) == {IDS[0]}, timeout=60, what="a holding both shards")
         for name, destination in (
             ("near", {"server": IN_CLUSTER_SERVER, "namespace": namespace}),
@@ -212,7 +215,7 @@ def test_two_controllers_split_two_clusters_and_take_over_a_dead_ones_shard(
         assert cached_clusters(IDS[0]) == set(servers.values())
 
         # The second controller asks for a shard and is handed one; the first drops that cluster.
-        running[IDS[1]] = controller(control_plane, reposerver_process, IDS[1])
+        running[IDS[1]] = controller(deployed, control_plane, reposerver_process, IDS[1])
         wait_for(lambda: set(holders(kube).values()) == set(IDS), timeout=30, what="one shard each")
         balanced_at = audit_now()
         owner = holders(kube)

@@ -48,7 +48,7 @@ from ferry.devenv.controlplane import ControlPlane
 from ferry.devenv.dex import DexClient, DexServer, DexUser, LdapDirectory
 from ferry.devenv.gitrepo import GitRepo
 from ferry.devenv.process import free_port
-from ferry.v1 import application_pb2, session_pb2, types_pb2, version_pb2
+from ferry.v1 import account_pb2, application_pb2, session_pb2, types_pb2, version_pb2
 from tests.conftest import CONTROL_NS, RunningServer
 from tests.e2e.test_ui import UI_DIR, chromium, wait_for
 from tests.integration.controller.test_sync import deployment
@@ -61,6 +61,8 @@ SECRET_KEY = "oidc.dex.clientSecret"
 USERS = {
     "alice": DexUser("alice", "alice-sso-pw", groups=("sso-deployers", "everyone")),
     "bob": DexUser("bob", "bob-sso-pw", groups=("sso-viewers",)),
+    # an IdP whose user and groups are named like ferry's local account robot, admin and roles
+    "robot": DexUser("robot", "robot-sso-pw", groups=("admin", "role:admin", "proj:default:ci")),
 }
 SSO_POLICY = """
 p, role:sso-deployer, applications, get, default/*, allow
@@ -552,6 +554,52 @@ def test_a_token_for_another_nonce_is_refused(sso: Sso) -> None:
     assert refused.status_code == 401
     assert "nonce mismatch" in refused.text
     assert not _session_cookie(refused)
+
+
+def test_sso_identities_are_never_local_accounts_or_roles(sso: Sso, kube: k8s.ApiClient) -> None:
+    """Finding 20: an IdP user robot (a local account here) in IdP groups admin, role:admin and
+    proj:default:ci got the rights of all three, and AccountService let it mint API tokens for
+    the local robot. Now its subjects are sso:robot, sso:admin, ... — which a policy may grant."""
+    user = USERS["robot"]
+    token = sso.dex.password_grant(
+        "ferry",
+        CLIENT_SECRET,
+        user.username,
+        user.password,
+        scopes="openid profile email groups federated:id",
+    )["id_token"]
+    info = sso.api.call("sessions", "GetUserInfo", session_pb2.GetUserInfoRequest(), token=token)
+    assert (info.username, sorted(info.groups)) == ("robot", ["admin", "proj:default:ci", "role:admin"])
+
+    def can(resource: str, action: str, subresource: str) -> str:
+        request = account_pb2.CanIRequest(resource=resource, action=action, subresource=subresource)
+        answer: str = sso.api.call("accounts", "CanI", request, token=token).value
+        return answer
+
+    assert can("clusters", "delete", "*") == "no"
+    assert can("applications", "sync", "default/anything") == "no"
+    for call, request in (
+        ("CreateToken", account_pb2.CreateTokenRequest(name="robot", expires_in=60)),
+        ("GetAccount", account_pb2.GetAccountRequest(name="robot")),
+        ("UpdatePassword", account_pb2.UpdatePasswordRequest(name="robot", new_password="taken-over-1")),
+    ):
+        with pytest.raises(grpc.RpcError) as refused:
+            sso.api.call("accounts", call, request, token=token)
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED, (call, refused.value.details())
+    listed = sso.api.call("accounts", "ListAccounts", account_pb2.ListAccountRequest(), token=token)
+    assert not list(listed.items)
+
+    rbac = _configmap(kube, "ferry-rbac-cm")
+    try:  # the qualified subject is how a policy means this IdP group
+        upsert_configmap(
+            kube,
+            "ferry-rbac-cm",
+            {**rbac, "policy.csv": rbac["policy.csv"] + "p, sso:admin, clusters, get, *, allow\n"},
+        )
+        wait_for("the policy naming sso:admin", lambda: can("clusters", "get", "*") == "yes", timeout=30)
+        assert can("clusters", "delete", "*") == "no"
+    finally:
+        upsert_configmap(kube, "ferry-rbac-cm", rbac)
 
 
 # --- key rotation and expiry (restarts Dex: last) ----------------------------------------------------------

@@ -1,7 +1,9 @@
 """deploy/ installs ferry: the real kustomize builds deploy/base, the real kube-apiserver accepts
 every object (server-side dry run, strict field validation), the CRDs are the generator's, and each
 component's RBAC lets it do its job and no more — SubjectAccessReviews as its ServiceAccount, and
-ferry-server (with the service-key init script) actually run with nothing but its own token.
+ferry-server (with the init script that makes the mesh's secrets) actually run with nothing but
+its own token. The mesh as the manifests wire it: TLS for the repo server and Redis, whose keys
+only they mount (their clients mount the CA alone), and Redis's password.
 
 The opt-in Dex component (deploy/components/dex) gets the same: built into an overlay with the base,
 every object dry-run, its ServiceAccount's RBAC checked, and ``ferry-dex rundex`` run with that
@@ -34,6 +36,8 @@ import grpc
 import pytest
 import requests
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from controller.main import command as controller_command
 from ferry import crds
@@ -197,6 +201,9 @@ def test_base_has_every_part(base: list[Obj]) -> None:
         ("ConfigMap", "ferry-rbac-cm"),
         ("Secret", "ferry-secret"),
         ("Secret", "ferry-service-key"),
+        ("Secret", "ferry-redis"),
+        ("Secret", "ferry-reposerver-tls"),
+        ("Secret", "ferry-redis-tls"),
         ("Deployment", "ferry-server"),
         ("Deployment", "ferry-reposerver"),
         ("Deployment", "ferry-redis"),
@@ -211,7 +218,13 @@ def test_base_has_every_part(base: list[Obj]) -> None:
         assert expected in kinds, f"{expected} missing from deploy/base"
     assert_placed_and_labelled(base)
     # The placeholders carry no data: re-applying the base never overwrites what ferry stored.
-    for name in ("ferry-secret", "ferry-service-key"):
+    for name in (
+        "ferry-secret",
+        "ferry-service-key",
+        "ferry-redis",
+        "ferry-reposerver-tls",
+        "ferry-redis-tls",
+    ):
         assert "data" not in named(base, "Secret", name)
     # Without the Dex component, ferry-server is not told of a Dex.
     server_env = named(base, "Deployment", "ferry-server")["spec"]["template"]["spec"]["containers"][0]["env"]
@@ -355,6 +368,13 @@ def test_workloads(build: list[Obj], request: pytest.FixtureRequest) -> None:
                 or probe.get("tcpSocket", {}).get("port")
             )
             assert target in ports or target in ports.values(), (name, probe_kind, target)
+    # A server's TLS key is mounted by that server only; its clients mount the CA alone.
+    owners = {"ferry-reposerver-tls": "ferry-reposerver", "ferry-redis-tls": "ferry-redis"}
+    for workload in workloads(build):
+        for volume in workload["spec"]["template"]["spec"].get("volumes", []):
+            secret = volume.get("secret", {}).get("secretName", "")
+            if secret in owners and owners[secret] != workload["metadata"]["name"]:
+                assert volume["secret"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}], (workload, volume)
     # The controller runs once; the repo server and Redis get no Kubernetes token.
     controller = named(build, "StatefulSet", "ferry-controller")
     assert controller["spec"]["replicas"] == 1
@@ -515,7 +535,7 @@ transformers:
     kind: PrefixSuffixTransformer
     metadata:
       name: cluster-scoped-suffix
-    suffix: -{suffix}
+    suffix: "-{suffix}"  # quoted: a hex suffix like 613e34 would be a YAML float
     fieldSpecs:
       - kind: ClusterRole
         path: metadata/name
@@ -807,6 +827,19 @@ def service_account_kubeconfig(plane: ControlPlane, namespace: str, account: str
     return path
 
 
+def assert_serving_certificate(data: dict[str, str], service: str, namespace: str) -> None:
+    """tls.crt serves the Service's names, is signed by ca.crt, and tls.key is its key."""
+    cert = x509.load_pem_x509_certificate(data["tls.crt"].encode())
+    ca = x509.load_pem_x509_certificate(data["ca.crt"].encode())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+        x509.DNSName
+    )
+    assert {service, f"{service}.{namespace}.svc", f"{service}.{namespace}.svc.cluster.local"} <= set(names)
+    cert.verify_directly_issued_by(ca)
+    key = serialization.load_pem_private_key(data["tls.key"].encode(), password=None)
+    assert key.public_key().public_numbers() == cert.public_key().public_numbers()  # type: ignore[union-attr]
+
+
 def secret_data(plane: ControlPlane, namespace: str, name: str) -> dict[str, str]:
     status, body = plane.request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
     assert status == 200, f"{namespace}/{name}: {status} {body}"
@@ -822,16 +855,20 @@ def test_server_runs_with_its_service_account(
     for its Secret there — until ferry-server-secret-reader is bound in that namespace."""
     ns = install.namespace
     kubeconfig = service_account_kubeconfig(control_plane, ns, SERVER, tmp_path / "kubeconfig")
-    script = [sys.executable, str(BASE / "generate_service_key.py")]
+    script = [sys.executable, str(BASE / "generate_secrets.py")]
     env = {**os.environ, "KUBECONFIG": str(kubeconfig), "FERRY_SERVER_NAMESPACE": ns}
     runs = [
         subprocess.run(script, env=env, capture_output=True, text=True, timeout=60, check=False) for _ in "12"
     ]
     assert [r.returncode for r in runs] == [0, 0], [r.stderr for r in runs]
-    assert runs[0].stdout.startswith("generated"), runs[0].stdout
-    assert runs[1].stdout.startswith("kept"), runs[1].stdout
+    assert [line.split()[0] for line in runs[0].stdout.splitlines()] == ["generated"] * 4, runs[0].stdout
+    assert [line.split()[0] for line in runs[1].stdout.splitlines()] == ["kept"] * 4, runs[1].stdout
     key = secret_data(control_plane, ns, "ferry-service-key")["service.key"]
     assert re.fullmatch(r"[0-9a-f]{64}", key)
+    assert key not in runs[0].stdout + runs[0].stderr
+    assert len(secret_data(control_plane, ns, "ferry-redis")["auth"]) >= 32
+    for service in ("ferry-reposerver", "ferry-redis"):
+        assert_serving_certificate(secret_data(control_plane, ns, f"{service}-tls"), service, ns)
     (tmp_path / "service.key").write_text(key)
 
     server = start_ferry_process(

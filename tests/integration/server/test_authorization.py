@@ -58,7 +58,7 @@ def project_token(kube: k8s.ApiClient, jti: str = "ci-token-1") -> str:
         GROUP, VERSION, CONTROL_NS, "appprojects", "default", {"spec": {"roles": [role]}}
     )
     key = secret_data(kube, "ferry-secret")["server.secretkey"]
-    claims = {"iss": "ferry", "sub": "proj:default:ci", "iat": now, "nbf": now, "jti": jti}
+    claims = {"iss": "ferry", "sub": "proj:default:ci", "iat": now, "nbf": now, "exp": now + 3600, "jti": jti}
     return jwt.encode(claims, key, algorithm="HS256")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import datetime
-import json
 import time
 
 import bcrypt
@@ -14,9 +13,10 @@ import jwt
 from kubernetes import client as k8s
 
 from ferry.v1 import application_pb2, session_pb2
+from server.revocations import secret_name
 from tests.conftest import CONTROL_NS
 from tests.integration.reposerver.conftest import status_of
-from tests.integration.server.conftest import Api, admin_password, secret_data
+from tests.integration.server.conftest import Api, admin_password
 
 
 def patch_secret(kube: k8s.ApiClient, data: dict[str, str]) -> None:
@@ -70,8 +70,8 @@ def test_revocation_is_stored_in_kubernetes(api: Api, kube: k8s.ApiClient) -> No
     token = api.login("admin", admin_password(kube))
     jti = jwt.decode(token, options={"verify_signature": False})["jti"]
     api.call("sessions", "Delete", session_pb2.SessionDeleteRequest(), token=token)
-    revoked = json.loads(secret_data(kube, "ferry-secret")["session.revoked"])
-    assert jti in revoked
+    stored = k8s.CoreV1Api(kube).read_namespaced_secret(secret_name(jti), CONTROL_NS).to_dict()
+    assert base64.b64decode(stored["data"]["jti"]).decode() == jti
     code, message = status_of(
         lambda: api.call("apps", "List", application_pb2.ApplicationQuery(), token=token)
     )

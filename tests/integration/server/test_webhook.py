@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,13 +25,17 @@ from tests.integration.server.test_smoke import app_message
 SECRET = "webhook-secret-42"
 
 
-def github_push(repo_url: str, ref: str = "refs/heads/main") -> bytes:
+def github_push(repo_url: str, ref: str = "refs/heads/main", *, pushed_at: int | None = None) -> bytes:
+    """A push event as GitHub sends it: each has its own commit id and time (so a webhook's
+    replay protection tells two pushes apart)."""
     payload = {
         "ref": ref,
+        "after": secrets.token_hex(20),
         "repository": {
             "clone_url": repo_url,
             "html_url": repo_url.removesuffix(".git"),
             "default_branch": "main",
+            "pushed_at": int(time.time()) if pushed_at is None else pushed_at,
         },
     }
     return json.dumps(payload).encode()
@@ -129,3 +134,32 @@ def test_push_to_another_branch_or_repo_refreshes_nothing(rest: Http, kube: k8s.
     status, answer = post(rest, body, {"X-GitHub-Event": "push", "X-Hub-Signature-256": signature(body)})
     assert status == 200
     assert answer["refreshed"] == []
+
+
+def test_replayed_and_stale_deliveries_change_nothing(rest: Http, kube: k8s.ApiClient) -> None:
+    """Finding 21: a captured, validly signed delivery could be sent again and again."""
+    patch = {"data": {"webhook.github.secret": base64.b64encode(SECRET.encode()).decode()}}
+    k8s.CoreV1Api(kube).patch_namespaced_secret("ferry-secret", CONTROL_NS, patch)
+    time.sleep(1)
+    body = github_push("https://github.com/nobody/replayed.git")
+    headers = {"X-GitHub-Event": "push", "X-Hub-Signature-256": signature(body)}
+    assert post(rest, body, {**headers, "X-GitHub-Delivery": "d-1"}) == (200, {"refreshed": []})
+    # the same signed body again, with a new delivery id (headers are not signed)
+    assert post(rest, body, {**headers, "X-GitHub-Delivery": "d-2"}) == (
+        200,
+        {"refreshed": [], "ignored": "duplicate delivery"},
+    )
+    stale = github_push("https://github.com/nobody/replayed.git", pushed_at=int(time.time()) - 2 * 3600)
+    status, answer = post(rest, stale, {"X-GitHub-Event": "push", "X-Hub-Signature-256": signature(stale)})
+    assert (status, answer["refreshed"]) == (200, [])
+    assert answer["ignored"].startswith("stale delivery")
+
+
+def test_a_gitlab_token_that_is_not_ascii_is_refused_not_a_crash(rest: Http, kube: k8s.ApiClient) -> None:
+    patch = {"data": {"webhook.gitlab.secret": base64.b64encode(SECRET.encode()).decode()}}
+    k8s.CoreV1Api(kube).patch_namespaced_secret("ferry-secret", CONTROL_NS, patch)
+    time.sleep(1)
+    body = json.dumps({"ref": "refs/heads/main", "project": {"web_url": "https://gitlab.com/x/y"}}).encode()
+    token = "sécret-é".encode().decode("latin-1")  # the bytes a client sends, as an HTTP header carries them
+    status, answer = post(rest, body, {"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": token})
+    assert status == 401, answer

@@ -22,6 +22,7 @@ from ferry.oidc import (
     group_subjects,
     new_pkce,
     s256,
+    sso_subjects,
     user_identifier,
 )
 from server.dex import DexConfigError, dex_connectors, generate
@@ -107,6 +108,35 @@ def test_rbac_subjects_from_claims() -> None:
     assert group_subjects(c, ["missing"]) == []
     assert user_identifier(c) == "s"
     assert user_identifier({"sub": "s", "federated_claims": {"user_id": "alice"}}) == "alice"
+
+
+def test_sso_subjects_never_name_a_local_account_or_a_role() -> None:
+    """Finding 20: an IdP user ``admin`` or a group ``role:admin`` / ``proj:p:r`` is not the local
+    admin nor that role; each keeps its qualified ``sso:`` subject, which policies can name."""
+    local = frozenset({"admin", "ci"})
+    subjects, refused = sso_subjects(
+        "admin", ["devs", "role:admin", "Proj:team-a:owner", "ci", "sso:admin", " admin", "my-org:ops"], local
+    )
+    assert {"admin", "role:admin", "ci"}.isdisjoint(subjects)
+    assert not [s for s in subjects if s.lower().startswith(("role:", "proj:"))]
+    assert subjects == (
+        "sso:admin",
+        "sso:devs",
+        "devs",
+        "sso:role:admin",
+        "sso:Proj:team-a:owner",
+        "sso:ci",
+        "sso:sso:admin",
+        "sso: admin",
+        "sso:my-org:ops",
+        "my-org:ops",
+    )
+    assert refused == ("admin", "role:admin", "Proj:team-a:owner", "ci", "sso:admin", " admin")
+    # an ordinary user keeps the bare subjects Argo CD policies use
+    assert sso_subjects("alice@example.com", ["devs"], local) == (
+        ("sso:alice@example.com", "alice@example.com", "sso:devs", "devs"),
+        (),
+    )
 
 
 def test_pkce_and_the_authorization_url() -> None:
@@ -340,15 +370,61 @@ def test_verification_accepts_a_good_token_and_refuses_forgeries() -> None:
 def test_an_unknown_key_id_fetches_the_keys_again_rotation() -> None:
     old, new = rsa_key(), rsa_key()
     provider = MemoryProvider([jwks(old, "k1")])
+    provider.min_refetch = 0.0
     run(provider, sign(old, "k1"))
     assert provider.fetches == 1
     run(provider, sign(old, "k1"))
     assert provider.fetches == 1, "cached"
     provider.key_sets.append(jwks(new, "k2"))
-    started = time.monotonic()
-    run(provider, sign(new, "k2"))  # right after the last fetch: waits a moment, then fetches
+    run(provider, sign(new, "k2"))
     assert provider.fetches == 2
-    assert time.monotonic() - started >= 0.5
     with pytest.raises(Unauthenticated, match="no signing key 'k1'"):
         run(provider, sign(old, "k1"))  # rotated out
     assert provider.fetches == 3
+
+
+class GatedProvider(MemoryProvider):
+    """Fetches wait for ``gate`` (a provider that answers slowly), counted as they start."""
+
+    def __init__(self, key_sets: list[dict[str, Any]]) -> None:
+        super().__init__(key_sets)
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def _fetch_keys(self) -> None:
+        self.fetches += 1
+        await self.gate.wait()
+        self._keys = {k["kid"]: jwt.PyJWK.from_dict(k) for k in self.key_sets[-1]["keys"]}
+        self._keys_at = time.monotonic()
+
+
+def test_unknown_key_ids_neither_hold_up_other_logins_nor_flood_the_provider() -> None:
+    """Finding 17: tokens naming made-up key ids used to hold the provider's lock while sleeping
+    and fetching, so every SSO request waited behind them."""
+    key = rsa_key()
+    good = sign(key, "k1")
+
+    async def scenario() -> None:
+        provider = GatedProvider([jwks(key, "k1")])
+        await verify_id_token(provider, good, audiences=("ferry",))
+        assert provider.fetches == 1
+        provider.gate.clear()  # from now on the provider takes as long as the test says
+        forged = [
+            asyncio.create_task(verify_id_token(provider, sign(key, f"r{i}"), audiences=("ferry",)))
+            for i in range(30)
+        ]
+        await asyncio.sleep(0)
+        # a token with a known key is answered while the refetch for the made-up ones hangs
+        claims = await asyncio.wait_for(verify_id_token(provider, good, audiences=("ferry",)), timeout=10)
+        assert claims["sub"] == "user-1"
+        assert provider.fetches == 2, "thirty unknown key ids share one fetch"
+        provider.gate.set()
+        results = await asyncio.gather(*forged, return_exceptions=True)
+        assert all(isinstance(r, Unauthenticated) and "no signing key" in r.message for r in results)
+        # right after that fetch, more made-up ids are refused at once, without fetching again
+        for i in range(30, 40):
+            with pytest.raises(Unauthenticated, match="no signing key"):
+                await asyncio.wait_for(verify_id_token(provider, sign(key, f"r{i}"), audiences=("ferry",)), 1)
+        assert provider.fetches == 2
+
+    asyncio.run(scenario())

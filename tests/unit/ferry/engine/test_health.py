@@ -239,22 +239,6 @@ def test_job(obj: dict[str, Any], expected: HealthStatus) -> None:
             D,
         ),
         ({"apiVersion": "batch/v1", "kind": "CronJob", "spec": {"suspend": True}}, H),
-        (
-            {
-                "apiVersion": "ferrycd.io/v1alpha1",
-                "kind": "Application",
-                "status": {"health": {"status": "Degraded"}},
-            },
-            D,
-        ),
-        (
-            {
-                "apiVersion": "ferrycd.io/v1alpha1",
-                "kind": "Application",
-                "status": {"health": {"status": "Healthy"}, "operationState": {"phase": "Running"}},
-            },
-            P,
-        ),
     ],
 )
 def test_builtin_rules(obj: dict[str, Any], expected: HealthStatus) -> None:
@@ -269,6 +253,38 @@ def test_object_being_deleted_is_progressing() -> None:
 
 def test_kinds_without_a_rule_have_no_health() -> None:
     assert checker.check({"apiVersion": "v1", "kind": "ConfigMap"}) is None
+
+
+# Argo CD's documented script (docs/operator-manual/health.md, "Argocd App"), verbatim.
+ARGO_APPLICATION_HEALTH = """
+hs = {}
+hs.status = "Progressing"
+hs.message = ""
+if obj.status ~= nil then
+  if obj.status.health ~= nil then
+    hs.status = obj.status.health.status
+    if obj.status.health.message ~= nil then
+      hs.message = obj.status.health.message
+    end
+  end
+end
+return hs
+"""
+
+
+@pytest.mark.parametrize("group", ["ferrycd.io", "argoproj.io"])
+def test_child_applications_have_no_health_check_unless_turned_on(group: str) -> None:
+    degraded = {
+        "apiVersion": f"{group}/v1alpha1",
+        "kind": "Application",
+        "status": {"health": {"status": "Degraded", "message": "child broke"}},
+    }
+    assert checker.check(degraded) is None  # Argo CD since 1.8: no built-in check
+    settings = {f"resource.customizations.health.{group}_Application": ARGO_APPLICATION_HEALTH}
+    turned_on = HealthChecker(custom_rules_from_settings(settings))
+    assert turned_on.check(degraded) == Health(D, "child broke")
+    fresh = {"apiVersion": f"{group}/v1alpha1", "kind": "Application"}
+    assert turned_on.check(fresh) == Health(P, "")
 
 
 CERT_RULE = """
