@@ -29,20 +29,13 @@ import yaml
 from google.protobuf import json_format
 from kubernetes import client as k8s
 
+from ferry.devenv.controlplane import ControlPlane
 from ferry.devenv.gitrepo import GitRepo
-from ferry.devenv.process import free_port, port_open
+from ferry.devenv.process import free_port
 from ferry.devenv.servers import HttpServer
 from ferry.v1 import account_pb2, application_pb2, project_pb2, repository_pb2, types_pb2
-from tests.conftest import (
-    CONTROL_NS,
-    GIT_PASSWORD,
-    GIT_USER,
-    GROUP,
-    SERVICE_KEY,
-    VERSION,
-    RunningServer,
-    start_ferry_process,
-)
+from tests.conftest import CONTROL_NS, GIT_PASSWORD, GIT_USER, GROUP, VERSION, RunningServer
+from tests.e2e.conftest import Deployed
 from tests.integration.server.conftest import Api, admin_password, upsert_configmap
 from tests.integration.server.test_authorization import set_password
 from tests.integration.server.test_rest import Http
@@ -286,6 +279,26 @@ def query(**params: str) -> str:
 # --- the two teams ------------------------------------------------------------------------------------
 
 
+def allow_secret_reads(kube: k8s.ApiClient, namespace: str) -> None:
+    """What an operator does for a team namespace whose Secrets ferry-server should diff (deploy/
+    ships ferry-server-secret-reader for it; e2e suffixes cluster-scoped names)."""
+    rbac = k8s.RbacAuthorizationV1Api(kube)
+    readers = [
+        str(r.metadata.name)
+        for r in rbac.list_cluster_role().items
+        if r.metadata and str(r.metadata.name).startswith("ferry-server-secret-reader")
+    ]
+    for reader in readers:
+        binding: Any = {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": reader, "namespace": namespace},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": reader},
+            "subjects": [{"kind": "ServiceAccount", "name": "ferry-server", "namespace": CONTROL_NS}],
+        }
+        rbac.create_namespaced_role_binding(namespace, binding)
+
+
 @pytest.fixture(scope="module")
 def tenancy(
     server_process: RunningServer,
@@ -310,6 +323,7 @@ def tenancy(
         )
         repo.commit("the team's app", team_files(team))
         core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=team.namespace)))
+        allow_secret_reads(kube, team.namespace)
         teams.append(team)
     a, b = teams
     settings = dict(core.read_namespaced_config_map("ferry-cm", CONTROL_NS).data or {})
@@ -817,7 +831,9 @@ def set_policy(t: Tenancy, policy: str) -> None:
     upsert_configmap(t.kube, "ferry-rbac-cm", {**rbac, "policy.csv": policy})
 
 
-def test_hand_edited_projects_and_policies_neither_inject_nor_freeze_rbac(tenancy: Tenancy) -> None:
+def test_hand_edited_projects_and_policies_neither_inject_nor_freeze_rbac(
+    tenancy: Tenancy, deployed: Deployed, control_plane: ControlPlane, reposerver_process: RunningServer
+) -> None:
     """Finding 5 from the cluster side: a project edited around the API (kubectl) loses only its
     bad entries, revocations still take effect, and a broken ferry-rbac-cm keeps the last good
     policy and says so — or allows only the built-in admin on a fresh start."""
@@ -865,7 +881,7 @@ def test_hand_edited_projects_and_policies_neither_inject_nor_freeze_rbac(tenanc
         assert can_i(t, me.token, "applications", "get", f"{me.project}/{me.app}") == "yes"
 
         # a server started on the broken policy: the built-in admin only
-        fresh = start_server(t)
+        fresh = deployed.server(control_plane, CONTROL_NS, reposerver_process.address, http_port=free_port())
         try:
             api = Api(fresh, t.kube)
             try:
@@ -900,28 +916,6 @@ def policy_valid(t: Tenancy, server: RunningServer) -> float:
     """ferry_rbac_policy_valid after a request (the server compiles the policy when it checks one)."""
     can_i(t, t.admin, "clusters", "get", "x")
     return server.metric("ferry_rbac_policy_valid")
-
-
-def start_server(t: Tenancy) -> RunningServer:
-    plane_kubeconfig = t.server.proc.argv[t.server.proc.argv.index("--kubeconfig") + 1]
-    repo_server = t.server.proc.argv[t.server.proc.argv.index("--repo-server") + 1]
-    http_port = free_port()
-    server = start_ferry_process(
-        "ferry-server",
-        [
-            "--kubeconfig",
-            plane_kubeconfig,
-            "--namespace",
-            CONTROL_NS,
-            "--repo-server",
-            repo_server,
-            "--http-port",
-            str(http_port),
-        ],
-        env={"FERRY_SERVICE_KEY": SERVICE_KEY},
-    )
-    server.proc.wait_until(lambda: port_open(http_port), timeout=30, what="HTTP port")
-    return server
 
 
 def test_secret_values_never_leave_in_clear(tenancy: Tenancy) -> None:
