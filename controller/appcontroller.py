@@ -34,7 +34,7 @@ import grpc
 from controller import metrics
 from controller.automation import Automation, SelfHealPolicy, automated_policy
 from controller.claims import Claims
-from controller.clusters import Destination, DestinationError, Destinations, kinds_namespaced
+from controller.clusters import Destination, DestinationError, Destinations
 from controller.compare import Comparison, DryRunCache, compare
 from controller.deletion import Deletion
 from controller.operations import OperationDriver
@@ -54,7 +54,7 @@ from ferry.kube.errors import Conflict, KubeError, NotFoundError, Unprocessable
 from ferry.kube.informer import Informer
 from ferry.kube.lease import Leases
 from ferry.mesh import RepoServerTarget
-from ferry.projects import DEFAULT_PROJECT, forbidden_resources, violations
+from ferry.projects import DEFAULT_PROJECT, ObjectRefusal, object_refusal, violations
 from ferry.repocreds import RepoCredentials
 from ferry.settings import (
     APP_API_VERSION,
@@ -719,15 +719,17 @@ class AppController:
             return conditions, None
         return conditions, self.destinations.get(config)
 
-    async def _forbidden(self, app: Obj, destination: Destination, memory: AppMemory) -> list[str]:
-        """The project's kind rules broken by the app's manifests (the sync refuses them too)."""
+    def _refusal(self, app: Obj, destination: Destination) -> ObjectRefusal | None:
+        """The project's per-object rules for the app's manifests (the sync checks the same)."""
         project = self.projects.get(
             self.config.namespace, (app.get("spec") or {}).get("project") or "default"
         )
-        if project is None or not memory.manifests:
-            return []
-        return forbidden_resources(
-            project, memory.manifests, await kinds_namespaced(destination.client, memory.manifests)
+        if project is None:
+            return None
+        return object_refusal(
+            project,
+            server=self.destinations.server_label(destination.config),
+            cluster_name=destination.config.name,
         )
 
     async def _fetch_manifests(
@@ -811,7 +813,6 @@ class AppController:
             ] + self.settings().ignore_rules
         except (IgnoreRuleError, ValueError) as err:
             conditions.append(("InvalidSpecError", f"ignoreDifferences: {err}"))
-        conditions += [("InvalidSpecError", p) for p in await self._forbidden(app, destination, memory)]
         cache = destination.cache
         if cache.unreachable_seconds > UNREACHABLE_AFTER_SECONDS:
             # the cache is stale: comparing with it would report what the cluster looked like
@@ -836,6 +837,7 @@ class AppController:
                 ignore=ignore,
                 destination_namespace=str((spec.get("destination") or {}).get("namespace") or ""),
                 server_side_diff=self.config.server_side_diff,
+                refusal=self._refusal(app, destination),
             )
         except KubeError as err:
             conditions.append(("ComparisonError", f"cluster {destination.cache.name}: {err.message}"))

@@ -1,6 +1,11 @@
 """Comparing an application's desired manifests with its cluster: per resource sync status,
 health and diff, extras to prune, and the conditions worth telling the user.
 
+An object the app's project does not permit (its kind, or its namespace on the app's cluster) is
+not compared at all — its live object is not read, no dry run is sent — and is listed with sync
+status Unknown and an ``InvalidSpecError`` condition in Argo CD's words; live objects tracked as
+the app's in places the project does not permit are not the app's (never shown, never pruned).
+
 The API server's server-side dry run (what it would store if ferry applied the manifest) is the
 most faithful prediction for the diff; it is cached by (cluster, object, manifest hash, live
 resourceVersion), so comparing an unchanged app again sends no request at all.
@@ -25,6 +30,7 @@ from ferry.engine.status import Health, HealthStatus, SyncStatus
 from ferry.engine.tracking import ResourceKey, owning_app, with_tracking
 from ferry.kube.client import KubeClient, Obj
 from ferry.kube.errors import KubeError
+from ferry.projects import ObjectRefusal
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +47,7 @@ class ResourceState:
     requires_pruning: bool = False
     wave: int = 0
     ignore_extraneous: bool = False
+    refusal: str = ""  # why the project does not permit it (then it is not compared)
 
 
 @dataclass
@@ -112,10 +119,11 @@ def _external_urls(live: Mapping[str, Any]) -> list[str]:
 
 async def _desired(
     app: str, manifests: list[Obj], client: KubeClient, destination_namespace: str, result: Comparison
-) -> dict[ResourceKey, tuple[Obj, str]]:
+) -> dict[ResourceKey, tuple[Obj, str, bool]]:
     """Desired objects by identity: namespaced objects defaulted to the destination namespace,
-    cluster-scoped ones without a namespace, each carrying ferry's tracking."""
-    desired_by_key: dict[ResourceKey, tuple[Obj, str]] = {}
+    cluster-scoped ones without a namespace, each carrying ferry's tracking; with their version
+    and whether their kind is namespaced (kinds the cluster does not serve count as namespaced)."""
+    desired_by_key: dict[ResourceKey, tuple[Obj, str, bool]] = {}
     for manifest in manifests:
         try:
             info = await client.resource(manifest["apiVersion"], manifest["kind"])
@@ -135,7 +143,7 @@ async def _desired(
                 ("RepeatedResourceWarning", f"{key} appears more than once in the manifests")
             )
         version = str(manifest["apiVersion"]).rpartition("/")[2]
-        desired_by_key[key] = (tracked, version)
+        desired_by_key[key] = (tracked, version, info is None or info.namespaced)
         if info is None and not _defined_here(manifests, key):
             result.conditions.append(
                 (
@@ -168,21 +176,30 @@ async def compare(
     ignore: list[IgnoreRule],
     destination_namespace: str,
     server_side_diff: bool = True,
+    refusal: ObjectRefusal | None = None,
 ) -> Comparison:
     result = Comparison()
     desired_by_key = await _desired(app, manifests, client, destination_namespace, result)
-    watch_errors = await cache.watch({(m["apiVersion"], m["kind"]) for m, _ in desired_by_key.values()})
+    watch_errors = await cache.watch({(m["apiVersion"], m["kind"]) for m, _, _ in desired_by_key.values()})
     for (group, kind), message in watch_errors.items():
         if "excluded" in message:
             result.conditions.append(("ExcludedResourceWarning", f"{group}/{kind}: {message}"))
 
     options = DiffOptions(ignore=ignore)
     healths: list[ResourceHealth] = []
-    for key, (desired, version) in sorted(desired_by_key.items(), key=lambda kv: str(kv[0])):
-        live = cache.get(key)
+    for key, (desired, version, namespaced) in sorted(desired_by_key.items(), key=lambda kv: str(kv[0])):
         if is_skipped(desired):
             continue
         hook, wave = is_hook(desired), sync_wave(desired)
+        refused = refusal(key, namespaced) if refusal is not None else None
+        if refused:  # never read nor dry-run: listed as not permitted
+            result.conditions.append(("InvalidSpecError", refused))
+            missing = diff(desired, None)
+            result.resources.append(
+                ResourceState(key, version, desired, None, missing, None, hook, wave=wave, refusal=refused)
+            )
+            continue
+        live = cache.get(key)
         if live is not None:
             other = owning_app(live)
             if other and other != app:
@@ -209,25 +226,7 @@ async def compare(
             result.images += _images(live)
             result.external_urls += _external_urls(live)
 
-    for live in cache.managed_by(app, label_value):
-        key = ResourceKey.of(live)
-        if key in desired_by_key or owning_app(live) != app:
-            continue
-        if is_hook(live):
-            continue  # hooks left behind are not extras to prune
-        version = str(live.get("apiVersion", "")).rpartition("/")[2]
-        extraneous = compare_options(live).get("IgnoreExtraneous") == "true"
-        state = ResourceState(
-            key,
-            version,
-            None,
-            live,
-            diff(None, live),
-            checker.check(live),
-            requires_pruning=True,
-            ignore_extraneous=extraneous,
-        )
-        result.resources.append(state)
+    result.resources += _extras(app, label_value, cache, desired_by_key, checker, refusal)
 
     out_of_sync = [
         r
@@ -239,6 +238,41 @@ async def compare(
     result.images = sorted(set(result.images))
     result.external_urls = sorted(set(result.external_urls))
     return result
+
+
+def _extras(
+    app: str,
+    label_value: str,
+    cache: ClusterCache,
+    desired_by_key: Mapping[ResourceKey, object],
+    checker: HealthChecker,
+    refusal: ObjectRefusal | None,
+) -> list[ResourceState]:
+    """Live objects tracked as the app's that Git no longer has: what a sync with prune deletes."""
+    extras = []
+    for live in cache.managed_by(app, label_value):
+        key = ResourceKey.of(live)
+        if key in desired_by_key or owning_app(live) != app:
+            continue
+        if refusal is not None and refusal(key, bool(key.namespace)):
+            continue  # not the app's to show or prune (Argo CD drops such live objects too)
+        if is_hook(live):
+            continue  # hooks left behind are not extras to prune
+        version = str(live.get("apiVersion", "")).rpartition("/")[2]
+        extraneous = compare_options(live).get("IgnoreExtraneous") == "true"
+        extras.append(
+            ResourceState(
+                key,
+                version,
+                None,
+                live,
+                diff(None, live),
+                checker.check(live),
+                requires_pruning=True,
+                ignore_extraneous=extraneous,
+            )
+        )
+    return extras
 
 
 def shared_resource_message(key: ResourceKey, app: str, other: str, owner: str) -> str:

@@ -32,6 +32,7 @@ import grpc
 from controller import metrics
 from controller.clusters import Destination, kinds_namespaced
 from controller.compare import compare
+from controller.permissions import NotPermitted, permitted_plan
 from controller.status import merge_patch
 from controller.sync import (
     POLL_SECONDS,
@@ -64,7 +65,7 @@ from ferry.engine.syncsteps import (
 from ferry.engine.tracking import ResourceKey, instance_label_value, owning_app
 from ferry.kube.client import Obj
 from ferry.kube.errors import Conflict, KubeError, NotFoundError
-from ferry.projects import forbidden_resources
+from ferry.projects import object_refusal
 from ferry.settings import parse_duration
 from ferry.v1 import repo_pb2, types_pb2
 
@@ -82,10 +83,6 @@ MAX_WARNINGS_IN_MESSAGE = 5
 
 class OperationError(Exception):
     """The operation cannot go on; the message becomes operationState.message (phase Error)."""
-
-
-class Forbidden(OperationError):
-    """The app's project forbids some of its resources: the operation fails (phase Failed)."""
 
 
 class Results:
@@ -186,9 +183,12 @@ class OperationDriver:
             return None
         try:
             delay = await self._advance(app, state)
+        except NotPermitted as err:  # the project refuses some objects: Failed, nothing applied
+            refused = {**state, "syncResult": {**state["syncResult"], "resources": err.results}}
+            await self._finish(app, refused, OperationPhase.FAILED, str(err))
+            return None
         except OperationError as err:
-            phase = OperationPhase.FAILED if isinstance(err, Forbidden) else OperationPhase.ERROR
-            await self._finish(app, state, phase, str(err))
+            await self._finish(app, state, OperationPhase.ERROR, str(err))
             return None
         if delay is not None and timeout > 0 and elapsed is not None:
             delay = min(delay, max(0.0, timeout - elapsed))  # the timeout is enforced on time
@@ -502,14 +502,17 @@ class OperationDriver:
             ),
         )
 
-    def _check_before_apply(self, ctx: SyncContext) -> None:
-        """What the project allows, checked every step before anything is applied: its kind
-        rules for every manifest (a violation fails the operation; nothing is applied)."""
+    async def _check_before_apply(self, ctx: SyncContext, plan: Plan) -> Plan:
+        """What the project allows, checked every step before anything is applied (and before any
+        dry run): each object's kind and namespace on the app's cluster (controller/permissions.py).
+        A refusal raises NotPermitted (the operation fails; nothing is applied); refused prunes
+        are left out of the plan."""
         spec = ctx.app.get("spec") or {}
-        project = self.c.projects.get(self.c.config.namespace, spec.get("project") or "default")
-        forbidden = forbidden_resources(project, ctx.manifests, ctx.namespaced) if project else []
-        if forbidden:
-            raise Forbidden("; ".join(forbidden))
+        project = self.c.projects.get(self.c.config.namespace, spec.get("project") or "default") or {}
+        config = self._destination(ctx.app).config
+        server = self.c.destinations.server_label(config)
+        refusal = object_refusal(project, server=server, cluster_name=config.name)
+        return await permitted_plan(ctx, plan, ctx.settings.options, refusal)
 
     async def _in_sync(self, ctx: SyncContext, plan: Plan) -> frozenset[ResultKey]:
         """ApplyOutOfSyncOnly: the resources whose live object already matches Git (the dry runs
@@ -578,7 +581,7 @@ class OperationDriver:
         warnings = option_warnings(spec, ctx.manifests, sync.get("syncOptions") or [])
         results = Results((state.get("syncResult") or {}).get("resources") or [])
         state = copy.deepcopy(state)
-        self._check_before_apply(ctx)
+        plan = await self._check_before_apply(ctx, plan)
 
         if settings.dry_run:
             await self._dry_run_only(app, state, ctx, plan, warnings)

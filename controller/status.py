@@ -92,7 +92,7 @@ def comparison_status(
             "kind": r.key.kind,
             "namespace": r.key.namespace,
             "name": r.key.name,
-            "status": str(r.diff.status),
+            "status": str(SyncStatus.UNKNOWN if r.refusal else r.diff.status),
             **({"health": {"status": str(r.health.status), "message": r.health.message}} if r.health else {}),
             "hook": r.hook,
             "requiresPruning": r.requires_pruning,

@@ -4,9 +4,10 @@ A violation is reported as a condition and stops a sync; it never reaches the cl
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from ferry.engine.tracking import ResourceKey
 from ferry.repourl import normalize
 
 
@@ -28,14 +29,36 @@ def source_permitted(project: Mapping[str, Any], repo_url: str) -> bool:
     ) or (_allowed(repos, repo_url))
 
 
+def _negatable(pattern: str, value: str) -> bool:
+    """Argo CD's destination glob: ``!pattern`` matches what ``pattern`` does not."""
+    if pattern.startswith("!"):
+        return not _glob(pattern[1:], value)
+    return pattern == "*" or _glob(pattern, value)
+
+
 def destination_permitted(project: Mapping[str, Any], server: str, name: str, namespace: str) -> bool:
+    """Whether the project's ``destinations`` allow ``namespace`` on the cluster ``server`` /
+    ``name`` (Argo CD's ``isDestinationMatched``: a match allows; a ``!`` pattern that the
+    destination does not satisfy denies, and a deny wins). An entry without ``namespace`` allows
+    every namespace (ferry's reading; Argo CD's empty pattern matches only the empty namespace)."""
+    matched = False
     for dest in (project.get("spec") or {}).get("destinations") or []:
-        server_ok = (dest.get("server") and _glob(dest["server"], server)) or (
-            dest.get("name") and _glob(dest["name"], name)
+        want_server = str(dest.get("server") or "")
+        want_name = str(dest.get("name") or "")
+        want_namespace = str(dest.get("namespace") or "*")
+        name_ok = bool(name) and bool(want_name) and _negatable(want_name, name)
+        server_ok = bool(server) and bool(want_server) and _negatable(want_server, server)
+        namespace_ok = _negatable(want_namespace, namespace or "")
+        if (server_ok or name_ok) and namespace_ok:
+            matched = True
+            continue
+        denied_cluster = (not name_ok and want_name.startswith("!")) or (
+            not server_ok and want_server.startswith("!") and namespace_ok
         )
-        if server_ok and _glob(dest.get("namespace") or "*", namespace or ""):
-            return True
-    return False
+        denied_namespace = not namespace_ok and want_namespace.startswith("!") and server_ok
+        if denied_cluster or denied_namespace:
+            return False
+    return matched
 
 
 def _kind_in(entries: list[Mapping[str, Any]], group: str, kind: str) -> bool:
@@ -45,6 +68,9 @@ def _kind_in(entries: list[Mapping[str, Any]], group: str, kind: str) -> bool:
 
 
 def resource_permitted(project: Mapping[str, Any], group: str, kind: str, *, namespaced: bool) -> bool:
+    """Argo CD's ``IsGroupKindNamePermitted``: cluster-scoped kinds need the allow list
+    (``clusterResourceWhitelist``, none when empty) and must miss the deny list; namespaced kinds
+    must be in ``namespaceResourceWhitelist`` when it is set and miss ``namespaceResourceBlacklist``."""
     spec = project.get("spec") or {}
     if not namespaced:
         return _kind_in(spec.get("clusterResourceWhitelist") or [], group, kind) and not _kind_in(
@@ -56,31 +82,28 @@ def resource_permitted(project: Mapping[str, Any], group: str, kind: str, *, nam
     return not _kind_in(spec.get("namespaceResourceBlacklist") or [], group, kind)
 
 
-def forbidden_resources(
+def resource_refusal(
     project: Mapping[str, Any],
-    manifests: Iterable[Mapping[str, Any]],
-    namespaced: Mapping[tuple[str, str], bool],
-) -> list[str]:
-    """What the project's cluster- and namespace-scoped kind rules forbid among ``manifests``, one
-    message per kind. ``namespaced`` maps (group, kind) to the cluster's answer; kinds it does not
-    know are taken as namespaced (the apply fails on them anyway)."""
-    name = (project.get("metadata") or {}).get("name", "")
-    problems: list[str] = []
-    seen: set[tuple[str, str]] = set()
-    for manifest in manifests:
-        api_version = str(manifest.get("apiVersion") or "")
-        group = api_version.rpartition("/")[0] if "/" in api_version else ""
-        kind = str(manifest.get("kind") or "")
-        if (group, kind) in seen:
-            continue
-        seen.add((group, kind))
-        scoped = namespaced.get((group, kind), True)
-        if not resource_permitted(project, group, kind, namespaced=scoped):
-            where = "namespace" if scoped else "cluster"
-            problems.append(
-                f"{where}-scoped resource {group or 'core'}/{kind} is not permitted in project {name!r}"
-            )
-    return problems
+    *,
+    server: str,
+    cluster_name: str,
+    group: str,
+    kind: str,
+    namespace: str,
+    namespaced: bool,
+) -> str | None:
+    """Why the project refuses one object of an app (None when it is permitted): its kind, and for
+    a namespaced object its namespace (after defaulting to the app's destination namespace) on the
+    app's cluster (``server`` as projects name it, ``https://kubernetes.default.svc`` for the
+    management cluster, and ``cluster_name``). Argo CD's ``validateSyncPermissions``, with its
+    wording. Used before every sync (also for what a sync would prune), by the comparison (the
+    object is not compared and shown as not permitted) and by the API's reads of live objects."""
+    name = str((project.get("metadata") or {}).get("name", ""))
+    if not resource_permitted(project, group, kind, namespaced=namespaced):
+        return f"resource {group}:{kind} is not permitted in project {name}"
+    if namespaced and not destination_permitted(project, server, cluster_name, namespace):
+        return f"namespace {namespace} is not permitted in project '{name}'"
+    return None
 
 
 def violations(project: Mapping[str, Any], spec: Mapping[str, Any], *, cluster_name: str) -> list[str]:
@@ -112,3 +135,65 @@ DEFAULT_PROJECT = {
         "clusterResourceWhitelist": [{"group": "*", "kind": "*"}],
     },
 }
+
+
+# Characters a destinationServiceAccounts defaultServiceAccount may not hold (Argo CD's set).
+_SERVICE_ACCOUNT_DISALLOWED = set("!*[]{}\\/")
+
+
+def spec_problems(project: Mapping[str, Any]) -> list[str]:
+    """What is wrong with an AppProject's destinations and destinationServiceAccounts, as Argo
+    CD's ``ValidateProject`` sees it (the API refuses such a project with INVALID_ARGUMENT).
+
+    ``destinationServiceAccounts`` (``server``, ``namespace`` globs without ``!``, and the
+    ``defaultServiceAccount`` a sync to that destination would impersonate) is parsed and
+    validated only: the controller does not impersonate yet, it syncs with its own identity."""
+    spec = project.get("spec") or {}
+    problems: list[str] = []
+    for index, dest in enumerate(spec.get("destinations") or []):
+        for key in ("server", "name", "namespace"):
+            if dest.get(key) == "!*":
+                problems.append(f"spec.destinations[{index}].{key} has an invalid format, '!*'")
+    seen: set[tuple[str, str]] = set()
+    for index, entry in enumerate(spec.get("destinationServiceAccounts") or []):
+        where = f"spec.destinationServiceAccounts[{index}]"
+        server = str(entry.get("server") or "")
+        namespace = str(entry.get("namespace") or "")
+        account = str(entry.get("defaultServiceAccount") or "")
+        if not server:
+            problems.append(f"{where}.server is required (a cluster URL or glob)")
+        if "!" in server:
+            problems.append(f"{where}.server has an invalid format, {server!r}")
+        if "!" in namespace:
+            problems.append(f"{where}.namespace has an invalid format, {namespace!r}")
+        if not account.strip() or _SERVICE_ACCOUNT_DISALLOWED & set(account):
+            problems.append(
+                f"{where}.defaultServiceAccount has an invalid format, {account!r}: give a service account "
+                "name (or namespace:name) without any of ! * [ ] { } \\ /"
+            )
+        if (server, namespace) in seen:
+            problems.append(f"{where}: destinationServiceAccount '{server}/{namespace}' already added")
+        seen.add((server, namespace))
+    return problems
+
+
+# Why the app's project refuses an object (None: permitted), given its key and whether its kind
+# is namespaced; see object_refusal.
+ObjectRefusal = Callable[[ResourceKey, bool], "str | None"]
+
+
+def object_refusal(project: Mapping[str, Any], *, server: str, cluster_name: str) -> ObjectRefusal:
+    """``resource_refusal`` for the objects of one app: its project on its destination cluster."""
+
+    def refusal(key: ResourceKey, namespaced: bool) -> str | None:
+        return resource_refusal(
+            project,
+            server=server,
+            cluster_name=cluster_name,
+            group=key.group,
+            kind=key.kind,
+            namespace=key.namespace,
+            namespaced=namespaced,
+        )
+
+    return refusal

@@ -4,6 +4,12 @@ Every RPC authenticates (interceptor), checks RBAC where the object is known, va
 (INVALID_ARGUMENT saying what to fix), and maps Kubernetes and repo-server errors to precise
 codes. It never applies manifests: a sync is an ``operation`` written on the Application for the
 controller to carry out.
+
+Reads of live objects stay inside the app: a resource is read only when it is one of the app's
+(its status or its resource tree) and its project permits it on the app's cluster (the per-object
+rule the controller applies, ``ferry.projects.resource_refusal``; PERMISSION_DENIED otherwise).
+Secret values never leave in clear: every manifest, live object and diff returned goes through
+``ferry.engine.secrets``.
 """
 
 from __future__ import annotations
@@ -21,10 +27,12 @@ import grpc
 import jsonpatch
 from google.protobuf import json_format
 
+from ferry import clusters
 from ferry.convert import from_k8s, to_k8s
 from ferry.engine.diff import DiffOptions, diff
 from ferry.engine.health import HealthChecker, custom_rules_from_settings
 from ferry.engine.ignore import IgnoreRuleError, rule_from_spec
+from ferry.engine.secrets import hide_one, hide_secret_data, is_secret
 from ferry.engine.tracking import ResourceKey, owning_app, with_tracking
 from ferry.errors import (
     Aborted,
@@ -39,6 +47,7 @@ from ferry.errors import (
 from ferry.interceptors import CALLER, Context, recheck_while_streaming
 from ferry.kube.client import KubeClient, Obj
 from ferry.kube.errors import Conflict, KubeError, NotFoundError, to_ferry
+from ferry.projects import ObjectRefusal, object_refusal
 from ferry.selectors import parse as parse_selector
 from ferry.settings import APP_API_VERSION, REFRESH_ANNOTATION, RESOURCES_FINALIZER, refresh_annotations
 from ferry.tree import build_tree, pods_of, tree_key
@@ -52,6 +61,8 @@ NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9]
 DEFAULT_PAGE = 500
 MAX_PAGE = 2000
 REFRESH_WAIT_SECONDS = 30.0
+# An Application manifest is a few kilobytes; etcd stores nothing above 1.5 MiB anyway.
+MAX_MANIFEST_BYTES = 1024 * 1024
 
 
 def caller() -> Caller:
@@ -100,6 +111,13 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
             raise NotFound(f'application "{name}" not found')
         require(allowed, f"{who.username} cannot {action} applications {obj}")
         return app
+
+    def _refusal(self, app: Obj) -> ObjectRefusal:
+        """The app's project on the app's cluster, for one object (a missing project permits nothing)."""
+        spec = app.get("spec") or {}
+        project = self.s.project(spec.get("project") or "default") or {}
+        config = self.s.destination(spec)
+        return object_refusal(project, server=clusters.server_label(config), cluster_name=config.name)
 
     def _message(self, app: Obj) -> types_pb2.Application:
         """The app as a message of its own (the caller may change it)."""
@@ -164,7 +182,7 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
     async def _validate(self, app: Obj, *, check_source: bool) -> None:
         """Spec checks the controller would otherwise report only as a condition."""
         name = str(app.get("metadata", {}).get("name", ""))
-        if not NAME.match(name) or len(name) > 253:
+        if not NAME.fullmatch(name) or len(name) > 253:  # fullmatch: "$" would let a "\n" through
             raise InvalidArgument(
                 f"application name {name!r} is invalid: use lower case letters, digits, '-' and '.'"
             )
@@ -320,7 +338,20 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
         self, request: application_pb2.ApplicationCreateRequest, context: Context
     ) -> types_pb2.Application:
         if request.manifest:
-            converted, notes = argo.convert(argo.parse_manifest(request.manifest), self.s.namespace)
+            # nobody who could not create any application makes the server parse a manifest, and
+            # nobody makes it parse a large one (review finding 21); the parse runs off the loop
+            who = caller()
+            require(
+                self.s.enforcer().may_act_somewhere(who.subjects, "applications", "create"),
+                f"{who.username} cannot create applications",
+            )
+            size = len(request.manifest.encode())
+            if size > MAX_MANIFEST_BYTES:
+                raise InvalidArgument(
+                    f"manifest is {size} bytes; an Application manifest may have at most {MAX_MANIFEST_BYTES}"
+                )
+            parsed = await asyncio.to_thread(argo.parse_manifest, request.manifest)
+            converted, notes = argo.convert(parsed, self.s.namespace)
             try:
                 message = from_k8s(converted, types_pb2.Application)
             except json_format.ParseError as err:
@@ -582,7 +613,12 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
         self, request: application_pb2.ApplicationManifestQuery, context: Context
     ) -> types_pb2.ManifestResponse:
         app = self._get_checked(request.name)
-        return await self._manifests(app, request.revision, no_cache=request.no_cache)
+        response = await self._manifests(app, request.revision, no_cache=request.no_cache)
+        shown = types_pb2.ManifestResponse()
+        shown.CopyFrom(response)
+        del shown.manifests[:]
+        shown.manifests.extend(_masked_manifest(m) for m in response.manifests)
+        return shown
 
     async def _live(self, client: KubeClient, key: ResourceKey, version: str) -> Obj | None:
         api_version = f"{key.group}/{version}" if key.group else version
@@ -604,6 +640,7 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
         namespace = str((spec.get("destination") or {}).get("namespace") or "")
         name = app["metadata"]["name"]
         ignore = [rule_from_spec(r) for r in spec.get("ignoreDifferences") or []]
+        refusal = self._refusal(app)
         items = []
         seen: set[ResourceKey] = set()
         for manifest in manifests:
@@ -619,6 +656,9 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
             tracked = with_tracking(obj, name)
             key = ResourceKey.of(tracked)
             seen.add(key)
+            if refusal(key, namespaced):  # not permitted: never read, shown without a live state
+                items.append(_resource_diff(key, tracked, None, ignore))
+                continue
             try:
                 live = await self._live(client, key, str(obj["apiVersion"]).rpartition("/")[2])
             except PermissionDenied:
@@ -631,7 +671,7 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
             key = ResourceKey(
                 resource.get("group", ""), resource["kind"], resource.get("namespace", ""), resource["name"]
             )
-            if key in seen or not resource.get("requiresPruning"):
+            if key in seen or not resource.get("requiresPruning") or refusal(key, bool(key.namespace)):
                 continue
             live = await self._live(client, key, resource.get("version", "v1"))
             if live is not None and owning_app(live) == name:
@@ -643,11 +683,7 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
         self, request: application_pb2.ResourcesQuery, context: Context
     ) -> types_pb2.ApplicationTree:
         app = self._get_checked(request.application_name)
-        if self.s.shared_cache is not None:
-            published = await self.s.shared_cache.get(tree_key(self.s.namespace, app["metadata"]["name"]))
-            if published is not None:
-                return from_k8s(json.loads(published), types_pb2.ApplicationTree)
-        return from_k8s(await self._compute_tree(app), types_pb2.ApplicationTree)
+        return from_k8s(await self._tree(app), types_pb2.ApplicationTree)
 
     async def _compute_tree(self, app: Obj) -> Obj:
         """The tree from live reads, for when the controller published none (no Redis)."""
@@ -655,11 +691,24 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
         client = self.s.client_for(self.s.destination(spec))
         managed = []
         namespaces = set()
+        refusal = self._refusal(app)
         for resource in (app.get("status") or {}).get("resources") or []:
             key = ResourceKey(
                 resource.get("group", ""), resource["kind"], resource.get("namespace", ""), resource["name"]
             )
-            live = await self._live(client, key, resource.get("version", "v1"))
+            if refusal(key, bool(key.namespace)):
+                continue
+            try:
+                live = await self._live(client, key, resource.get("version", "v1"))
+            except PermissionDenied:
+                if key.kind != "Secret" or key.group:
+                    raise
+                # deploy/'s RBAC lets the server read Secrets only where bound: a node without content
+                live = {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {"name": key.name, "namespace": key.namespace},
+                }
             if live is not None:
                 managed.append(live)
                 namespaces.add(key.namespace)
@@ -677,6 +726,21 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
                 children += items
         checker = HealthChecker(custom_rules_from_settings(self.s.settings()))
         return build_tree(managed, children, checker)
+
+    async def _tree(self, app: Obj) -> Obj:
+        """The app's resource tree: the controller's, else computed from live reads."""
+        if self.s.shared_cache is not None:
+            published = await self.s.shared_cache.get(tree_key(self.s.namespace, app["metadata"]["name"]))
+            if published is not None:
+                tree: Obj = json.loads(published)
+                return tree
+        return await self._compute_tree(app)
+
+    def _permitted(self, app: Obj, key: ResourceKey) -> None:
+        """PERMISSION_DENIED for an object the app's project does not permit (finding 4's reads)."""
+        why = self._refusal(app)(key, bool(key.namespace))
+        if why:
+            raise PermissionDenied(f"{key.kind}/{key.name} of application {app['metadata']['name']!r}: {why}")
 
     def _in_app(self, app: Obj, key: ResourceKey) -> bool:
         for resource in (app.get("status") or {}).get("resources") or []:
@@ -697,6 +761,7 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
             raise InvalidArgument("kind and resourceName are required")
         key = ResourceKey(request.group, request.kind, request.namespace, request.resource_name)
         client = self.s.client_for(self.s.destination(app.get("spec") or {}))
+        self._permitted(app, key)
         if not self._in_app(app, key):
             tree = await self._compute_tree(app)
             if not any(
@@ -708,22 +773,31 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
         live = await self._live(client, key, request.version or "v1")
         if live is None:
             raise NotFound(f"{key.kind}/{key.name} not found in namespace {key.namespace!r}")
-        result = _masked(live)
-        return application_pb2.ApplicationResourceResponse(manifest=json.dumps(result))
+        return application_pb2.ApplicationResourceResponse(manifest=json.dumps(hide_one(live)))
 
     async def ListResourceEvents(
         self, request: application_pb2.ApplicationResourceEventsQuery, context: Context
     ) -> types_pb2.EventList:
+        """The app's own events, or those of one object of its resource tree — found there by name,
+        namespace (empty: cluster-scoped) and, when given, uid; events are then selected by that
+        object's name, namespace and uid, so nothing of another app or tenant can be read
+        (review finding 12; Argo CD checks tree membership too)."""
         app = self._get_checked(request.name)
-        if request.resource_name:
+        if request.resource_name or request.resource_uid:
+            node = await self._tree_node(app, request)
             client = self.s.client_for(self.s.destination(app.get("spec") or {}))
-            namespace = request.resource_namespace or None
-            selector = f"involvedObject.name={request.resource_name}"
-            if request.resource_uid:
-                selector += f",involvedObject.uid={request.resource_uid}"
+            namespace = str(node.get("namespace") or "") or None
+            selector = (
+                f"involvedObject.name={node['name']},involvedObject.namespace={node.get('namespace') or ''}"
+            )
+            if node.get("uid"):
+                selector += f",involvedObject.uid={node['uid']}"
         else:
             client, namespace = self.s.kube, self.s.namespace
             selector = f"involvedObject.name={request.name},involvedObject.kind=Application"
+            uid = (app.get("metadata") or {}).get("uid")
+            if uid:
+                selector += f",involvedObject.uid={uid}"
         info = await client.resource("v1", "Event")
         try:
             items, version = await client.list(info, namespace=namespace, field_selector=selector)
@@ -732,6 +806,30 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
         events = types_pb2.EventList(items=[from_k8s(e, types_pb2.Event) for e in items])
         events.metadata.resource_version = version
         return events
+
+    async def _tree_node(self, app: Obj, request: application_pb2.ApplicationResourceEventsQuery) -> Obj:
+        for node in (await self._tree(app))["nodes"]:
+            if (
+                node.get("name") == request.resource_name
+                and (node.get("namespace") or "") == request.resource_namespace
+                and (not request.resource_uid or node.get("uid") == request.resource_uid)
+            ):
+                key = ResourceKey(
+                    str(node.get("group") or ""),
+                    str(node["kind"]),
+                    str(node.get("namespace") or ""),
+                    node["name"],
+                )
+                self._permitted(app, key)
+                found: Obj = node
+                return found
+        where = (
+            f"in namespace {request.resource_namespace!r}"
+            if request.resource_namespace
+            else "(cluster-scoped)"
+        )
+        what = request.resource_name or request.resource_uid
+        raise NotFound(f"{what} {where} is not a resource of application {request.name!r}")
 
     async def RevisionMetadata(
         self, request: application_pb2.RevisionMetadataQuery, context: Context
@@ -811,6 +909,8 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
             )
         except KeyError as err:
             raise NotFound(f"{err.args[0]} is not part of application {request.name!r}") from None
+        for pod in pods:
+            self._permitted(app, ResourceKey("", "Pod", str(pod.get("namespace") or ""), str(pod["name"])))
         client = self.s.client_for(self.s.destination(app.get("spec") or {}))
         params: dict[str, str] = {"timestamps": "true"}
         if request.container:
@@ -903,15 +1003,13 @@ def _merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
-def _masked(obj: Obj) -> Obj:
-    if obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1":
-        obj = copy.deepcopy(obj)
-        for section in ("data", "stringData"):
-            if isinstance(obj.get(section), dict):
-                obj[section] = dict.fromkeys(obj[section], "++++++++")
-        annotations = (obj.get("metadata") or {}).get("annotations") or {}
-        annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None)
-    return obj
+def _masked_manifest(text: str) -> str:
+    """A rendered manifest (JSON) as the API shows it: a Secret's values masked."""
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        return text
+    return json.dumps(hide_one(obj)) if is_secret(obj) else text
 
 
 def _unreadable_secret(key: ResourceKey, desired: Obj, app: Obj) -> types_pb2.ResourceDiff:
@@ -930,7 +1028,7 @@ def _unreadable_secret(key: ResourceKey, desired: Obj, app: Obj) -> types_pb2.Re
         kind=key.kind,
         namespace=key.namespace,
         name=key.name,
-        target_state=json.dumps(_masked(desired)),
+        target_state=json.dumps(hide_one(desired)),
         diff=f"# live state not shown: ferry-server may not read Secrets in namespace {key.namespace}"
         " (bind the ClusterRole ferry-server-secret-reader there to allow it)\n",
         modified=status != "Synced",
@@ -941,10 +1039,7 @@ def _resource_diff(
     key: ResourceKey, desired: Obj | None, live: Obj | None, ignore: list[Any]
 ) -> types_pb2.ResourceDiff:
     result = diff(desired, live, options=DiffOptions(ignore=ignore))
-    target = _masked(desired) if desired is not None else None
-    shown_live = _masked(live) if live is not None else None
-    if desired is not None and desired.get("kind") == "Secret" and result.predicted_live is not None:
-        target = result.predicted_live  # masked consistently with the live side
+    target, shown_live = hide_secret_data(desired, live)  # masked together: equal values look equal
     return types_pb2.ResourceDiff(
         group=key.group,
         kind=key.kind,

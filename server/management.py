@@ -33,7 +33,8 @@ from ferry.interceptors import CALLER, Context
 from ferry.kube.client import Obj
 from ferry.kube.config import ClusterConfig, ConfigError
 from ferry.kube.errors import KubeError, NotFoundError, to_ferry
-from ferry.rbac import project_policy_error
+from ferry.projects import spec_problems
+from ferry.rbac import role_problems
 from ferry.repourl import normalize
 from ferry.settings import APP_API_VERSION, IN_CLUSTER_NAME, IN_CLUSTER_SERVER, SECRET_TYPE_LABEL
 from ferry.v1 import (
@@ -556,13 +557,6 @@ class ProjectService(project_pb2_grpc.ProjectServiceServicer):
         name = str((project.get("metadata") or {}).get("name") or "")
         if not name:
             raise InvalidArgument("project.metadata.name is required")
-        for index, role in enumerate((project.get("spec") or {}).get("roles") or []):
-            if not role.get("name"):
-                raise InvalidArgument(f"project.spec.roles[{index}] needs a name")
-            for policy in role.get("policies") or []:
-                problem = project_policy_error(name, role["name"], str(policy))
-                if problem:
-                    raise InvalidArgument(f"project.spec.roles[{index}].policies: {problem}")
         project["apiVersion"], project["kind"] = APP_API_VERSION, "AppProject"
         project["metadata"] = {
             "name": name,
@@ -572,12 +566,21 @@ class ProjectService(project_pb2_grpc.ProjectServiceServicer):
         project.pop("status", None)
         return project
 
+    @staticmethod
+    def _check(project: Obj) -> None:
+        """Refused before anything is written (after RBAC): role names, groups and policies that
+        could not be compiled as rows (review finding 5), and destinations Argo CD refuses."""
+        problems = role_problems(project) + [f"project.{p}" for p in spec_problems(project)]
+        if problems:
+            raise InvalidArgument("; ".join(problems))
+
     async def Create(
         self, request: project_pb2.ProjectCreateRequest, context: Context
     ) -> types_pb2.AppProject:
         project = self._incoming(request.project)
         name = project["metadata"]["name"]
         enforce(self.s, "projects", "create", name)
+        self._check(project)
         existing = self.s.project(name)
         if existing is not None:
             if not request.upsert:
@@ -609,6 +612,7 @@ class ProjectService(project_pb2_grpc.ProjectServiceServicer):
         incoming = self._incoming(request.project)
         current = self._get(incoming["metadata"]["name"])
         enforce(self.s, "projects", "update", incoming["metadata"]["name"])
+        self._check(incoming)
         merged = copy.deepcopy(current)
         merged["spec"] = incoming.get("spec") or {}
         return self._message(await self._write("replace", merged))

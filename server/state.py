@@ -1,6 +1,13 @@
 """What ferry-server keeps in memory: Applications, AppProjects, ferry's Secrets, settings and
 RBAC (all from watches), the compiled RBAC policy, clients for the repo server and for
-destination clusters (for live reads), and a broadcaster that feeds Watch streams."""
+destination clusters (for live reads), and a broadcaster that feeds Watch streams.
+
+The RBAC policy is rebuilt when ferry-rbac-cm or a project changes. A ferry-rbac-cm whose
+``policy.csv`` does not parse (edited by hand) is not used: the last good one stays in force
+with the projects as they are now, ``ferry_rbac_policy_valid`` drops to 0,
+``ferry_rbac_policy_load_errors_total`` counts it and the server logs the line at fault. With
+no good one to keep (a server started on a broken ferry-rbac-cm) only the built-in ``admin``
+may do anything — projects' roles and ``policy.default`` included — until it is fixed."""
 
 from __future__ import annotations
 
@@ -12,6 +19,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client import Counter, Gauge
+
 from ferry import clusters, servicetoken
 from ferry.cache import Cache
 from ferry.errors import InvalidArgument
@@ -19,7 +28,7 @@ from ferry.kube.client import KubeClient, Obj
 from ferry.kube.config import ClusterConfig
 from ferry.kube.informer import Informer
 from ferry.mesh import RepoServerTarget
-from ferry.rbac import Enforcer, PolicyError, project_policies
+from ferry.rbac import Enforcer, Policy, PolicyError, compile_csv, project_policy
 from ferry.repocreds import RepoCredentials
 from ferry.settings import (
     APP_API_VERSION,
@@ -37,6 +46,17 @@ from server.sessions import AuthOptions, Caller, LoginThrottle, SessionManager
 
 log = logging.getLogger(__name__)
 USER_AGENT = "ferry-server"
+POLICY_VALID = Gauge(
+    "ferry_rbac_policy_valid",
+    "1 when ferry-rbac-cm's policy is in force; 0 when it does not parse (the last good one, or only "
+    "the built-in admin, is used instead).",
+)
+POLICY_ERRORS = Counter(
+    "ferry_rbac_policy_load_errors_total",
+    "RBAC policies that could not be used, once per version: ferry-rbac-cm (all of it) or an "
+    "AppProject (the entries skipped).",
+    ["source"],
+)
 
 
 @dataclass(frozen=True)
@@ -92,6 +112,9 @@ class ServerState:
         self._destination_clients: dict[str, KubeClient] = {}
         self._enforcer: Enforcer | None = None
         self._enforcer_key: tuple[Any, ...] = ()
+        self._configured: tuple[Any, Policy, str] | None = None  # (resourceVersion, policy, default role)
+        self._configured_error: tuple[Any, str] | None = None
+        self._projects: dict[str, tuple[Any, Policy]] = {}  # name -> (resourceVersion, its roles)
         self.dex_server = dex_server
         self.dex_ca = dex_ca
 
@@ -134,6 +157,7 @@ class ServerState:
             dex_ca=self.dex_ca,
             local_accounts=self.accounts.names,
         )
+        self.enforcer()  # compiled now: ferry_rbac_policy_valid says at once whether the policy is usable
         await self.secret_store.ensure_signing_key()
         initial = await self.accounts.ensure_admin(self.kube, ns)
         if initial:
@@ -185,7 +209,7 @@ class ServerState:
         return self.sessions.verify(token, self.project)
 
     def enforcer(self) -> Enforcer:
-        """The RBAC policy: ferry-rbac-cm plus every project's role policies, rebuilt on change."""
+        """The RBAC policy: ferry-rbac-cm plus every project's roles, rebuilt on change."""
         rbac = self.rbac_cm.get(self.namespace, RBAC_CONFIGMAP) or {}
         projects = self.projects.items()
         key = (
@@ -193,19 +217,61 @@ class ServerState:
             tuple(sorted((p["metadata"]["name"], p["metadata"].get("resourceVersion")) for p in projects)),
         )
         if self._enforcer is None or key != self._enforcer_key:
-            data = rbac.get("data") or {}
-            try:
-                self._enforcer = Enforcer.from_config(
-                    data.get("policy.csv", ""),
-                    default_role=data.get("policy.default", ""),
-                    extra=[project_policies(p) for p in projects],
-                )
-            except PolicyError as err:
-                log.error("RBAC policy unusable; keeping the previous one", extra={"error": str(err)})
-                if self._enforcer is None:
-                    self._enforcer = Enforcer.from_config("")
+            configured = self._configured_policy(rbac)
+            self._enforcer = Enforcer.combine(
+                configured[0] if configured else None,
+                default_role=configured[1] if configured else "",
+                projects=[self._project_policy(p) for p in projects],
+            )
+            self._projects = {
+                n: v for n, v in self._projects.items() if n in {p["metadata"]["name"] for p in projects}
+            }
             self._enforcer_key = key
         return self._enforcer
+
+    def _configured_policy(self, rbac: Obj) -> tuple[Policy, str] | None:
+        """ferry-rbac-cm compiled: the current one, else the last good one, else None."""
+        version = (rbac.get("metadata") or {}).get("resourceVersion")
+        if self._configured is not None and self._configured[0] == version:
+            return self._configured[1], self._configured[2]
+        data = rbac.get("data") or {}
+        try:
+            policy = compile_csv(str(data.get("policy.csv", "")))
+        except PolicyError as err:
+            if self._configured_error is None or self._configured_error[0] != version:
+                self._configured_error = (version, str(err))
+                POLICY_ERRORS.labels("ferry-rbac-cm").inc()
+                log.error(
+                    "RBAC policy in ferry-rbac-cm is unusable; "
+                    + (
+                        "keeping the last good one"
+                        if self._configured
+                        else "only the built-in admin is allowed"
+                    ),
+                    extra={"error": str(err), "resourceVersion": version},
+                )
+            POLICY_VALID.set(0)
+            return (self._configured[1], self._configured[2]) if self._configured else None
+        self._configured = (version, policy, str(data.get("policy.default", "")))
+        self._configured_error = None
+        POLICY_VALID.set(1)
+        return policy, self._configured[2]
+
+    def _project_policy(self, project: Obj) -> Policy:
+        name = project["metadata"]["name"]
+        version = project["metadata"].get("resourceVersion")
+        cached = self._projects.get(name)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        policy, skipped = project_policy(project)
+        if skipped:
+            POLICY_ERRORS.labels("appproject").inc()
+            log.error(
+                "AppProject roles with entries ferry cannot use; those entries are ignored",
+                extra={"project": name, "errors": "; ".join(skipped)},
+            )
+        self._projects[name] = (version, policy)
+        return policy
 
     def project(self, name: str) -> Obj | None:
         return self.projects.get(self.namespace, name)

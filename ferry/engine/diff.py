@@ -13,7 +13,7 @@ prediction with the live object, both normalised:
 Known equivalences are normalised on both sides: quantities ("1000m" = "1"), numeric ports
 given as strings, empty maps and lists = absent, ``status`` and server-managed metadata ignored.
 ``ignoreDifferences`` rules remove fields from both sides before comparing. Secret values are
-masked in every output.
+masked in every output (``ferry.engine.secrets``).
 
 Pure: plain dicts in, a DiffResult out.
 """
@@ -30,6 +30,7 @@ import yaml
 
 from ferry.engine import fields, quantity
 from ferry.engine.ignore import IgnoreRule, apply_ignore_rules
+from ferry.engine.secrets import hide_secret_data
 from ferry.engine.status import SyncStatus
 
 CONTROLLER_MANAGER = "ferry-controller"
@@ -49,7 +50,6 @@ _PORT_KEYS = frozenset({"port", "targetPort", "containerPort", "nodePort", "host
 # Fields that identify items of a list when every desired item has a distinct value, in the order
 # tried (the merge keys of the Kubernetes types that matter: containers, env, volumes, ports, ...).
 _LIST_KEYS = ("name", "containerPort", "port", "mountPath", "devicePath", "ip", "topologyKey", "type")
-MASK_CHAR = "+"
 
 
 @dataclass(frozen=True)
@@ -180,30 +180,6 @@ def _owned_below(others: set[fields.Path], path: fields.Path) -> bool:
 # --- masking and rendering -----------------------------------------------------------------------
 
 
-def _is_secret(obj: Mapping[str, Any] | None) -> bool:
-    return bool(obj) and obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1"  # type: ignore[union-attr]
-
-
-def mask_secrets(*objs: dict[str, Any] | None) -> None:
-    """Replaces Secret values in place with masks of "+" — equal values get equal masks, different
-    values different ones, so a diff still shows *that* a value changed but never what it is."""
-    secrets = [o for o in objs if o is not None and _is_secret(o)]
-    masks: dict[str, str] = {}
-    for obj in secrets:
-        for section in ("data", "stringData"):
-            values = obj.get(section)
-            if isinstance(values, dict):
-                for key, value in values.items():
-                    token = repr(value)
-                    masks.setdefault(token, MASK_CHAR * (8 + len(masks)))
-                    values[key] = masks[token]
-    for maybe in objs:
-        meta = (maybe or {}).get("metadata") or {}
-        annotations = meta.get("annotations") or {}
-        if _is_secret(maybe) and "kubectl.kubernetes.io/last-applied-configuration" in annotations:
-            annotations["kubectl.kubernetes.io/last-applied-configuration"] = MASK_CHAR * 8
-
-
 def _yaml(obj: Mapping[str, Any] | None) -> list[str]:
     if obj is None:
         return []
@@ -260,8 +236,7 @@ def diff(
     if desired is None and live is None:
         return DiffResult(modified=False)
     if desired is None or live is None:
-        present = normalize(desired if desired is not None else live)  # type: ignore[arg-type]
-        mask_secrets(present)
+        [present] = hide_secret_data(normalize(desired if desired is not None else live))  # type: ignore[arg-type]
         name = _identity(present)
         if live is None:
             return DiffResult(True, None, present, unified(None, present, name), (".",))
@@ -276,6 +251,6 @@ def diff(
         apply_ignore_rules(options.ignore, norm_live, live)
         apply_ignore_rules(options.ignore, norm_predicted, live)
     changed = tuple(_changed_paths(norm_live, norm_predicted))
-    mask_secrets(norm_live, norm_predicted)
+    norm_live, norm_predicted = hide_secret_data(norm_live, norm_predicted)
     text = unified(norm_live, norm_predicted, _identity(live)) if changed else ""
     return DiffResult(bool(changed), norm_live, norm_predicted, text, changed)

@@ -1629,6 +1629,7 @@ class AppProjectSpec(_message.Message):
     ORPHANED_RESOURCES_FIELD_NUMBER: _builtins.int
     NAMESPACE_RESOURCE_WHITELIST_FIELD_NUMBER: _builtins.int
     CLUSTER_RESOURCE_BLACKLIST_FIELD_NUMBER: _builtins.int
+    DESTINATION_SERVICE_ACCOUNTS_FIELD_NUMBER: _builtins.int
     description: _builtins.str
     @_builtins.property
     def source_repos(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
@@ -1646,6 +1647,12 @@ class AppProjectSpec(_message.Message):
     def namespace_resource_whitelist(self) -> _containers.RepeatedCompositeFieldContainer[Global___GroupKind]: ...
     @_builtins.property
     def cluster_resource_blacklist(self) -> _containers.RepeatedCompositeFieldContainer[Global___GroupKind]: ...
+    @_builtins.property
+    def destination_service_accounts(self) -> _containers.RepeatedCompositeFieldContainer[Global___ApplicationDestinationServiceAccount]:
+        """Argo CD's service accounts to impersonate per destination. Parsed and validated; not yet used:
+        the controller still syncs with its own identity.
+        """
+
     def __init__(
         self,
         *,
@@ -1658,14 +1665,43 @@ class AppProjectSpec(_message.Message):
         orphaned_resources: Global___OrphanedResourcesMonitorSettings | None = ...,
         namespace_resource_whitelist: _abc.Iterable[Global___GroupKind] | None = ...,
         cluster_resource_blacklist: _abc.Iterable[Global___GroupKind] | None = ...,
+        destination_service_accounts: _abc.Iterable[Global___ApplicationDestinationServiceAccount] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["orphaned_resources", b"orphaned_resources"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cluster_resource_blacklist", b"cluster_resource_blacklist", "cluster_resource_whitelist", b"cluster_resource_whitelist", "description", b"description", "destinations", b"destinations", "namespace_resource_blacklist", b"namespace_resource_blacklist", "namespace_resource_whitelist", b"namespace_resource_whitelist", "orphaned_resources", b"orphaned_resources", "roles", b"roles", "source_repos", b"source_repos"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cluster_resource_blacklist", b"cluster_resource_blacklist", "cluster_resource_whitelist", b"cluster_resource_whitelist", "description", b"description", "destination_service_accounts", b"destination_service_accounts", "destinations", b"destinations", "namespace_resource_blacklist", b"namespace_resource_blacklist", "namespace_resource_whitelist", b"namespace_resource_whitelist", "orphaned_resources", b"orphaned_resources", "roles", b"roles", "source_repos", b"source_repos"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AppProjectSpec: _TypeAlias = AppProjectSpec  # noqa: Y015
+
+@_typing.final
+class ApplicationDestinationServiceAccount(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SERVER_FIELD_NUMBER: _builtins.int
+    NAMESPACE_FIELD_NUMBER: _builtins.int
+    DEFAULT_SERVICE_ACCOUNT_FIELD_NUMBER: _builtins.int
+    server: _builtins.str
+    """Destination cluster URL glob (no "!")."""
+    namespace: _builtins.str
+    """Destination namespace glob (no "!")."""
+    default_service_account: _builtins.str
+    """Service account (or namespace:name) a sync to this destination would impersonate."""
+    def __init__(
+        self,
+        *,
+        server: _builtins.str = ...,
+        namespace: _builtins.str = ...,
+        default_service_account: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_service_account", b"default_service_account", "namespace", b"namespace", "server", b"server"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApplicationDestinationServiceAccount: _TypeAlias = ApplicationDestinationServiceAccount  # noqa: Y015
 
 @_typing.final
 class GroupKind(_message.Message):

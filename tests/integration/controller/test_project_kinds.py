@@ -1,5 +1,6 @@
 """An AppProject's kind rules (cluster-scoped allow list, namespace-scoped deny list): a
-violation is a condition and fails the sync before anything is applied."""
+violation is a condition (in Argo CD's words) and fails the sync before anything is applied,
+each refused object with its own SyncFailed result."""
 
 from __future__ import annotations
 
@@ -66,15 +67,18 @@ def test_forbidden_kinds_are_a_condition_and_never_applied(
     )
     messages = sorted(c["message"] for c in app["status"]["conditions"] if c["type"] == "InvalidSpecError")
     assert messages == [
-        "cluster-scoped resource rbac.authorization.k8s.io/ClusterRole"
-        " is not permitted in project 'restricted'",
-        "namespace-scoped resource core/Secret is not permitted in project 'restricted'",
+        "resource :Secret is not permitted in project restricted",
+        "resource rbac.authorization.k8s.io:ClusterRole is not permitted in project restricted",
     ]
     request_sync(apps, "kinds")
     done = wait_operation(apps, "kinds")
     state = done["status"]["operationState"]
     assert state["phase"] == "Failed"
-    assert "core/Secret is not permitted" in state["message"]
+    assert state["message"] == "one or more synchronization tasks are not valid"
+    assert sorted((r["kind"], r["status"], r["message"]) for r in state["syncResult"]["resources"]) == [
+        ("ClusterRole", "SyncFailed", messages[1]),
+        ("Secret", "SyncFailed", messages[0]),
+    ]
     core = k8s.CoreV1Api(kube)
     assert "allowed" not in [
         c.metadata.name for c in core.list_namespaced_config_map(namespace).items if c.metadata

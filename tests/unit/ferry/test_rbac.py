@@ -4,13 +4,23 @@ hypothesis-generated policies, plus the cases people rely on."""
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Mapping
+from typing import Any
 
 import casbin
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ferry.rbac import Enforcer, PolicyError, parse_csv, project_policies, project_policy_error
+from ferry.rbac import (
+    Enforcer,
+    PolicyError,
+    compile_csv,
+    parse_csv,
+    project_policy,
+    project_policy_error,
+    role_problems,
+)
 
 MODEL = """
 [request_definition]
@@ -89,7 +99,7 @@ def test_project_roles_are_confined_to_their_project() -> None:
             ]
         },
     }
-    e = Enforcer.from_config("", extra=[project_policies(project)])
+    e = Enforcer.from_config("", projects=[project])
     assert e.enforce(["proj:web:ci"], "applications", "sync", "web/shop")
     assert not e.enforce(["proj:web:ci"], "applications", "sync", "other/shop")
     assert e.enforce(["ci-bots"], "applications", "sync", "web/shop")
@@ -110,6 +120,12 @@ def test_project_roles_are_confined_to_their_project() -> None:
         ("p, role:admin, applications, sync, web/*, allow", "must grant to proj:web:ci"),
         ("p, proj:web:ci, applications, sync, web/*, maybe", "effect must be allow or deny"),
         ("g, proj:web:ci, role:admin", "is not 'p, proj:web:ci, applications"),
+        ("p, proj:web:ci, applications, sink, web/*, allow", "invalid action 'sink'"),
+        ("p, proj:web:ci, applications, action/restart, web/*, allow", None),
+        # review finding 5: a newline passed the old comma split and then broke the whole policy
+        ("p, proj:web:ci, applications, get, web/x\ng", "must be one line without quotes"),
+        ('p, proj:web:ci, applications, get, "web/x, y"', "must be one line without quotes"),
+        ("p, proj:web:ci, applications, get, web/a b", "the object must be in the project"),
     ],
 )
 def test_project_role_policies_are_validated(policy: str, problem: str | None) -> None:
@@ -119,6 +135,67 @@ def test_project_role_policies_are_validated(policy: str, problem: str | None) -
     else:
         assert error is not None
         assert problem in error
+
+
+INJECTION = "nobody, proj:team-a:dev\ng, mallory, role:admin\n#"
+
+
+def team_a(role: Mapping[str, Any]) -> dict[str, Any]:
+    return {"metadata": {"name": "team-a"}, "spec": {"roles": [role]}}
+
+
+def test_a_group_or_role_name_cannot_add_a_policy_line() -> None:
+    """Review finding 5: the group below made mallory a global admin when policies were CSV text."""
+    for role in (
+        {"name": "dev", "groups": [INJECTION]},
+        {"name": "dev\ng, mallory, role:admin", "groups": ["x"]},
+        {
+            "name": "dev",
+            "policies": ["p, proj:team-a:dev, applications, get, team-a/*, allow\ng, mallory, role:admin"],
+        },
+    ):
+        e = Enforcer.from_config("", projects=[team_a(role)])
+        assert not e.enforce(["mallory"], "clusters", "delete", "https://x")
+        assert not e.enforce(["mallory"], "applications", "get", "team-a/app")
+        assert role_problems(team_a(role)), role  # and the API refuses to store it
+
+
+def test_role_names_and_groups_are_validated_where_they_are_written() -> None:
+    assert role_problems(team_a({"name": "dev", "groups": ["team-a-devs", "CN=x"]})) == []
+    problems = role_problems(
+        team_a({"name": "dev", "groups": [INJECTION, "a,b", 'say "hi"', "#x", "", " lead", "x" * 300]})
+    )
+    assert [p.split(":")[0] for p in problems] == [f"project.spec.roles[0].groups[{i}]" for i in range(7)]
+    for name in ("", "dev,x", "dev\n", 'd"ev', "dev#", "proj:x", "-dev", "d" * 65):
+        [problem] = role_problems(team_a({"name": name}))
+        assert problem.startswith("project.spec.roles[0].name: "), problem
+    twice = {"metadata": {"name": "team-a"}, "spec": {"roles": [{"name": "dev"}, {"name": "dev"}]}}
+    assert role_problems(twice) == ["project.spec.roles[1].name: role 'dev' already exists"]
+
+
+def test_a_hand_edited_project_loses_only_its_bad_entries() -> None:
+    role = {
+        "name": "dev",
+        "policies": [
+            "p, proj:team-a:dev, applications, get, team-a/x\ng",
+            "p, proj:team-a:dev, applications, sync, team-a/*, allow",
+        ],
+        "groups": [INJECTION, "devs"],
+    }
+    policy, skipped = project_policy(team_a(role))
+    assert len(skipped) == 2
+    assert [(r.subject, r.action, r.obj) for r in policy.rules] == [("proj:team-a:dev", "sync", "team-a/*")]
+    assert policy.edges == (("devs", "proj:team-a:dev"),)
+
+
+def test_without_a_usable_configured_policy_only_admin_is_allowed() -> None:
+    project = team_a({"name": "dev", "policies": ["p, proj:team-a:dev, applications, get, team-a/*, allow"]})
+    e = Enforcer.combine(None, default_role="role:readonly", projects=[project_policy(project)[0]])
+    assert e.enforce(["admin"], "clusters", "delete", "https://x")
+    assert not e.enforce(["proj:team-a:dev"], "applications", "get", "team-a/app")
+    assert not e.enforce(["anyone"], "applications", "get", "team-a/app")
+    good = Enforcer.combine(compile_csv(""), projects=[project_policy(project)[0]])
+    assert good.enforce(["proj:team-a:dev"], "applications", "get", "team-a/app")
 
 
 def test_bad_lines_name_their_line() -> None:
@@ -156,3 +233,13 @@ def policies(draw: st.DrawFn) -> str:
 def test_agrees_with_casbin(policy: str, subject: str, resource: str, action: str, obj: str) -> None:
     ours = Enforcer(*parse_csv(policy)).allowed(subject, resource, action, obj)
     assert ours == oracle(policy).enforce(subject, resource, action, obj)
+
+
+def test_may_act_somewhere_is_a_sound_first_check() -> None:
+    e = Enforcer.from_config("p, alice, applications, create, team-a/web-*, allow\ng, bob, role:readonly")
+    assert e.may_act_somewhere(["alice"], "applications", "create")
+    assert e.enforce(["alice"], "applications", "create", "team-a/web-1")
+    assert not e.may_act_somewhere(["bob"], "applications", "create")
+    assert not e.may_act_somewhere(["nobody"], "applications", "create")
+    assert e.may_act_somewhere(["admin"], "applications", "create")
+    assert Enforcer.from_config("", default_role="role:admin").may_act_somewhere([], "applications", "create")
