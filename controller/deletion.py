@@ -6,7 +6,8 @@ Finalizers on the Application, each a step of the deletion, in this order:
 
 - ``pre-delete-finalizer.ferrycd.io`` (set by the controller while the manifests have PreDelete
   hooks): create the PreDelete hooks, wait until they complete.
-- ``ferrycd.io/resources-finalizer`` (or ``/background``; set by the API's cascading Delete):
+- ``ferrycd.io/resources-finalizer`` (or ``resources-finalizer.ferrycd.io/background``; set by the
+  API's cascading Delete):
   delete the tracked objects, highest sync wave first, each wave gone before the next.
 - ``post-delete-finalizer.ferrycd.io`` (while the manifests have PostDelete hooks): create the
   PostDelete hooks, wait until they complete.
@@ -48,7 +49,7 @@ from ferry.engine.status import HealthStatus, HookDeletePolicy, HookType
 from ferry.engine.tracking import ResourceKey, instance_label_value, owning_app
 from ferry.kube.client import Obj
 from ferry.kube.errors import Conflict, KubeError, NotFoundError
-from ferry.settings import RESOURCES_FINALIZER
+from ferry.settings import RESOURCES_FINALIZER_BACKGROUND, RESOURCES_FINALIZERS
 
 if TYPE_CHECKING:
     from controller.appcontroller import AppController, AppMemory
@@ -72,7 +73,7 @@ def hook_finalizers(manifests: Sequence[Obj]) -> set[str]:
 
 
 def _resources_finalizers(finalizers: Sequence[str]) -> list[str]:
-    return [f for f in finalizers if f in (RESOURCES_FINALIZER, f"{RESOURCES_FINALIZER}/background")]
+    return [f for f in finalizers if f in RESOURCES_FINALIZERS]
 
 
 def needs_confirmation(obj: Obj, app_options: SyncOptions) -> bool:
@@ -244,7 +245,7 @@ class Deletion:
             )
             return  # the confirmation (an annotation on the app) queues it again
         wave = max(sync_wave(o) for o in candidates)
-        policy = "Background" if finalizer.endswith("/background") else "Foreground"
+        policy = "Background" if finalizer == RESOURCES_FINALIZER_BACKGROUND else "Foreground"
         errors = []
         in_wave = [o for o in candidates if sync_wave(o) == wave]
         # custom resources before their CRDs, workloads before their config (the prune order)

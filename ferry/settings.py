@@ -38,6 +38,11 @@ def refresh_requested_at_ms(annotations: dict[str, str]) -> int:
 
 
 RESOURCES_FINALIZER = "ferrycd.io/resources-finalizer"
+# A finalizer name is a qualified name (one optional "prefix/"), so the background variant cannot be
+# RESOURCES_FINALIZER + "/background"; it follows Argo CD's form instead
+# (resources-finalizer.argocd.argoproj.io/background).
+RESOURCES_FINALIZER_BACKGROUND = "resources-finalizer.ferrycd.io/background"
+RESOURCES_FINALIZERS = (RESOURCES_FINALIZER, RESOURCES_FINALIZER_BACKGROUND)
 IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
 IN_CLUSTER_NAME = "in-cluster"
 APP_GROUP = "ferrycd.io"

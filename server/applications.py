@@ -49,7 +49,14 @@ from ferry.kube.client import KubeClient, Obj
 from ferry.kube.errors import Conflict, KubeError, NotFoundError, to_ferry
 from ferry.projects import ObjectRefusal, object_refusal
 from ferry.selectors import parse as parse_selector
-from ferry.settings import APP_API_VERSION, REFRESH_ANNOTATION, RESOURCES_FINALIZER, refresh_annotations
+from ferry.settings import (
+    APP_API_VERSION,
+    REFRESH_ANNOTATION,
+    RESOURCES_FINALIZER,
+    RESOURCES_FINALIZER_BACKGROUND,
+    RESOURCES_FINALIZERS,
+    refresh_annotations,
+)
 from ferry.tree import build_tree, pods_of, tree_key
 from ferry.v1 import application_pb2, application_pb2_grpc, repo_pb2, types_pb2
 from server import argo
@@ -474,12 +481,10 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
             raise InvalidArgument(
                 f"propagation policy must be 'foreground' or 'background', not {request.propagation_policy!r}"
             )
-        finalizers = [
-            f for f in (app["metadata"].get("finalizers") or []) if not f.startswith(RESOURCES_FINALIZER)
-        ]
+        finalizers = [f for f in (app["metadata"].get("finalizers") or []) if f not in RESOURCES_FINALIZERS]
         if cascade:
             finalizers.append(
-                RESOURCES_FINALIZER if policy == "foreground" else f"{RESOURCES_FINALIZER}/background"
+                RESOURCES_FINALIZER if policy == "foreground" else RESOURCES_FINALIZER_BACKGROUND
             )
         if finalizers != (app["metadata"].get("finalizers") or []):
             await self._write(

@@ -9,13 +9,13 @@ from typing import Any
 import yaml
 
 from ferry.errors import InvalidArgument
-from ferry.settings import APP_API_VERSION, RESOURCES_FINALIZER
+from ferry.settings import APP_API_VERSION, RESOURCES_FINALIZER, RESOURCES_FINALIZER_BACKGROUND
 
 ARGO_API_VERSION = "argoproj.io/v1alpha1"
 _FINALIZERS = {
     "resources-finalizer.argocd.argoproj.io": RESOURCES_FINALIZER,
     "resources-finalizer.argocd.argoproj.io/foreground": RESOURCES_FINALIZER,
-    "resources-finalizer.argocd.argoproj.io/background": f"{RESOURCES_FINALIZER}/background",
+    "resources-finalizer.argocd.argoproj.io/background": RESOURCES_FINALIZER_BACKGROUND,
 }
 _UNSUPPORTED_SPEC = ("sources", "sourceHydrator")
 

@@ -190,3 +190,21 @@ def test_pre_delete_hook_failure_and_retry(scenario: Scenario) -> None:
     scenario.gone(name)
     assert scenario.exists("configmaps", "data")  # no cascade: the resources stay
     assert scenario.exists("jobs", "check")
+
+
+def test_cascading_delete_with_background_propagation(scenario: Scenario, tmp_path: Path) -> None:
+    """`ferry app delete --propagation-policy background` (the API's Delete): the finalizer it adds
+    must be a name the API server accepts (a qualified name), and the controller deletes the
+    resources with Background propagation, then lets the app go. The earlier
+    ``ferrycd.io/resources-finalizer/background`` (two slashes) was refused with 422."""
+    name, _ = scenario.app("bg-delete", [cm("one"), cm("two")])
+    assert phase(scenario.sync_and_finish(name)) == "Succeeded"
+    audit = scenario.audit()
+    cli = Ferry(tmp_path / "home", scenario.harness.server.address)
+    cli.login("admin", admin_password(scenario.harness.kube))
+    cli.ok("app", "delete", name, "-y", "--propagation-policy", "background")
+    scenario.gone(name)
+    assert not scenario.exists("configmaps", "one")
+    assert not scenario.exists("configmaps", "two")
+    deletes = [w for w in audit.applied(scenario.namespace) if w[0] == "delete"]
+    assert sorted(deletes) == [("delete", "configmaps", "one"), ("delete", "configmaps", "two")]
