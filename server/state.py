@@ -26,8 +26,10 @@ from ferry.cache import Cache
 from ferry.errors import InvalidArgument
 from ferry.kube.client import KubeClient, Obj
 from ferry.kube.config import ClusterConfig
+from ferry.kube.errors import Conflict
 from ferry.kube.informer import Informer
 from ferry.mesh import RepoServerTarget
+from ferry.projects import DEFAULT_PROJECT
 from ferry.rbac import Enforcer, Policy, PolicyError, compile_csv, project_policy
 from ferry.repocreds import RepoCredentials
 from ferry.settings import (
@@ -159,11 +161,22 @@ class ServerState:
         )
         self.enforcer()  # compiled now: ferry_rbac_policy_valid says at once whether the policy is usable
         await self.secret_store.ensure_signing_key()
+        await self._ensure_default_project()
         initial = await self.accounts.ensure_admin(self.kube, ns)
         if initial:
             log.info("created the admin account; its password is in the secret ferry-initial-admin-secret")
         await self.sessions.migrate_legacy_revocations()
         self.revocations.start_sweeping()
+
+    async def _ensure_default_project(self) -> None:
+        """Create the `default` AppProject when it is missing, as Argo CD's server does at startup:
+        a server started before (or without) the controller would otherwise refuse every app of
+        project `default`, since a missing project permits nothing."""
+        if self.project("default") is not None:
+            return
+        project = {**DEFAULT_PROJECT, "metadata": {"name": "default", "namespace": self.namespace}}
+        with contextlib.suppress(Conflict):  # the controller created it first: never overwrite it
+            await self.kube.create(project)
 
     def _informers(self) -> list[Informer]:
         return [
