@@ -10,7 +10,7 @@ every object dry-run, its ServiceAccount's RBAC checked, and ``ferry-dex rundex`
 ServiceAccount's token and the real dex binary until Dex answers the Deployment's probe path.
 
 The RBAC objects are applied for real from an overlay: a fresh namespace (with the
-ServiceAccount subjects of the bindings moved there, as the README's overlay does) and a suffix on
+ServiceAccount subjects of the bindings moved there, as docs/operations.md's overlay does) and a suffix on
 the cluster-scoped names, so nothing collides with the namespace ``ferry`` other tests use.
 """
 
@@ -149,7 +149,7 @@ components:
 
 @pytest.fixture(scope="module")
 def with_dex(tmp_path_factory: pytest.TempPathFactory) -> list[Obj]:
-    """deploy/base with the Dex component, enabled by an overlay as the README shows."""
+    """deploy/base with the Dex component, enabled by an overlay as docs/sso.md shows."""
     workdir = tmp_path_factory.mktemp("with-dex")
     (workdir / "kustomization.yaml").write_text(
         DEX_OVERLAY.format(base=os.path.relpath(BASE, workdir), dex=os.path.relpath(DEX_COMPONENT, workdir))

@@ -40,7 +40,7 @@ def test_jump_hash_matches_the_reference_implementation() -> None:
 
 def test_shard_of_is_stable_in_range_and_ignores_a_trailing_slash() -> None:
     assert shard_of(IN_CLUSTER_SERVER, 1) == 0
-    assert shard_of(IN_CLUSTER_SERVER, 2) == 1  # documented in the README
+    assert shard_of(IN_CLUSTER_SERVER, 2) == 1  # documented in docs/operations.md (Sharding)
     for server in servers(200):
         for shards in (2, 3, 7):
             shard = shard_of(server, shards)
