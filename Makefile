@@ -91,11 +91,15 @@ test-e2e: install tools ## Every component as a process; workloads and faults
 run: install tools ## Start ferry locally (control plane, redis, every component) with a sample app
 	$(PY) -m ferry.devenv.run $(RUN_ARGS)
 
+.PHONY: docs
+docs: $(VENV)/.installed ## Build the documentation site (docs/ -> site/) with MkDocs; --strict: a broken link fails
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 .PHONY: bench
 bench: install tools ## Benchmarks under bench/ (figures as ratios to a same-run baseline)
 	$(PY) -m bench
 
 .PHONY: clean
 clean: ## Remove the virtualenv and caches (the tool cache outside the repo stays)
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info ui/node_modules server/webui
+	rm -rf $(VENV) site .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info ui/node_modules server/webui
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
