@@ -95,6 +95,10 @@ run: install tools ## Start ferry locally (control plane, redis, every component
 docs: $(VENV)/.installed ## Build the documentation site (docs/ -> site/) with MkDocs; --strict: a broken link fails
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
+.PHONY: docs-gen
+docs-gen: $(VENV)/.installed ## Regenerate the CLI and metrics references in docs/ from the parser and the registries
+	$(PY) hack/docs_gen.py
+
 .PHONY: bench
 bench: install tools ## Benchmarks under bench/ (figures as ratios to a same-run baseline)
 	$(PY) -m bench
