@@ -96,7 +96,7 @@ docs: $(VENV)/.installed ## Build the documentation site (docs/ -> site/) with M
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 .PHONY: docs-gen
-docs-gen: $(VENV)/.installed ## Regenerate the CLI and metrics references in docs/ from the parser and the registries
+docs-gen: $(VENV)/.installed ## Regenerate docs/' CLI, API and metrics references from the parser, protos and registries
 	$(PY) hack/docs_gen.py
 
 .PHONY: bench

@@ -1,6 +1,6 @@
-"""The generated reference pages (docs/cli-reference.md from the CLI's parser, the metric tables
-of docs/metrics.md from the components' registries) match the code: a new flag or metric without
-`make docs-gen` fails here, naming the stale page."""
+"""The generated reference pages match the code: docs/cli-reference.md (the CLI's parser),
+docs/api-reference.md (the protos) and the metric tables of docs/metrics.md (the components'
+registries). A new flag, RPC or metric without `make docs-gen` fails here, naming the stale page."""
 
 import subprocess
 import sys
