@@ -105,5 +105,5 @@ bench: install tools ## Benchmarks under bench/ (figures as ratios to a same-run
 
 .PHONY: clean
 clean: ## Remove the virtualenv and caches (the tool cache outside the repo stays)
-	rm -rf $(VENV) site .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info ui/node_modules server/webui
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info ui/node_modules server/webui
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
