@@ -93,7 +93,7 @@ run: install tools ## Start ferry locally (control plane, redis, every component
 
 .PHONY: docs
 docs: $(VENV)/.installed ## Build the documentation site (docs/ -> site/) with MkDocs; --strict: a broken link fails
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 .PHONY: docs-gen
 docs-gen: $(VENV)/.installed ## Regenerate docs/' CLI, API and metrics references from the parser, protos and registries
