@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ferry.engine.tracking import ResourceKey
-from ferry.repourl import DEFAULT_PORTS, RepoURL, try_parse
+from ferry.repourl import DEFAULT_PORTS, BadRepoURL, RepoURL, parse, try_parse
 
 
 def _glob(pattern: str, value: str) -> bool:
@@ -148,13 +148,32 @@ def resource_refusal(
     return None
 
 
+def _url_problem(url: str) -> str | None:
+    """Why a repoURL cannot be used at all (it does not parse, or it is a local path)."""
+    if not url:
+        return None
+    try:
+        parsed = parse(url)
+    except BadRepoURL as err:
+        return err.message
+    if parsed.kind == "local":
+        return (
+            f"repository URL {url!r} is a local path: local paths and file:// are not allowed as "
+            "repository URLs (use https://, ssh://, git:// or git@host:path)"
+        )
+    return None
+
+
 def violations(project: Mapping[str, Any], spec: Mapping[str, Any], *, cluster_name: str) -> list[str]:
     """What the project forbids about an application spec (source and destination)."""
     name = (project.get("metadata") or {}).get("name", "")
     source = spec.get("source") or {}
     dest = spec.get("destination") or {}
     problems = []
-    if source.get("repoURL") and not source_permitted(project, source["repoURL"]):
+    bad_url = _url_problem(str(source.get("repoURL") or ""))
+    if bad_url:
+        problems.append(bad_url)
+    elif source.get("repoURL") and not source_permitted(project, source["repoURL"]):
         problems.append(f"application repo {source['repoURL']} is not permitted in project {name!r}")
     if not destination_permitted(
         project, dest.get("server") or "", dest.get("name") or cluster_name, dest.get("namespace") or ""

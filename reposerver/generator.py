@@ -48,6 +48,7 @@ from reposerver.helmrepo import (
     DEFAULT_MAX_INDEX_BYTES,
     HelmRepos,
     credential_identity,
+    helm_repo_url,
 )
 from reposerver.render import RenderContext, RenderResult, Tools, minimal_paths
 from reposerver.render.directory import render_directory
@@ -422,6 +423,7 @@ class Generator:
     async def app_details(self, query: repo_pb2.RepoServerAppDetailsQuery) -> repo_pb2.RepoAppDetailsResponse:
         source = query.source
         if source.chart:
+            helm_repo_url(query.repo if query.repo.repo else types_pb2.Repository(repo=source.repo_url))
             return repo_pb2.RepoAppDetailsResponse(
                 type=str(SourceType.HELM), helm=repo_pb2.HelmAppSpec(name=source.chart)
             )

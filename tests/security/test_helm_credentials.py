@@ -61,6 +61,13 @@ def test_query_and_fragment_urls_send_no_credentials_to_the_attacker(
         code, message = status_of(lambda url=url: names(strict, url, "c", "1.0.0"))
         assert code is grpc.StatusCode.INVALID_ARGUMENT
         assert "has a query ('?') or fragment ('#')" in message
+        # the API's app-creation check (GetAppDetails) refuses it too, before any request
+        query = repo_pb2.RepoServerAppDetailsQuery(
+            repo=helm_repo(url, USER, PASSWORD), source=helm_source(url, "c", "1.0.0"), app_name="app"
+        )
+        code, message = status_of(lambda query=query: strict.call("GetAppDetails", query))
+        assert code is grpc.StatusCode.INVALID_ARGUMENT
+        assert "has a query ('?') or fragment ('#')" in message
     assert attacker.requests == []  # no request at all, so no Authorization header
 
 

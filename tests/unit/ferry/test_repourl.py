@@ -194,3 +194,13 @@ def test_source_repos_keep_argo_cd_forms() -> None:
     denied = project("https://github.com/org/*", "!https://github.com/org/secret")
     assert not source_permitted(denied, "https://github.com/org/secret.git")
     assert source_permitted(denied, "https://github.com/org/public")
+
+
+def test_project_violations_name_the_url_problem() -> None:
+    from ferry.projects import violations  # noqa: PLC0415
+
+    spec = {"source": {"repoURL": "http://127.0.0.1:9999?@charts.corp/x"}, "destination": {}}
+    problems = violations(project("*"), spec, cluster_name="in-cluster")
+    assert any("has a query ('?') or fragment ('#')" in p for p in problems)
+    spec["source"]["repoURL"] = "/var/cache/ferry/git/0123"
+    assert any("is a local path" in p for p in violations(project("*"), spec, cluster_name="in-cluster"))
