@@ -130,7 +130,7 @@ class Listener:
             def log_message(self, *args: object) -> None:
                 return
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -147,12 +147,23 @@ class Listener:
         self.server.server_close()
 
 
+def listener_in(ports: range) -> Listener:
+    """A Listener on the first free port of ``ports`` (finding 9 needs one whose number starts
+    like another's)."""
+    for port in ports:
+        try:
+            return Listener(port=port)
+        except OSError:
+            continue
+    raise RuntimeError(f"no free port in {ports}")
+
+
 @pytest.fixture
-def listeners() -> Iterator[Callable[[], Listener]]:
+def listeners() -> Iterator[Callable[..., Listener]]:
     made: list[Listener] = []
 
-    def make() -> Listener:
-        listener = Listener()
+    def make(ports: range | None = None) -> Listener:
+        listener = Listener() if ports is None else listener_in(ports)
         made.append(listener)
         return listener
 

@@ -1,0 +1,183 @@
+"""The URL and credential findings that need the API: stored credentials are looked up by the
+API server and the controller (ferry.repocreds), not by the repo server. Real ferry-server,
+ferry-controller and ferry-reposerver processes on a real control plane, recording HTTP
+listeners and the real Git HTTP server on 127.0.0.1 (security review findings 6, 9, 13)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import grpc
+import pytest
+import yaml
+
+from ferry.devenv.gitrepo import GitRepo
+from ferry.devenv.servers import HttpServer
+from ferry.v1 import application_pb2, project_pb2, repository_pb2, types_pb2
+from tests.conftest import GIT_PASSWORD, GIT_USER
+from tests.integration.server.conftest import Api, admin, api, server_process
+from tests.security._urls import Listener, basic, listeners
+
+__all__ = ["admin", "api", "listeners", "server_process"]
+
+
+def app(name: str, namespace: str, project: str = "default", **source: str) -> types_pb2.Application:
+    return types_pb2.Application(
+        metadata=types_pb2.ObjectMeta(name=name),
+        spec=types_pb2.ApplicationSpec(
+            project=project,
+            source=types_pb2.ApplicationSource(**source),  # type: ignore[arg-type]
+            destination=types_pb2.ApplicationDestination(
+                server="https://kubernetes.default.svc", namespace=namespace
+            ),
+        ),
+    )
+
+
+def create(admin: Api, application: types_pb2.Application) -> tuple[grpc.StatusCode, str]:
+    """(OK, "") when the app was created (it is then deleted again after the caller's checks),
+    else the error's (code, message)."""
+    try:
+        admin.call("apps", "Create", application_pb2.ApplicationCreateRequest(application=application))
+    except grpc.RpcError as err:
+        return err.code(), err.details() or ""
+    return grpc.StatusCode.OK, ""
+
+
+def delete(admin: Api, name: str) -> None:
+    try:
+        admin.call("apps", "Delete", application_pb2.ApplicationDeleteRequest(name=name, cascade=False))
+    except grpc.RpcError as err:
+        if err.code() is not grpc.StatusCode.NOT_FOUND:
+            raise
+
+
+def wait_for_requests(listener: Listener, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not listener.requests and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def test_a_query_url_does_not_get_a_helm_repositorys_credentials(
+    admin: Api, listeners: Callable[..., Listener], namespace: str
+) -> None:
+    """Finding 6, the review's reproduction: the admin registers http://charts.example.test/x with
+    credentials; an app creator uses http://127.0.0.1:<port>?@charts.example.test/x."""
+    victim = "http://charts.example.test/x"
+    stored = types_pb2.Repository(repo=victim, type="helm", username="u", password="s3cr3t")
+    admin.call("repos", "CreateRepository", repository_pb2.RepoCreateRequest(repo=stored, upsert=True))
+    attacker = listeners()
+    try:
+        for mark in ("?", "#"):
+            url = f"{attacker.base}{mark}@charts.example.test/x"
+            name = f"helm-query-{'q' if mark == '?' else 'f'}"
+            code, message = create(
+                admin, app(name, namespace, repo_url=url, chart="c", target_revision="1.0.0")
+            )
+            if code is grpc.StatusCode.OK:
+                wait_for_requests(attacker, 15)  # the controller renders it
+                delete(admin, name)
+            assert attacker.authorizations() == [], f"{basic('u', 's3cr3t')} went to the attacker"
+            assert code is grpc.StatusCode.INVALID_ARGUMENT
+            assert "has a query ('?') or fragment ('#')" in message
+        assert attacker.requests == []
+    finally:
+        admin.call("repos", "DeleteRepository", repository_pb2.RepoQuery(repo=victim))
+
+
+def test_a_credential_template_does_not_match_a_lookalike_port(
+    admin: Api, listeners: Callable[..., Listener], namespace: str
+) -> None:
+    """Finding 9: template http://127.0.0.1:80; an app on http://127.0.0.1:80NN/x.git (a raw
+    prefix match) got Authorization: Basic on the listener's info/refs request."""
+    template = types_pb2.Repository(repo="http://127.0.0.1:80", username="u", password="p")
+    admin.call(
+        "repos",
+        "CreateRepository",
+        repository_pb2.RepoCreateRequest(repo=template, creds_only=True, upsert=True),
+    )
+    lookalike = listeners(range(8000, 8100))
+    try:
+        code, _ = create(
+            admin,
+            app(
+                "lookalike-port",
+                namespace,
+                repo_url=f"{lookalike.base}/x.git",
+                path="app",
+                target_revision="HEAD",
+            ),
+        )
+        if code is grpc.StatusCode.OK:
+            delete(admin, "lookalike-port")
+        assert [r.path for r in lookalike.requests][:1] == ["/x.git/info/refs?service=git-upload-pack"]
+        assert lookalike.authorizations() == []
+    finally:
+        admin.call("repos", "DeleteRepository", repository_pb2.RepoQuery(repo="http://127.0.0.1:80"))
+
+
+@pytest.fixture
+def teams(admin: Api) -> list[str]:
+    names = ["sec-team-a", "sec-team-b"]
+    for name in names:
+        project = types_pb2.AppProject(
+            metadata=types_pb2.ObjectMeta(name=name),
+            spec=types_pb2.AppProjectSpec(
+                source_repos=["*"], destinations=[types_pb2.ApplicationDestination(server="*", namespace="*")]
+            ),
+        )
+        admin.call("projects", "Create", project_pb2.ProjectCreateRequest(project=project, upsert=True))
+    return names
+
+
+def test_project_scoped_credentials_serve_only_their_project(
+    admin: Api, git_repo: Callable[[str], GitRepo], git_http: HttpServer, namespace: str, teams: list[str]
+) -> None:
+    """Finding 13: a repository Secret with project team-a; an app of team-b (sourceRepos *) on
+    that URL rendered team-a's private repository with team-a's credentials."""
+    team_a, team_b = teams
+    repo = git_repo("team-a-scoped")
+    repo.commit(
+        "private",
+        {
+            "app/cm.yaml": yaml.safe_dump(
+                {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "team-a-only"}}
+            )
+        },
+    )
+    url = git_http.git_url(repo.name)
+    stored = types_pb2.Repository(repo=url, username=GIT_USER, password=GIT_PASSWORD, project=team_a)
+    admin.call("repos", "CreateRepository", repository_pb2.RepoCreateRequest(repo=stored, upsert=True))
+    try:
+        source = {"repo_url": url, "path": "app", "target_revision": "HEAD"}
+        code, message = create(admin, app("scoped-a", namespace, team_a, **source))
+        assert code is grpc.StatusCode.OK, message  # team-a's own app renders with its credentials
+        code, message = create(admin, app("scoped-b", namespace, team_b, **source))
+        if code is grpc.StatusCode.OK:
+            manifests = admin.call(
+                "apps", "GetManifests", application_pb2.ApplicationManifestQuery(name="scoped-b")
+            )
+            delete(admin, "scoped-b")
+            pytest.fail(f"team-b's app was created and rendered: {list(manifests.manifests)}")
+        assert code is grpc.StatusCode.PERMISSION_DENIED, (code, message)
+        assert "access denied" in message
+        assert "team-a-only" not in message
+        # the repository API without a project uses unscoped credentials only
+        code, message = _status(lambda: admin.call("repos", "ListRefs", repository_pb2.RepoQuery(repo=url)))
+        assert code is grpc.StatusCode.PERMISSION_DENIED, (code, message)
+        refs = admin.call("repos", "ListRefs", repository_pb2.RepoQuery(repo=url, app_project=team_a))
+        assert "main" in refs.branches
+    finally:
+        delete(admin, "scoped-a")
+        admin.call("repos", "DeleteRepository", repository_pb2.RepoQuery(repo=url))
+        for name in teams:
+            admin.call("projects", "Delete", project_pb2.ProjectQuery(name=name))
+
+
+def _status(call: Callable[[], object]) -> tuple[grpc.StatusCode, str]:
+    try:
+        call()
+    except grpc.RpcError as err:
+        return err.code(), err.details() or ""
+    return grpc.StatusCode.OK, ""
