@@ -46,11 +46,19 @@ def create(admin: Api, application: types_pb2.Application) -> tuple[grpc.StatusC
 
 
 def delete(admin: Api, name: str) -> None:
+    """Deletes the app (not its resources) and waits until it is gone."""
     try:
         admin.call("apps", "Delete", application_pb2.ApplicationDeleteRequest(name=name, cascade=False))
     except grpc.RpcError as err:
         if err.code() is not grpc.StatusCode.NOT_FOUND:
             raise
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        code, _ = _status(lambda: admin.call("apps", "Get", application_pb2.ApplicationQuery(name=name)))
+        if code is grpc.StatusCode.NOT_FOUND:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"app {name} still exists 60 s after its deletion")
 
 
 def wait_for_requests(listener: Listener, seconds: float) -> None:
