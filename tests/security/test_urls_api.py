@@ -1,12 +1,15 @@
 """The URL and credential findings that need the API: stored credentials are looked up by the
 API server and the controller (ferry.repocreds), not by the repo server. Real ferry-server,
 ferry-controller and ferry-reposerver processes on a real control plane, recording HTTP
-listeners and the real Git HTTP server on 127.0.0.1 (security review findings 6, 9, 13)."""
+listeners and the real Git HTTP server on 127.0.0.1 (security review findings 6, 9, 10, 13, 14)."""
 
 from __future__ import annotations
 
+import functools
+import shutil
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import grpc
 import pytest
@@ -15,7 +18,7 @@ import yaml
 from ferry.devenv.gitrepo import GitRepo
 from ferry.devenv.servers import HttpServer
 from ferry.v1 import application_pb2, project_pb2, repository_pb2, types_pb2
-from tests.conftest import GIT_PASSWORD, GIT_USER
+from tests.conftest import GIT_PASSWORD, GIT_USER, RunningServer
 from tests.integration.server.conftest import Api, admin, api, server_process
 from tests.security._urls import Listener, basic, listeners
 
@@ -189,3 +192,92 @@ def _status(call: Callable[[], object]) -> tuple[grpc.StatusCode, str]:
     except grpc.RpcError as err:
         return err.code(), err.details() or ""
     return grpc.StatusCode.OK, ""
+
+
+def test_a_local_mirror_path_is_refused_for_apps_and_repository_calls(
+    admin: Api,
+    git_repo: Callable[[str], GitRepo],
+    git_http: HttpServer,
+    namespace: str,
+    reposerver_process: RunningServer,
+) -> None:
+    """Finding 10 through the API: an app, or a read-only repository call, naming the repo
+    server's mirror of another tenant's private repository."""
+    repo = git_repo("mirror-victim")
+    repo.commit(
+        "private",
+        {
+            "app/cm.yaml": yaml.safe_dump(
+                {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "mirrored"}}
+            )
+        },
+    )
+    url = git_http.git_url(repo.name)
+    stored = types_pb2.Repository(repo=url, username=GIT_USER, password=GIT_PASSWORD)
+    admin.call("repos", "CreateRepository", repository_pb2.RepoCreateRequest(repo=stored, upsert=True))
+    try:
+        source = {"repo_url": url, "path": "app", "target_revision": "HEAD"}
+        assert create(admin, app("mirror-victim", namespace, **source))[0] is grpc.StatusCode.OK
+        argv = reposerver_process.proc.argv
+        cache = Path(argv[argv.index("--cache-dir") + 1]) / "git"
+        mirror_paths = [str(p) for p in cache.iterdir() if (p / "HEAD").exists()]
+        assert mirror_paths
+        for mirror in mirror_paths:
+            thief = app("mirror-thief", namespace, repo_url=mirror, path="app", target_revision="main")
+            code, message = create(admin, thief)
+            if code is grpc.StatusCode.OK:
+                delete(admin, "mirror-thief")
+            assert code is grpc.StatusCode.INVALID_ARGUMENT, (code, message)
+            assert "is a local path" in message
+            query = repository_pb2.RepoQuery(repo=mirror)
+            code, message = _status(functools.partial(admin.call, "repos", "ListRefs", query))
+            assert code is grpc.StatusCode.INVALID_ARGUMENT, (code, message)
+            assert "is a local path" in message
+            assert "main" not in message
+    finally:
+        delete(admin, "mirror-victim")
+        admin.call("repos", "DeleteRepository", repository_pb2.RepoQuery(repo=url))
+
+
+def test_source_repos_globs_do_not_span_dot_segments(
+    admin: Api, git_root: Path, git_http: HttpServer, namespace: str
+) -> None:
+    """Finding 14 through the API: project team-b allows http://<git>/team-b/*; an app on
+    http://<git>/team-b/../team-a/private.git rendered team-a's repository."""
+    team_a_dir = git_root / "sec-org-a"
+    team_a_dir.mkdir(exist_ok=True)
+    repo = GitRepo(team_a_dir, "private")
+    project = types_pb2.AppProject(
+        metadata=types_pb2.ObjectMeta(name="sec-org-b"),
+        spec=types_pb2.AppProjectSpec(
+            source_repos=[git_http.url("sec-org-b/*")],
+            destinations=[types_pb2.ApplicationDestination(server="*", namespace="*")],
+        ),
+    )
+    admin.call("projects", "Create", project_pb2.ProjectCreateRequest(project=project, upsert=True))
+    template = types_pb2.Repository(repo=git_http.url(""), username=GIT_USER, password=GIT_PASSWORD)
+    admin.call(
+        "repos",
+        "CreateRepository",
+        repository_pb2.RepoCreateRequest(repo=template, creds_only=True, upsert=True),
+    )
+    try:
+        repo.commit(
+            "private",
+            {
+                "app/cm.yaml": yaml.safe_dump(
+                    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "org-a"}}
+                )
+            },
+        )
+        url = git_http.url("sec-org-b/../sec-org-a/private.git")
+        code, message = create(admin, app("dot-segments", namespace, "sec-org-b", repo_url=url, path="app"))
+        if code is grpc.StatusCode.OK:
+            delete(admin, "dot-segments")
+        assert code is grpc.StatusCode.INVALID_ARGUMENT, (code, message)
+        assert "dot segments" in message
+    finally:
+        admin.call("repos", "DeleteRepository", repository_pb2.RepoQuery(repo=git_http.url("")))
+        admin.call("projects", "Delete", project_pb2.ProjectQuery(name="sec-org-b"))
+        repo.cleanup()
+        shutil.rmtree(team_a_dir, ignore_errors=True)
