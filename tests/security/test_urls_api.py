@@ -281,3 +281,42 @@ def test_source_repos_globs_do_not_span_dot_segments(
         admin.call("projects", "Delete", project_pb2.ProjectQuery(name="sec-org-b"))
         repo.cleanup()
         shutil.rmtree(team_a_dir, ignore_errors=True)
+
+
+def test_a_helm_repository_scoped_to_team_a_sends_nothing_for_team_b(
+    admin: Api, listeners: Callable[..., Listener], namespace: str, teams: list[str]
+) -> None:
+    """Finding 13 with a recording listener: team-b's app on team-a's scoped Helm repository
+    reaches the repository without an Authorization header (and is refused by it)."""
+    team_a, team_b = teams
+    charts = listeners()
+    auth = basic("u", "helm-s3cr3t")
+    index = b"apiVersion: v1\nentries:\n  c:\n  - {name: c, version: 1.0.0, urls: [c-1.0.0.tgz]}\n"
+
+    def protected(handler: object) -> tuple[int, dict[str, str], bytes]:
+        if getattr(handler, "headers").get("Authorization") == auth:  # noqa: B009
+            return 200, {"Content-Type": "application/x-yaml"}, index
+        return 401, {"WWW-Authenticate": 'Basic realm="charts"'}, b"unauthorized"
+
+    charts.routes["/index.yaml"] = protected
+    stored = types_pb2.Repository(
+        repo=charts.base, type="helm", username="u", password="helm-s3cr3t", project=team_a
+    )
+    admin.call("repos", "CreateRepository", repository_pb2.RepoCreateRequest(repo=stored, upsert=True))
+    try:
+        source = {"repo_url": charts.base, "chart": "c", "target_revision": "1.0.0"}
+        code, message = create(admin, app("helm-scoped-b", namespace, team_b, **source))
+        if code is grpc.StatusCode.OK:
+            delete(admin, "helm-scoped-b")
+        assert charts.requests, "the creation check asked the repository"
+        assert charts.authorizations() == []
+        assert code is grpc.StatusCode.PERMISSION_DENIED, (code, message)
+        assert "access denied (HTTP 401)" in message
+        code, message = create(admin, app("helm-scoped-a", namespace, team_a, **source))
+        assert code is grpc.StatusCode.OK, message
+        assert auth in charts.authorizations()  # team-a's own app sends them
+    finally:
+        delete(admin, "helm-scoped-a")
+        admin.call("repos", "DeleteRepository", repository_pb2.RepoQuery(repo=charts.base))
+        for name in teams:
+            admin.call("projects", "Delete", project_pb2.ProjectQuery(name=name))
