@@ -168,6 +168,7 @@ def run() -> None:
             str(cache),
             "--loglevel",
             "warn",
+            "--allow-local-repos",  # the benchmark's repositories are file:// URLs
         ],
         log_path=cache / "reposerver.log",
         env={**os.environ, "FERRY_SERVICE_KEY": KEY, **PLAINTEXT_ENV},

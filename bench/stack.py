@@ -185,7 +185,9 @@ def start_ferry(
 def start_reposerver(*extra: str) -> Ferry:
     """ferry-reposerver with its own cache directory; ``extra``: more flags."""
     workdir = new_workdir("bench-ferry-reposerver")
-    return start_ferry("ferry-reposerver", ["--cache-dir", str(workdir / "cache"), *extra], workdir=workdir)
+    # the benchmarks' repositories are file:// URLs: allowed here, never by default
+    args = ["--cache-dir", str(workdir / "cache"), "--allow-local-repos", *extra]
+    return start_ferry("ferry-reposerver", args, workdir=workdir)
 
 
 def start_controller(plane: ControlPlane, repo_server: Ferry, *extra: str) -> Ferry:

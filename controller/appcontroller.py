@@ -749,7 +749,7 @@ class AppController:
         spec = app["spec"]
         source = spec.get("source") or {}
         assert self._repo is not None
-        repository = self.repo_creds.for_url(source.get("repoURL", ""))
+        repository = self.repo_creds.for_url(source.get("repoURL", ""), str(spec.get("project") or "default"))
         revision = str(source.get("targetRevision") or "")
         try:
             if fresh_refs and not hard and not source.get("chart"):

@@ -380,7 +380,9 @@ class OperationDriver:
         destination = self._destination(app)
         spec = app.get("spec") or {}
         request = repo_pb2.ManifestRequest(
-            repo=self.c.repo_creds.for_url(str(source.get("repoURL", ""))),
+            repo=self.c.repo_creds.for_url(
+                str(source.get("repoURL", "")), str(spec.get("project") or "default")
+            ),
             application_source=from_k8s(source, types_pb2.ApplicationSource),
             revision=revision,
             no_cache=hard,

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ferry.engine.tracking import ResourceKey
-from ferry.repourl import normalize
+from ferry.repourl import DEFAULT_PORTS, BadRepoURL, RepoURL, parse, try_parse
 
 
 def _glob(pattern: str, value: str) -> bool:
@@ -22,11 +22,53 @@ def _allowed(patterns: list[str], value: str) -> bool:
     return allowed and not denied
 
 
+def _repo_pattern_parts(pattern: str) -> tuple[str, str, str] | None:
+    """(scheme, authority, path) globs of a ``sourceRepos`` entry written as a URL (userinfo,
+    ``.git`` and a trailing slash dropped, scheme and host in lower case); None for a bare glob."""
+    pattern = pattern.strip()
+    if "://" in pattern:
+        scheme, _, rest = pattern.partition("://")
+        authority, _, path = rest.partition("/")
+    elif ":" in pattern and "/" not in pattern.split(":", 1)[0]:
+        scheme = "ssh"  # scp-like git@host:org/*
+        authority, _, path = pattern.partition(":")
+    else:
+        return None
+    authority = authority.rpartition("@")[2].lower().rstrip(".")
+    return scheme.lower(), authority, path.strip("/").removesuffix(".git")
+
+
+def _repo_glob(pattern: str, url: RepoURL) -> bool:
+    """A ``sourceRepos`` glob against a parsed URL, part by part: a ``*`` in the host never
+    reaches into the path, and the path has no dot segments or userinfo left to match."""
+    if pattern == "*":
+        return True
+    parts = _repo_pattern_parts(pattern)
+    path = "/".join(url.repo_segments)
+    host = f"[{url.host}]" if ":" in url.host else url.host
+    if parts is None:
+        return _glob(pattern, url.identity())
+    scheme, authority, path_glob = parts
+    port = url.effective_port
+    authorities = {host} if port is None else {f"{host}:{port}"}
+    if url.port is None or url.port == DEFAULT_PORTS.get(url.scheme):
+        authorities.add(host)  # the default port may be written or not
+    return (
+        _glob(scheme, url.scheme) and any(_glob(authority, a) for a in authorities) and _glob(path_glob, path)
+    )
+
+
 def source_permitted(project: Mapping[str, Any], repo_url: str) -> bool:
-    repos = (project.get("spec") or {}).get("sourceRepos") or []
-    return _allowed(
-        [normalize(r) if r not in ("*",) and not r.startswith("!") else r for r in repos], normalize(repo_url)
-    ) or (_allowed(repos, repo_url))
+    """Whether the project's ``sourceRepos`` allow ``repo_url`` (Argo CD's globs, where ``*``
+    spans ``/`` in the path), matched on the parsed URL (ferry.repourl): a URL that does not
+    parse (dot segments, ``?``/``#``, remote-helper syntax ...) is never permitted."""
+    url = try_parse(repo_url)
+    if url is None:
+        return False
+    repos = [str(r) for r in (project.get("spec") or {}).get("sourceRepos") or []]
+    allowed = any(_repo_glob(r, url) for r in repos if not r.startswith("!"))
+    denied = any(_repo_glob(r[1:], url) for r in repos if r.startswith("!"))
+    return allowed and not denied
 
 
 def _negatable(pattern: str, value: str) -> bool:
@@ -106,13 +148,32 @@ def resource_refusal(
     return None
 
 
+def _url_problem(url: str) -> str | None:
+    """Why a repoURL cannot be used at all (it does not parse, or it is a local path)."""
+    if not url:
+        return None
+    try:
+        parsed = parse(url)
+    except BadRepoURL as err:
+        return err.message
+    if parsed.kind == "local":
+        return (
+            f"repository URL {url!r} is a local path: local paths and file:// are not allowed as "
+            "repository URLs (use https://, ssh://, git:// or git@host:path)"
+        )
+    return None
+
+
 def violations(project: Mapping[str, Any], spec: Mapping[str, Any], *, cluster_name: str) -> list[str]:
     """What the project forbids about an application spec (source and destination)."""
     name = (project.get("metadata") or {}).get("name", "")
     source = spec.get("source") or {}
     dest = spec.get("destination") or {}
     problems = []
-    if source.get("repoURL") and not source_permitted(project, source["repoURL"]):
+    bad_url = _url_problem(str(source.get("repoURL") or ""))
+    if bad_url:
+        problems.append(bad_url)
+    elif source.get("repoURL") and not source_permitted(project, source["repoURL"]):
         problems.append(f"application repo {source['repoURL']} is not permitted in project {name!r}")
     if not destination_permitted(
         project, dest.get("server") or "", dest.get("name") or cluster_name, dest.get("namespace") or ""

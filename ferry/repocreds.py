@@ -1,16 +1,18 @@
 """Repository credentials from Secrets labelled ``ferrycd.io/secret-type: repository`` (one
-repository, matched by URL) or ``repo-creds`` (a template matched by URL prefix, the longest
-wins), with Argo CD's key names: url, type, name, username, password, sshPrivateKey, insecure,
-tlsClientCertData, tlsClientCertKey, bearerToken, project — plus ferry's caData and knownHosts.
+repository, matched by URL) or ``repo-creds`` (a template matched by URL prefix on path-segment
+boundaries, the longest wins), scoped to one AppProject when ``project`` is set, with Argo CD's
+key names: url, type, name, username, password, sshPrivateKey, insecure, tlsClientCertData,
+tlsClientCertKey, bearerToken, project, passCredentials — plus ferry's caData and knownHosts.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from ferry.kube.informer import Informer
-from ferry.repourl import normalize
+from ferry.repourl import try_parse
 from ferry.settings import SECRET_TYPE_LABEL
 from ferry.v1 import types_pb2
 
@@ -36,29 +38,57 @@ def repository_from_secret(data: Mapping[str, str], url: str) -> types_pb2.Repos
         ca_data=field("caData"),
         known_hosts=field("knownHosts"),
         project=field("project"),
+        pass_credentials=field("passCredentials").lower() == "true",
     )
+
+
+def lookup(secrets: Iterable[Mapping[str, Any]], url: str, project: str | None) -> types_pb2.Repository:
+    """The repository with the credentials stored for ``url`` as an app of ``project`` may use
+    them; without credentials when none apply.
+
+    Matching is on the parsed URL (ferry.repourl): a ``repository`` Secret matches the same
+    identity (scheme, host, effective port, path without ``.git``); a ``repo-creds`` template
+    matches the same scheme, host and port and a path that starts with the template's path
+    segments, the longest template winning. A URL that does not parse gets no credentials.
+
+    Project scoping (Argo CD >= 2.12): a Secret with ``project`` is used only for apps of that
+    project; among matches, one scoped to the app's project wins over an unscoped one.
+    ``project=None`` (a repository API call that names no project) uses unscoped Secrets only."""
+    wanted = try_parse(url)
+    if wanted is None:
+        return types_pb2.Repository(repo=url)
+    # (rank, data): exact repository beats template; scoped beats unscoped; longer template wins
+    best: tuple[tuple[int, int, int], Mapping[str, str]] | None = None
+    for secret in secrets:
+        labels = (secret.get("metadata") or {}).get("labels") or {}
+        data = secret.get("data") or {}
+        raw_url = data.get("url")
+        if not raw_url:
+            continue
+        stored = try_parse(base64.b64decode(raw_url).decode())
+        if stored is None:
+            continue
+        raw_project = data.get("project")
+        scope = base64.b64decode(raw_project).decode() if raw_project else ""
+        if scope and scope != project:
+            continue  # another project's credentials (or a call without a project)
+        kind = labels.get(SECRET_TYPE_LABEL)
+        if kind == "repository" and stored.identity() == wanted.identity():
+            rank = (2, 1 if scope else 0, 0)
+        elif kind == "repo-creds" and wanted.matches_prefix(stored):
+            rank = (1, len(stored.repo_segments), 1 if scope else 0)
+        else:
+            continue
+        if best is None or rank > best[0]:
+            best = (rank, data)
+    return repository_from_secret(best[1], url) if best else types_pb2.Repository(repo=url)
 
 
 class RepoCredentials:
     def __init__(self, secrets: Informer) -> None:
         self.secrets = secrets
 
-    def for_url(self, url: str) -> types_pb2.Repository:
-        """The repository with the credentials stored for it (exact URL first, then the longest
-        matching template); without credentials when none match."""
-        wanted = normalize(url)
-        best: tuple[int, types_pb2.Repository] | None = None
-        for secret in self.secrets.items():
-            labels = (secret.get("metadata") or {}).get("labels") or {}
-            data = secret.get("data") or {}
-            stored = base64.b64decode(data.get("url", "")).decode() if data.get("url") else ""
-            if not stored:
-                continue
-            kind = labels.get(SECRET_TYPE_LABEL)
-            if kind == "repository" and normalize(stored) == wanted:
-                return repository_from_secret(data, url)
-            if kind == "repo-creds" and wanted.startswith(normalize(stored)):
-                length = len(normalize(stored))
-                if best is None or length > best[0]:
-                    best = (length, repository_from_secret(data, url))
-        return best[1] if best else types_pb2.Repository(repo=url)
+    def for_url(self, url: str, project: str | None) -> types_pb2.Repository:
+        """``lookup`` over the informer's Secrets; ``project`` is the app's project (None for a
+        repository API call that names none: unscoped credentials only)."""
+        return lookup(self.secrets.items(), url, project)

@@ -39,10 +39,17 @@ from ferry.cache import Cache
 from ferry.convert import to_k8s
 from ferry.errors import FerryError, InvalidArgument, NotFound, ResourceExhausted
 from ferry.redact import strip_userinfo
+from ferry.repourl import identity, parse
 from ferry.v1 import repo_pb2, types_pb2
 from reposerver import metrics
-from reposerver.git import Credentials, Mirrors, normalize_url
-from reposerver.helmrepo import HelmRepos
+from reposerver.git import Credentials, Mirrors, mirror_key, normalize_url
+from reposerver.helmrepo import (
+    DEFAULT_MAX_CHART_BYTES,
+    DEFAULT_MAX_INDEX_BYTES,
+    HelmRepos,
+    credential_identity,
+    helm_repo_url,
+)
 from reposerver.render import RenderContext, RenderResult, Tools, minimal_paths
 from reposerver.render.directory import render_directory
 from reposerver.render.helm import render_helm
@@ -67,6 +74,9 @@ class GeneratorConfig:
     failure_backoff_max_seconds: float = 600.0
     max_manifest_bytes: int = 10 * 1024 * 1024
     tools: Tools = field(default_factory=Tools)
+    allow_local_repos: bool = False
+    helm_max_index_bytes: int = DEFAULT_MAX_INDEX_BYTES
+    helm_max_chart_bytes: int = DEFAULT_MAX_CHART_BYTES
 
 
 def _params_hash(req: repo_pb2.ManifestRequest) -> str:
@@ -106,12 +116,20 @@ class Generator:
         self.config = config
         self.cache = cache
         self.mirrors = Mirrors(config.cache_dir / "git", ref_cache_seconds=config.ref_cache_seconds)
-        self.helm_repos = HelmRepos(config.cache_dir / "helm", index_cache_seconds=config.ref_cache_seconds)
+        self.helm_repos = HelmRepos(
+            config.cache_dir / "helm",
+            index_cache_seconds=config.ref_cache_seconds,
+            max_index_bytes=config.helm_max_index_bytes,
+            max_chart_bytes=config.helm_max_chart_bytes,
+        )
         self._slots = asyncio.Semaphore(max(1, config.parallelism))
         self._render_locks: dict[str, asyncio.Lock] = {}
         # (repo, old, new) -> files changed between the commits: one tree diff serves every app
         # of a monorepo asking about the same pair of commits.
         self._changes: OrderedDict[tuple[str, str, str], asyncio.Future[set[str]]] = OrderedDict()
+
+    def _require_url(self, repo: types_pb2.Repository) -> str:
+        return require_url(repo, allow_local=self.config.allow_local_repos)
 
     # --- revisions -------------------------------------------------------------------------------
 
@@ -125,7 +143,7 @@ class Generator:
     ) -> str:
         """The commit SHA a revision names; NOT_FOUND naming it when it names none. ``no_cache``
         with ``read_after`` (Unix time): references read since then will do (see Mirrors.refs)."""
-        url = _require_url(repo)
+        url = self._require_url(repo)
         creds = Credentials.from_repository(repo)
         revision = revision.strip()
         if is_full_sha(revision):
@@ -144,7 +162,7 @@ class Generator:
         raise NotFound(f"revision {shown!r} not found in repository {strip_userinfo(url)}")
 
     async def commit_tree(self, repo: types_pb2.Repository, sha: str) -> CommitTree:
-        url = _require_url(repo)
+        url = self._require_url(repo)
         mirror = await self.mirrors.ensure_commit(url, Credentials.from_repository(repo), sha)
         return CommitTree(mirror, mirror.revparse_single(sha).peel(pygit2.Commit))
 
@@ -161,7 +179,8 @@ class Generator:
         path = clean_path(source.path, what="source.path")
         revision = req.revision or source.target_revision
         sha = await self.resolve(repo, revision, no_cache=req.no_cache)
-        key = f"{normalize_url(repo.repo)}|{path}|{_params_hash(req)}"
+        # keyed by the credentials that fetched it too: a request without them is never served it
+        key = f"{mirror_key(repo.repo, Credentials.from_repository(repo))}|{path}|{_params_hash(req)}"
         if not req.no_cache:
             cached = await self._cached(key, sha, repo)
             if cached is not None:
@@ -228,7 +247,7 @@ class Generator:
         return None
 
     async def _changed_between(self, repo: types_pb2.Repository, old: str, new: str) -> set[str]:
-        key = (normalize_url(repo.repo), old, new)
+        key = (mirror_key(repo.repo, Credentials.from_repository(repo)), old, new)
         future = self._changes.get(key)
         if future is None:
             future = asyncio.get_running_loop().create_future()
@@ -325,7 +344,8 @@ class Generator:
             repo, source.chart, req.revision or source.target_revision, no_cache=req.no_cache
         )
         version = str(entry.get("version"))
-        key = f"{normalize_url(repo.repo)}|chart:{source.chart}|{_params_hash(req)}"
+        repo_key = f"{identity(repo.repo)}|{credential_identity(repo)}"
+        key = f"{repo_key}|chart:{source.chart}|{_params_hash(req)}"
         if not req.no_cache:
             data = await self.cache.get(f"mfst|{key}|{version}")
             if data is not None:
@@ -362,7 +382,7 @@ class Generator:
 
     async def list_refs(self, repo: types_pb2.Repository, *, no_cache: bool) -> repo_pb2.Refs:
         refs = await self.mirrors.refs(
-            _require_url(repo), Credentials.from_repository(repo), no_cache=no_cache
+            self._require_url(repo), Credentials.from_repository(repo), no_cache=no_cache
         )
         branches = sorted(r.removeprefix("refs/heads/") for r in refs.refs if r.startswith("refs/heads/"))
         tags = sorted(r.removeprefix("refs/tags/") for r in refs.refs if r.startswith("refs/tags/"))
@@ -372,7 +392,7 @@ class Generator:
         if repo.type == "helm":
             await self.helm_repos.index(repo, no_cache=True)
         else:
-            await self.mirrors.refs(_require_url(repo), Credentials.from_repository(repo), no_cache=True)
+            await self.mirrors.refs(self._require_url(repo), Credentials.from_repository(repo), no_cache=True)
 
     async def revision_metadata(
         self, repo: types_pb2.Repository, revision: str
@@ -382,7 +402,7 @@ class Generator:
         commit = tree.commit
         offset = datetime.timezone(datetime.timedelta(minutes=commit.author.offset))
         date = datetime.datetime.fromtimestamp(commit.author.time, offset).astimezone(datetime.UTC)
-        refs = await self.mirrors.refs(_require_url(repo), Credentials.from_repository(repo))
+        refs = await self.mirrors.refs(self._require_url(repo), Credentials.from_repository(repo))
         tags = sorted(
             r.removeprefix("refs/tags/")
             for r, s in refs.refs.items()
@@ -403,6 +423,7 @@ class Generator:
     async def app_details(self, query: repo_pb2.RepoServerAppDetailsQuery) -> repo_pb2.RepoAppDetailsResponse:
         source = query.source
         if source.chart:
+            helm_repo_url(query.repo if query.repo.repo else types_pb2.Repository(repo=source.repo_url))
             return repo_pb2.RepoAppDetailsResponse(
                 type=str(SourceType.HELM), helm=repo_pb2.HelmAppSpec(name=source.chart)
             )
@@ -444,11 +465,24 @@ class Generator:
         return response
 
 
-def _require_url(repo: types_pb2.Repository) -> str:
+def require_url(repo: types_pb2.Repository, *, allow_local: bool) -> str:
+    """The Git repository URL of a request, once ferry.repourl parses it; local paths and
+    ``file://`` are refused (they read the repo server's disk, other tenants' mirrors included)
+    unless ``allow_local`` (--allow-local-repos, for development) allows ``file://``."""
     if not repo.repo:
         raise InvalidArgument("repository URL is required")
-    if repo.repo.startswith("-"):
-        raise InvalidArgument(f"repository URL {repo.repo!r} is not a URL")
+    parsed = parse(repo.repo)
+    if parsed.kind == "local":
+        raise InvalidArgument(
+            f"repository URL {strip_userinfo(repo.repo)!r} is a local path: local paths and file:// "
+            "are not allowed as repository URLs (use https://, ssh://, git:// or git@host:path)"
+        )
+    if parsed.kind == "file" and not allow_local:
+        raise InvalidArgument(
+            f"repository URL {strip_userinfo(repo.repo)!r} uses file://: local paths and file:// are not "
+            "allowed as repository URLs (the repo server allows file:// only with --allow-local-repos, "
+            "for development)"
+        )
     return repo.repo
 
 

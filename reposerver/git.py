@@ -20,6 +20,7 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -41,7 +42,7 @@ from ferry.errors import (
     Unavailable,
 )
 from ferry.redact import strip_userinfo
-from ferry.repourl import normalize
+from ferry.repourl import identity, normalize, try_parse
 from ferry.v1 import types_pb2
 from reposerver import metrics
 
@@ -78,6 +79,16 @@ class Credentials:
             tls_client_key=repo.tls_client_cert_key,
         )
 
+    def identity(self) -> str:
+        """A digest of what authenticates (\"anonymous\" without anything): mirrors and reference
+        caches are kept per repository *and* per credentials, so content fetched with one set of
+        credentials is never served to a request with other credentials or none."""
+        material = [self.username, self.password, self.bearer_token, self.ssh_private_key]
+        material += [self.tls_client_cert, self.tls_client_key]
+        if not any(material):
+            return "anonymous"
+        return hashlib.sha256(json.dumps(material).encode()).hexdigest()[:24]
+
     def secrets(self) -> list[str]:
         values = [self.password, self.bearer_token, self.ssh_private_key, self.tls_client_key]
         if self.username and self.password:
@@ -90,24 +101,36 @@ normalize_url = normalize
 
 
 def _split_userinfo(url: str, creds: Credentials) -> tuple[str, Credentials]:
-    """Credentials embedded in an https URL move into ``creds`` (they must not reach argv)."""
-    scheme, sep, rest = url.partition("://")
-    if sep and scheme in ("http", "https") and "@" in rest.split("/", 1)[0]:
-        userinfo, _, host = rest.partition("@")
-        user, _, password = userinfo.partition(":")
-        if not creds.username and not creds.password:
-            creds = Credentials(**{**creds.__dict__, "username": user, "password": password})
-        url = f"{scheme}://{host}"
-    return url, creds
+    """Credentials embedded in an http(s) URL move into ``creds`` (they must not reach argv); the
+    URL is split by ferry.repourl, so ``?``/``#`` tricks never decide the host."""
+    parsed = try_parse(url)
+    if parsed is None or parsed.scheme not in ("http", "https") or not (parsed.username or parsed.password):
+        return url, creds
+    if not creds.username and not creds.password:
+        creds = Credentials(**{**creds.__dict__, "username": parsed.username, "password": parsed.password})
+    scheme, _, rest = url.strip().partition("://")
+    return f"{scheme}://{rest.rpartition('@')[2]}", creds
+
+
+def mirror_key(url: str, creds: Credentials) -> str:
+    """The repository's identity and the credentials' identity: one mirror and one reference
+    cache per pair."""
+    remote, creds = _split_userinfo(url, creds)
+    return f"{identity(remote)}|{creds.identity()}"
 
 
 @contextlib.asynccontextmanager
-async def git_environment(creds: Credentials) -> AsyncIterator[dict[str, str]]:
-    """Environment for one git command honouring ``creds``; key files live in a private dir."""
+async def git_environment(creds: Credentials, *, allow_file: bool = False) -> AsyncIterator[dict[str, str]]:
+    """Environment for one git command honouring ``creds``; key files live in a private dir.
+    ``allow_file``: the file transport, only for a ``file://`` URL the repo server allows
+    (--allow-local-repos); never for tenants' network URLs."""
     tmp = Path(tempfile.mkdtemp(prefix="ferry-git-"))
     try:
         tmp.chmod(0o700)
-        config: list[tuple[str, str]] = [("protocol.file.allow", "always"), ("credential.helper", "")]
+        config: list[tuple[str, str]] = [
+            ("protocol.file.allow", "always" if allow_file else "never"),
+            ("credential.helper", ""),
+        ]
         if creds.bearer_token:
             config.append(("http.extraHeader", f"Authorization: Bearer {creds.bearer_token}"))
         elif creds.username or creds.password:
@@ -258,11 +281,12 @@ class Mirrors:
     # the ls-remote running for a URL: when it started, and its result to come
     _refs_inflight: dict[str, tuple[float, asyncio.Future[_Refs]]] = field(default_factory=dict)
 
-    def path_for(self, url: str) -> Path:
-        return self.root / hashlib.sha256(normalize_url(url).encode()).hexdigest()[:24]
+    def path_for(self, url: str, creds: Credentials | None = None) -> Path:
+        key = mirror_key(url, creds or Credentials())
+        return self.root / hashlib.sha256(key.encode()).hexdigest()[:24]
 
-    def _lock(self, url: str) -> asyncio.Lock:
-        return self._locks.setdefault(normalize_url(url), asyncio.Lock())
+    def _lock(self, url: str, creds: Credentials) -> asyncio.Lock:
+        return self._locks.setdefault(mirror_key(url, creds), asyncio.Lock())
 
     async def _git(
         self, url: str, creds: Credentials, request_type: str, args: list[str], cwd: Path | None = None
@@ -274,7 +298,8 @@ class Mirrors:
         metrics.GIT_REQUESTS.labels(repo_label, request_type).inc()
         start = time.monotonic()
         try:
-            async with git_environment(creds) as env:
+            allow_file = remote.strip().lower().startswith("file://")  # the repo server checked it
+            async with git_environment(creds, allow_file=allow_file) as env:
                 argv = ["git", *args]
                 argv = [remote if a == "{url}" else a for a in argv]
                 done = await subproc.run(argv, timeout=GIT_TIMEOUT, env=env, cwd=cwd, secrets=creds.secrets())
@@ -295,7 +320,7 @@ class Mirrors:
         one that did, or waits for the running one to end and shares the next. The apps one
         webhook refreshes so share one ls-remote, and each still sees every push before it.
         """
-        key = normalize_url(url)
+        key = mirror_key(url, creds)
         asked_at = time.monotonic()
         if read_after is not None:  # the same moment on the monotonic clock, never in the future
             asked_at = min(asked_at, asked_at - (time.time() - read_after))
@@ -339,8 +364,8 @@ class Mirrors:
         finally:
             self._refs_inflight.pop(key, None)
 
-    def open(self, url: str) -> pygit2.Repository | None:
-        path = self.path_for(url)
+    def open(self, url: str, creds: Credentials | None = None) -> pygit2.Repository | None:
+        path = self.path_for(url, creds)
         if not (path / "HEAD").exists():
             return None
         try:
@@ -359,19 +384,19 @@ class Mirrors:
 
     async def ensure_commit(self, url: str, creds: Credentials, sha: str) -> pygit2.Repository:
         """A mirror that has commit ``sha`` (fetching once if needed, re-cloning a corrupt mirror)."""
-        repo = self.open(url)
+        repo = self.open(url, creds)
         if self._has(repo, sha):
             assert repo is not None
             return repo
-        async with self._lock(url):
-            repo = self.open(url)  # another request may have fetched it while we waited
+        async with self._lock(url, creds):
+            repo = self.open(url, creds)  # another request may have fetched it while we waited
             if self._has(repo, sha):
                 assert repo is not None
                 return repo
             for attempt in (1, 2):
                 try:
                     await self._fetch(url, creds, sha)
-                    repo = self.open(url)
+                    repo = self.open(url, creds)
                     if repo is None:
                         raise _CorruptMirror("mirror unreadable after fetch")
                     break
@@ -380,30 +405,30 @@ class Mirrors:
                         raise Unavailable(
                             f"repository {normalize_url(url)}: mirror unusable: {err}"
                         ) from None
-                    self._discard(url, str(err))
+                    self._discard(url, creds, str(err))
             if not self._has(repo, sha):
                 raise NotFound(f"commit {sha} not found in repository {normalize_url(url)}")
             assert repo is not None
             return repo
 
-    def _discard(self, url: str, reason: str) -> None:
+    def _discard(self, url: str, creds: Credentials, reason: str) -> None:
         log.warning("mirror corrupt, cloning again", extra={"repo": normalize_url(url), "error": reason})
         metrics.MIRROR_RECLONES.labels(normalize_url(url)).inc()
-        shutil.rmtree(self.path_for(url), ignore_errors=True)
+        shutil.rmtree(self.path_for(url, creds), ignore_errors=True)
 
     async def fetch_all(self, url: str, creds: Credentials) -> pygit2.Repository:
         """Fetches every branch and tag (used to resolve abbreviated SHAs)."""
-        async with self._lock(url):
+        async with self._lock(url, creds):
             await self._fetch(url, creds, None)
-            repo = self.open(url)
+            repo = self.open(url, creds)
             if repo is None:
                 raise Unavailable(f"repository {normalize_url(url)}: mirror unreadable after fetch")
             return repo
 
     async def _fetch(self, url: str, creds: Credentials, sha: str | None) -> None:
-        path = self.path_for(url)
-        if path.exists() and self.open(url) is None:
-            self._discard(url, "mirror unreadable")
+        path = self.path_for(url, creds)
+        if path.exists() and self.open(url, creds) is None:
+            self._discard(url, creds, "mirror unreadable")
         if not (path / "HEAD").exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             pygit2.init_repository(str(path), bare=True)
@@ -416,7 +441,7 @@ class Mirrors:
                 ["fetch", "--quiet", "--prune", "--no-tags", "{url}", *refspecs],
                 cwd=path,
             )
-            if sha is not None and not self._has(self.open(url), sha) and len(sha) == 40:
+            if sha is not None and not self._has(self.open(url, creds), sha) and len(sha) == 40:
                 # a commit no branch or tag points at (servers allowing any SHA in want)
                 with contextlib.suppress(FerryError):
                     await self._git(url, creds, "fetch", ["fetch", "--quiet", "{url}", sha], cwd=path)

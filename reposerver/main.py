@@ -18,6 +18,7 @@ from ferry.mesh import redis_config, redis_options, serving_tls, serving_tls_opt
 from ferry.serving import GrpcServer, ServiceRegistration, serve_until_signalled, start_metrics_server
 from ferry.v1 import repo_pb2, repo_pb2_grpc
 from reposerver.generator import Generator, GeneratorConfig
+from reposerver.helmrepo import DEFAULT_MAX_CHART_BYTES, DEFAULT_MAX_INDEX_BYTES
 from reposerver.render import Tools
 from reposerver.service import RepoService
 
@@ -67,6 +68,27 @@ log = logging.getLogger(__name__)
     show_envvar=True,
     help="Seconds helm and kustomize may run.",
 )
+@click.option(
+    "--allow-local-repos",
+    is_flag=True,
+    show_envvar=True,
+    help="Allow file:// repository URLs (development and tests only: they read the repo server's "
+    "disk, other tenants' mirrors included). Local paths are refused even with it.",
+)
+@click.option(
+    "--helm-max-index-bytes",
+    type=click.IntRange(1),
+    default=DEFAULT_MAX_INDEX_BYTES,
+    show_envvar=True,
+    help="Bytes a Helm repository's index.yaml may have.",
+)
+@click.option(
+    "--helm-max-chart-bytes",
+    type=click.IntRange(1),
+    default=DEFAULT_MAX_CHART_BYTES,
+    show_envvar=True,
+    help="Bytes a Helm chart archive may have.",
+)
 @click.option("--helm-path", default="", show_envvar=True, help="helm binary (found on PATH when empty).")
 @click.option(
     "--kustomize-path", default="", show_envvar=True, help="kustomize binary (found on PATH when empty)."
@@ -95,6 +117,9 @@ def command(
     revision_cache_expiration: float,
     max_combined_manifests_size: int,
     exec_timeout: float,
+    allow_local_repos: bool,
+    helm_max_index_bytes: int,
+    helm_max_chart_bytes: int,
     helm_path: str,
     kustomize_path: str,
     service_key_file: str,
@@ -127,7 +152,12 @@ def command(
         ref_cache_seconds=revision_cache_expiration,
         max_manifest_bytes=max_combined_manifests_size,
         tools=tools,
+        allow_local_repos=allow_local_repos,
+        helm_max_index_bytes=helm_max_index_bytes,
+        helm_max_chart_bytes=helm_max_chart_bytes,
     )
+    if allow_local_repos:
+        log.warning("--allow-local-repos: file:// repository URLs are allowed (development only)")
 
     def authenticate(metadata: dict[str, str], method: str) -> str:
         return servicetoken.verify(key, bearer_token(metadata))

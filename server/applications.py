@@ -222,7 +222,9 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
         spec = app.get("spec") or {}
         source = spec.get("source") or {}
         query = repo_pb2.RepoServerAppDetailsQuery(
-            repo=self.s.repo_credentials.for_url(str(source.get("repoURL"))),
+            repo=self.s.repo_credentials.for_url(
+                str(source.get("repoURL")), str(spec.get("project") or "default")
+            ),
             source=from_k8s(source, types_pb2.ApplicationSource),
             app_name=str(app["metadata"]["name"]),
         )
@@ -601,7 +603,9 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
         source = spec.get("source") or {}
         self.s.destination(spec)  # an unknown destination is INVALID_ARGUMENT before any rendering
         request = repo_pb2.ManifestRequest(
-            repo=self.s.repo_credentials.for_url(str(source.get("repoURL", ""))),
+            repo=self.s.repo_credentials.for_url(
+                str(source.get("repoURL", "")), str(spec.get("project") or "default")
+            ),
             application_source=from_k8s(source, types_pb2.ApplicationSource),
             revision=revision or str(source.get("targetRevision") or ""),
             no_cache=no_cache,
@@ -842,9 +846,13 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
         app = self._get_checked(request.name)
         if not request.revision:
             raise InvalidArgument("revision is required")
-        source = (app.get("spec") or {}).get("source") or {}
+        spec = app.get("spec") or {}
+        source = spec.get("source") or {}
         query = repo_pb2.RepoServerRevisionMetadataRequest(
-            repo=self.s.repo_credentials.for_url(str(source.get("repoURL", ""))), revision=request.revision
+            repo=self.s.repo_credentials.for_url(
+                str(source.get("repoURL", "")), str(spec.get("project") or "default")
+            ),
+            revision=request.revision,
         )
         metadata: types_pb2.RevisionMetadata = await self._repo(
             "GetRevisionMetadata", query, "revision metadata"

@@ -35,7 +35,7 @@ from ferry.kube.config import ClusterConfig, ConfigError
 from ferry.kube.errors import KubeError, NotFoundError, to_ferry
 from ferry.projects import spec_problems
 from ferry.rbac import role_problems
-from ferry.repourl import normalize
+from ferry.repourl import BadRepoURL, normalize, parse
 from ferry.settings import APP_API_VERSION, IN_CLUSTER_NAME, IN_CLUSTER_SERVER, SECRET_TYPE_LABEL
 from ferry.v1 import (
     account_pb2,
@@ -83,6 +83,32 @@ def enforce(state: ServerState, resource: str, action: str, obj: str) -> None:
         state.enforcer().enforce(who.subjects, resource, action, obj),
         f"{who.username} cannot {action} {resource} {obj}",
     )
+
+
+def _require_repo_url(url: str) -> None:
+    """A repository URL the API stores or asks about: one that parses (ferry.repourl) and is not a
+    path on the repo server (finding 10). ``file://`` is left to the repo server, which refuses it
+    unless it runs with --allow-local-repos."""
+    try:
+        parsed = parse(url)
+    except BadRepoURL as err:
+        raise InvalidArgument(
+            f"{err.message} (use https://, http://, ssh://, git:// or git@host:path)"
+        ) from None
+    if parsed.kind == "local":
+        raise InvalidArgument(
+            f"{url!r} is a local path, not a repository URL: local paths and file:// are not "
+            "allowed as repositories (use https://, ssh://, git:// or git@host:path)"
+        )
+
+
+def _project_scope(state: ServerState, project: str) -> str | None:
+    """The project whose scoped credentials a repository call may use: only one the caller may
+    see (``projects, get``); None (unscoped credentials only) when the call names none."""
+    if not project:
+        return None
+    enforce(state, "projects", "get", project)
+    return project
 
 
 def _b64(value: str) -> str:
@@ -161,6 +187,7 @@ class RepositoryService(repository_pb2_grpc.RepositoryServiceServicer):
             name=data.get("name", ""),
             username=data.get("username", ""),
             insecure=data.get("insecure", "").lower() == "true",
+            pass_credentials=data.get("passCredentials", "").lower() == "true",
             project=data.get("project", ""),
             has_credentials=any(data.get(k) for k in _SECRET_FIELDS),
         )
@@ -191,7 +218,7 @@ class RepositoryService(repository_pb2_grpc.RepositoryServiceServicer):
             public = self._public(data)
             if request.force_refresh:
                 public.connection_state.CopyFrom(
-                    await self._test(self.s.repo_credentials.for_url(public.repo))
+                    await self._test(self.s.repo_credentials.for_url(public.repo, public.project or None))
                 )
             items.append(public)
         return repository_pb2.RepositoryList(items=items)
@@ -204,12 +231,18 @@ class RepositoryService(repository_pb2_grpc.RepositoryServiceServicer):
         if entry is None or entry[1] != "repository":
             raise NotFound(f"repository {request.repo!r} not found")
         public = self._public(entry[2])
-        public.connection_state.CopyFrom(await self._test(self.s.repo_credentials.for_url(public.repo)))
+        public.connection_state.CopyFrom(
+            await self._test(self.s.repo_credentials.for_url(public.repo, public.project or None))
+        )
         return public
 
     @staticmethod
     def _data(repo: types_pb2.Repository) -> dict[str, str]:
-        data = {"url": repo.repo, "insecure": "true" if repo.insecure else ""}
+        data = {
+            "url": repo.repo,
+            "insecure": "true" if repo.insecure else "",
+            "passCredentials": "true" if repo.pass_credentials else "",
+        }
         for field, key in _REPO_FIELDS.items():
             data[key] = str(getattr(repo, field))
         if data["type"] not in ("", "git", "helm"):
@@ -222,10 +255,7 @@ class RepositoryService(repository_pb2_grpc.RepositoryServiceServicer):
         repo = request.repo
         if not repo.repo:
             raise InvalidArgument("repo.repo (the repository URL) is required")
-        if "://" not in repo.repo and "@" not in repo.repo:
-            raise InvalidArgument(
-                f"{repo.repo!r} is not a repository URL (https://, ssh://, git@host:path, file://)"
-            )
+        _require_repo_url(repo.repo)
         enforce(self.s, "repositories", "create", repo.repo)
         kind = "repo-creds" if request.creds_only else "repository"
         data = self._data(repo)
@@ -302,7 +332,10 @@ class RepositoryService(repository_pb2_grpc.RepositoryServiceServicer):
         try:
             refs: repo_pb2.Refs = await self.s.repo.ListRefs(
                 repo_pb2.ListRefsRequest(
-                    repo=self.s.repo_credentials.for_url(request.repo), no_cache=request.force_refresh
+                    repo=self.s.repo_credentials.for_url(
+                        request.repo, _project_scope(self.s, request.app_project)
+                    ),
+                    no_cache=request.force_refresh,
                 ),
                 metadata=self.s.repo_tokens.metadata(),
                 timeout=60,
@@ -318,7 +351,10 @@ class RepositoryService(repository_pb2_grpc.RepositoryServiceServicer):
         try:
             apps = await self.s.repo.ListApps(
                 repo_pb2.ListAppsRequest(
-                    repo=self.s.repo_credentials.for_url(request.repo), revision=request.revision
+                    repo=self.s.repo_credentials.for_url(
+                        request.repo, _project_scope(self.s, request.app_project)
+                    ),
+                    revision=request.revision,
                 ),
                 metadata=self.s.repo_tokens.metadata(),
                 timeout=60,
@@ -336,7 +372,9 @@ class RepositoryService(repository_pb2_grpc.RepositoryServiceServicer):
         try:
             details: repo_pb2.RepoAppDetailsResponse = await self.s.repo.GetAppDetails(
                 repo_pb2.RepoServerAppDetailsQuery(
-                    repo=self.s.repo_credentials.for_url(request.source.repo_url),
+                    repo=self.s.repo_credentials.for_url(
+                        request.source.repo_url, _project_scope(self.s, request.app_project)
+                    ),
                     source=request.source,
                     app_name=request.app_name,
                 ),

@@ -273,6 +273,9 @@ def reposerver_process() -> Iterator[RunningServer]:
             "0",
             "--loglevel",
             "debug",
+            # the integration tier's repositories are file:// URLs; tests/security runs a repo
+            # server without this flag (the default) for the URL findings
+            "--allow-local-repos",
         ],
         env={"FERRY_SERVICE_KEY": SERVICE_KEY},
     )

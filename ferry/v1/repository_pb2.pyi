@@ -191,17 +191,21 @@ class RepoAppsQuery(_message.Message):
 
     REPO_FIELD_NUMBER: _builtins.int
     REVISION_FIELD_NUMBER: _builtins.int
+    APP_PROJECT_FIELD_NUMBER: _builtins.int
     repo: _builtins.str
     revision: _builtins.str
+    app_project: _builtins.str
+    """The project whose scoped credentials may be used (unscoped credentials only when empty)."""
     def __init__(
         self,
         *,
         repo: _builtins.str = ...,
         revision: _builtins.str = ...,
+        app_project: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["repo", b"repo", "revision", b"revision"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["app_project", b"app_project", "repo", b"repo", "revision", b"revision"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1920,6 +1920,7 @@ class Repository(_message.Message):
     CONNECTION_STATE_FIELD_NUMBER: _builtins.int
     INHERITED_CREDS_FIELD_NUMBER: _builtins.int
     HAS_CREDENTIALS_FIELD_NUMBER: _builtins.int
+    PASS_CREDENTIALS_FIELD_NUMBER: _builtins.int
     repo: _builtins.str
     username: _builtins.str
     password: _builtins.str
@@ -1941,6 +1942,10 @@ class Repository(_message.Message):
     inherited_creds: _builtins.bool
     has_credentials: _builtins.bool
     """True when credentials are stored for this repository (set by the API; values are never returned)."""
+    pass_credentials: _builtins.bool
+    """Send this Helm repository's credentials also to chart URLs on other hosts (Argo CD's
+    passCredentials). Off: credentials go only to the repository's own scheme, host and port.
+    """
     @_builtins.property
     def connection_state(self) -> Global___ConnectionState: ...
     def __init__(
@@ -1963,10 +1968,11 @@ class Repository(_message.Message):
         connection_state: Global___ConnectionState | None = ...,
         inherited_creds: _builtins.bool = ...,
         has_credentials: _builtins.bool = ...,
+        pass_credentials: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["connection_state", b"connection_state"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bearer_token", b"bearer_token", "ca_data", b"ca_data", "connection_state", b"connection_state", "force_http_basic_auth", b"force_http_basic_auth", "has_credentials", b"has_credentials", "inherited_creds", b"inherited_creds", "insecure", b"insecure", "known_hosts", b"known_hosts", "name", b"name", "password", b"password", "project", b"project", "repo", b"repo", "ssh_private_key", b"ssh_private_key", "tls_client_cert_data", b"tls_client_cert_data", "tls_client_cert_key", b"tls_client_cert_key", "type", b"type", "username", b"username"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bearer_token", b"bearer_token", "ca_data", b"ca_data", "connection_state", b"connection_state", "force_http_basic_auth", b"force_http_basic_auth", "has_credentials", b"has_credentials", "inherited_creds", b"inherited_creds", "insecure", b"insecure", "known_hosts", b"known_hosts", "name", b"name", "pass_credentials", b"pass_credentials", "password", b"password", "project", b"project", "repo", b"repo", "ssh_private_key", b"ssh_private_key", "tls_client_cert_data", b"tls_client_cert_data", "tls_client_cert_key", b"tls_client_cert_key", "type", b"type", "username", b"username"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

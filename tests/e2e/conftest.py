@@ -216,7 +216,10 @@ def deployed(redis_server: RedisServer) -> Iterator[Deployed]:
 
 @pytest.fixture(scope="session")
 def reposerver_process(deployed: Deployed) -> Iterator[RunningServer]:
-    server = deployed.reposerver("--revision-cache-expiration", "0", "--loglevel", "debug")
+    # the e2e tier's repositories are mostly file:// URLs (allowed only with this flag)
+    server = deployed.reposerver(
+        "--revision-cache-expiration", "0", "--loglevel", "debug", "--allow-local-repos"
+    )
     yield server
     server.stop()
 

@@ -21,6 +21,10 @@ from tests.integration.reposerver.conftest import RepoClient, status_of
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"
 
 
+# these repo servers render file:// repositories: allowed only with --allow-local-repos
+LOCAL_REPOS_ENV = {"FERRY_SERVICE_KEY": SERVICE_KEY, "FERRY_REPOSERVER_ALLOW_LOCAL_REPOS": "true"}
+
+
 def kustomization(*resources: str) -> str:
     return "resources:\n" + "".join(f"- {r}\n" for r in resources)
 
@@ -138,7 +142,7 @@ def redis_reposervers(redis_server: RedisServer) -> Iterator[tuple[RunningServer
                     "--helm-path",
                     str(tool("helm")),
                 ],
-                env={"FERRY_SERVICE_KEY": SERVICE_KEY},
+                env=LOCAL_REPOS_ENV,
             )
         )
     yield servers[0], servers[1]
@@ -164,7 +168,7 @@ def test_without_redis_a_repo_server_keeps_working(monorepo: GitRepo) -> None:
     server = start_ferry_process(
         "ferry-reposerver",
         ["--cache-dir", str(cache), "--redis", dead, "--kustomize-path", str(tool("kustomize"))],
-        env={"FERRY_SERVICE_KEY": SERVICE_KEY},
+        env=LOCAL_REPOS_ENV,
     )
     client = RepoClient(server)
     try:
@@ -181,7 +185,7 @@ def test_a_missing_tool_is_a_failed_precondition(monorepo: GitRepo) -> None:
     server = start_ferry_process(
         "ferry-reposerver",
         ["--cache-dir", str(cache), "--kustomize-path", "/nonexistent/kustomize"],
-        env={"FERRY_SERVICE_KEY": SERVICE_KEY},
+        env=LOCAL_REPOS_ENV,
     )
     client = RepoClient(server)
     try:
