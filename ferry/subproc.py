@@ -260,13 +260,18 @@ async def _read_all(stream: asyncio.StreamReader, budget: _OutputBudget) -> byte
     return b"".join(chunks)
 
 
-async def _read_tail(stream: asyncio.StreamReader, budget: _OutputBudget, keep: int) -> bytes:
+async def _read_ends(stream: asyncio.StreamReader, budget: _OutputBudget, keep: int) -> tuple[bytes, bytes]:
+    """The first and the last ``keep`` bytes of a stream (a crash report starts with its cause
+    and can be longer than what an error keeps)."""
+    head = bytearray()
     tail = bytearray()
     while chunk := await stream.read(_READ_CHUNK):
         if budget.take(len(chunk)):
+            if len(head) < keep:
+                head += chunk[: keep - len(head)]
             tail += chunk
             del tail[:-keep]
-    return bytes(tail)
+    return bytes(head), bytes(tail)
 
 
 async def _feed(proc: asyncio.subprocess.Process, data: bytes | None) -> None:
@@ -328,10 +333,10 @@ async def _run(
     assert proc.stderr is not None
     budget = _OutputBudget(limits.output_bytes, lambda: _kill_group(proc.pid))
     try:
-        stdout, stderr_bytes, _, _ = await asyncio.wait_for(
+        stdout, (stderr_head, stderr_bytes), _, _ = await asyncio.wait_for(
             asyncio.gather(
                 _read_all(proc.stdout, budget),
-                _read_tail(proc.stderr, budget, 8 * _MAX_STDERR),
+                _read_ends(proc.stderr, budget, 8 * _MAX_STDERR),
                 _feed(proc, stdin),
                 proc.wait(),
             ),
@@ -353,7 +358,7 @@ async def _run(
     if returncode in (-signal.SIGXCPU, -signal.SIGKILL):
         # nobody else kills a tool's group: the kernel did, at the CPU-time limit
         raise ToolLimitExceeded(tool, "--tool-cpu-limit", f"{limits.cpu_seconds}s", "used up its CPU time")
-    lower = stderr.lower() if returncode != 0 else ""
+    lower = (stderr_head.decode(errors="replace") + stderr).lower() if returncode != 0 else ""
     if returncode == -signal.SIGXFSZ or any(s in lower for s in _FILE_TOO_LARGE):
         raise ToolLimitExceeded(
             tool, "--tool-max-file-size", _size(limits.file_bytes), "tried to write a file too large"
