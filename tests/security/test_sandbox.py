@@ -120,9 +120,8 @@ def test_tampered_mirror_config_and_hooks_never_run(isolated: Isolated, repo: Gi
     mirror = isolated.mirror(url_of(repo))
     ext_marker, hook_marker = isolated.base / "pwned-mirror-ext", isolated.base / "pwned-mirror-hook"
     with (mirror / "config").open("a") as config:
-        config.write(
-            f'[protocol "ext"]\n\tallow = always\n[url "ext::sh -c touch% {ext_marker};false% "]\n\tinsteadOf = file://\n'
-        )
+        config.write('[protocol "ext"]\n\tallow = always\n')
+        config.write(f'[url "ext::sh -c touch% {ext_marker};false% "]\n\tinsteadOf = file://\n')
     hook = mirror / "hooks" / "reference-transaction"
     hook.write_text(f"#!/bin/sh\ntouch {hook_marker}\n")
     hook.chmod(0o755)
