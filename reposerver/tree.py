@@ -116,7 +116,7 @@ def resolve(path: str, lookup: Lookup, *, follow_last: bool = True) -> tuple[str
     return "/".join(segments), kinds[-1]
 
 
-def _hidden_skipped(name: str, path: str, wanted: set[str]) -> bool:
+def hidden_skipped(name: str, path: str, wanted: set[str]) -> bool:
     """Whether a hidden entry is left out of a materialized tree."""
     if name.lower() in _GIT_NAMES:
         return True
@@ -267,7 +267,7 @@ class CommitTree:
             child = f"{path}/{name}" if path else name
             if not _valid_name(name):
                 raise InvalidArgument(f"repository contains an invalid file name {name!r} in {path or '/'!r}")
-            if _hidden_skipped(name, child, wanted):
+            if hidden_skipped(name, child, wanted):
                 continue
             real_child = f"{real}/{name}" if real else name
             if entry.filemode != _SYMLINK_MODE:
