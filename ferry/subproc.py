@@ -140,7 +140,7 @@ class Sandbox:
 
     @property
     def home(self) -> Path:
-        return self.root / "home"
+        return self.root
 
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """The whole environment of a tool: inherited basics, then ``extra``, then the sandbox's
@@ -164,7 +164,6 @@ class Sandbox:
         return env
 
 
-_SANDBOX_DIRS = ("home", "config", "cache", "data", "tmp")
 
 
 @contextlib.asynccontextmanager
@@ -175,8 +174,7 @@ async def sandbox(*, allow_protocols: Iterable[str] = GIT_PROTOCOLS) -> AsyncIte
         root_dir.mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="ferry-sandbox-", dir=root_dir))
     try:
-        for name in _SANDBOX_DIRS:
-            (root / name).mkdir(mode=0o700)
+        (root / "tmp").mkdir()  # the XDG dirs are made by the tools that need them
         yield Sandbox(root, tuple(allow_protocols))
     finally:
         shutil.rmtree(root, ignore_errors=True)
