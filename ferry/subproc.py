@@ -164,8 +164,6 @@ class Sandbox:
         return env
 
 
-
-
 @contextlib.asynccontextmanager
 async def sandbox(*, allow_protocols: Iterable[str] = GIT_PROTOCOLS) -> AsyncIterator[Sandbox]:
     """A fresh sandbox directory (mode 0700), removed with everything tools wrote into it."""
