@@ -38,6 +38,7 @@ from ferry.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    ResourceExhausted,
     Unavailable,
 )
 from ferry.redact import strip_userinfo
@@ -334,6 +335,9 @@ class Mirrors:
         except (subproc.ToolError, subproc.ToolTimeout) as err:
             metrics.GIT_FAILURES.labels(repo_label, request_type).inc()
             raise classify(remote, err) from None
+        except subproc.ToolLimitExceeded as err:
+            metrics.GIT_FAILURES.labels(repo_label, request_type).inc()
+            raise ResourceExhausted(f"repository {strip_userinfo(remote)}: {err.message}") from None
         finally:
             metrics.GIT_REQUEST_SECONDS.labels(repo_label, request_type).observe(time.monotonic() - start)
 

@@ -270,6 +270,8 @@ class CommitTree:
             if hidden_skipped(name, child, wanted):
                 continue
             real_child = f"{real}/{name}" if real else name
+            if entry.type_str == "commit":
+                continue  # a submodule: its files are not in this repository
             if entry.filemode != _SYMLINK_MODE:
                 self._write(self.repo[entry.id], child, real_child, dest, wanted, inside, budget)
                 continue

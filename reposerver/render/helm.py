@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ferry import subproc
-from ferry.errors import InvalidArgument
+from ferry.errors import InvalidArgument, ResourceExhausted
 from ferry.redact import strip_userinfo
 from reposerver.render import RenderContext, RenderResult
 from reposerver.source import SourceType, objects_from_yaml, parse_yaml_document
@@ -143,6 +143,8 @@ async def render_helm(ctx: RenderContext, chart_archive: Path | None = None) -> 
     except subproc.ToolError as err:
         stderr = err.stderr.replace(str(workdir) + "/", "").replace(str(workdir), "")
         raise InvalidArgument(f"helm template {strip_userinfo(what)} failed: {stderr.strip()}") from None
+    except subproc.ToolLimitExceeded as err:
+        raise ResourceExhausted(f"helm template {strip_userinfo(what)}: {err.message}") from None
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from ferry import subproc
-from ferry.errors import InvalidArgument
+from ferry.errors import InvalidArgument, ResourceExhausted
 from reposerver.render import WHOLE_REPOSITORY, RenderContext, RenderResult, minimal_paths
 from reposerver.source import KUSTOMIZATION_FILES, SourceType, objects_from_yaml, parse_yaml_document
 from reposerver.tree import CommitTree, join
@@ -189,6 +189,8 @@ async def render_kustomize(ctx: RenderContext) -> RenderResult:
     except subproc.ToolError as err:
         stderr = err.stderr.replace(str(workdir) + "/", "").replace(str(workdir), "")
         raise InvalidArgument(f"kustomize build {ctx.path or '/'} failed: {stderr.strip()}") from None
+    except subproc.ToolLimitExceeded as err:
+        raise ResourceExhausted(f"kustomize build {ctx.path or '/'}: {err.message}") from None
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -188,6 +188,6 @@ def test_tool_limits_stop_helm_with_an_error_naming_the_limit(
     result = outcome(lambda: limited.manifests(url_of(repo), source=source))
     assert result.code is grpc.StatusCode.RESOURCE_EXHAUSTED, result.text
     assert limit in result.text
-    assert "helm" in result.text
+    assert "helm template c: helm " in result.text
     assert time.monotonic() - start < 30
     assert_answers_promptly(limited, repo)
