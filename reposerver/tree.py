@@ -21,6 +21,7 @@ import fnmatch
 import posixpath
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
@@ -213,8 +214,10 @@ class CommitTree:
             else:
                 yield child
 
-    def materialize(self, dest: Path, paths: list[str] | None = None) -> None:
-        """Writes the commit's files (or only ``paths``, files or directories) under ``dest``.
+    def materialize(self, dest: Path, paths: list[str] | None = None) -> set[str]:
+        """Writes the commit's files (or only ``paths``, files or directories) under ``dest``;
+        returns the repository paths it read besides them (the real paths of links it followed,
+        inputs of the render too).
 
         Roots are reduced to minimal paths first (none is written inside another). Only blobs and
         directories are written: a symlink whose target stays in the repository becomes a copy of
@@ -226,7 +229,7 @@ class CommitTree:
         wanted = {p for p in asked if p}
         for path in list(wanted):
             wanted.update("/".join(path.split("/")[:depth]) for depth in range(1, path.count("/") + 1))
-        budget = [MAX_MATERIALIZED_ENTRIES]
+        walk = _Walk(dest, wanted)
         for root in minimal_roots(asked):
             segments = root.split("/") if root else []
             if any(s.lower() in _GIT_NAMES for s in segments):
@@ -235,31 +238,20 @@ class CommitTree:
             if found is None:
                 continue
             real, obj = found
-            self._write(obj, root, real, dest, wanted, (), budget)
+            if real != root:
+                walk.followed.add(real)
+            self._write(obj, root, real, walk, ())
+        return walk.followed
 
-    def _write(
-        self,
-        obj: pygit2.Object,
-        path: str,
-        real: str,
-        dest: Path,
-        wanted: set[str],
-        copying: tuple[str, ...],
-        budget: list[int],
-    ) -> None:
-        budget[0] -= 1
-        if budget[0] < 0:
-            raise ResourceExhausted(
-                f"materializing the commit writes more than {MAX_MATERIALIZED_ENTRIES} files and "
-                "directories (symlinked directories are copied); link fewer directories"
-            )
-        target = dest / path if path else dest
+    def _write(self, obj: pygit2.Object, path: str, real: str, walk: _Walk, copying: tuple[str, ...]) -> None:
+        walk.count()
+        target = walk.dest / path if path else walk.dest
         if isinstance(obj, pygit2.Blob):
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(obj.data)
             return
         if not isinstance(obj, pygit2.Tree):
-            return  # submodules (commits) have no files here
+            return
         target.mkdir(parents=True, exist_ok=True)
         inside = (*copying, real)
         for entry in obj:
@@ -267,13 +259,13 @@ class CommitTree:
             child = f"{path}/{name}" if path else name
             if not _valid_name(name):
                 raise InvalidArgument(f"repository contains an invalid file name {name!r} in {path or '/'!r}")
-            if hidden_skipped(name, child, wanted):
+            if hidden_skipped(name, child, walk.wanted):
                 continue
             real_child = f"{real}/{name}" if real else name
             if entry.type_str == "commit":
                 continue  # a submodule: its files are not in this repository
             if entry.filemode != _SYMLINK_MODE:
-                self._write(self.repo[entry.id], child, real_child, dest, wanted, inside, budget)
+                self._write(self.repo[entry.id], child, real_child, walk, inside)
                 continue
             resolved = self._entry(real_child)  # raises when it leaves the repository
             if resolved is None:
@@ -283,7 +275,26 @@ class CommitTree:
                 not link_real or c == link_real or c.startswith(link_real + "/") for c in inside
             ):
                 continue  # a directory containing the link: copying it would never end
-            self._write(link_obj, child, link_real, dest, wanted, inside, budget)
+            walk.followed.add(link_real)
+            self._write(link_obj, child, link_real, walk, inside)
+
+
+@dataclass
+class _Walk:
+    """One materialize: where it writes, the hidden paths asked for, what it has written."""
+
+    dest: Path
+    wanted: set[str]
+    followed: set[str] = field(default_factory=set)
+    left: int = MAX_MATERIALIZED_ENTRIES
+
+    def count(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise ResourceExhausted(
+                f"materializing the commit writes more than {MAX_MATERIALIZED_ENTRIES} files and "
+                "directories (symlinked directories are copied); link fewer directories"
+            )
 
 
 def minimal_roots(paths: Iterable[str]) -> list[str]:

@@ -158,7 +158,8 @@ async def _render(
         app_dir = ""
     else:
         inputs = helm_inputs(ctx)
-        ctx.tree.materialize(workdir, sorted(p if p != "/" else "" for p in inputs))
+        linked = ctx.tree.materialize(workdir, sorted(p if p != "/" else "" for p in inputs))
+        inputs |= linked  # what in-repository links made the chart read
         app_dir = clean_path(ctx.path)
         chart_dir = workdir / app_dir
         chart = str(chart_dir)

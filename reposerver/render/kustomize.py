@@ -167,7 +167,9 @@ async def render_kustomize(ctx: RenderContext) -> RenderResult:
     try:
         # the paths named are written even when hidden (a generator's .env), inside the whole
         # repository when its inputs are unknowable
-        ctx.tree.materialize(workdir, ["", *sorted(local)] if unknowable else sorted(local))
+        linked = ctx.tree.materialize(workdir, ["", *sorted(local)] if unknowable else sorted(local))
+        if not unknowable:
+            inputs = minimal_paths(inputs | linked)  # what in-repository links made it read
         app_dir = workdir / ctx.path
         file = kustomization_file(ctx.tree, ctx.path)
         edits: list[list[str]] = []

@@ -188,6 +188,16 @@ def test_in_repository_links_still_render(isolated: Isolated, repo: GitRepo) -> 
     assert built.code is None, built.text
     assert "linked-base" in built.text
     assert "linked-file" in built.text
+    # a link's target is an input of the render: changing it renders again
+    repo.commit(
+        "targets change",
+        {
+            "envs/prod.yaml": "name: changed-linked-values\n",
+            "common/base/cm.yaml": CM.format(name="changed-base"),
+        },
+    )
+    assert "changed-linked-values" in manifests(isolated, repo, "c", helm=helm).text
+    assert "changed-base" in manifests(isolated, repo, "k").text
 
 
 def test_git_files_and_unrequested_hidden_files_are_not_written(isolated: Isolated, repo: GitRepo) -> None:
