@@ -39,6 +39,7 @@ from ferry.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    ResourceExhausted,
     Unavailable,
 )
 from ferry.redact import strip_userinfo
@@ -186,6 +187,51 @@ async def git_environment(creds: Credentials, *, allow_file: bool = False) -> As
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+# Command-line config (above every config file, a mirror's own included): no hook and no
+# filesystem monitor ever runs, whatever a config file says.
+_HARDENING = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
+
+
+def protocols_for(remote: str) -> tuple[str, ...]:
+    """Transports git may use for ``remote`` (GIT_ALLOW_PROTOCOL): ferry's network transports,
+    plus ``file`` only when the remote itself is a local repository (whether such a remote is
+    allowed at all is decided before git runs)."""
+    local = remote.startswith("file://") or ("://" not in remote and remote.startswith(("/", ".")))
+    return (*subproc.GIT_PROTOCOLS, "file") if local else subproc.GIT_PROTOCOLS
+
+
+# What ferry writes into a mirror's config (libgit2's init): these keys with these values, plus
+# the filesystem-capability keys libgit2 adds on some filesystems (any value).
+_MIRROR_CONFIG = {"core.bare": "true", "core.repositoryformatversion": "0", "core.filemode": "true"}
+_MIRROR_FS_KEYS = frozenset({"core.symlinks", "core.ignorecase", "core.precomposeunicode"})
+
+
+def mirror_tampering(path: Path) -> str | None:
+    """Why the mirror at ``path`` is not as ferry wrote it (config keys ferry did not write, a
+    hook, a link to another repository's objects), or None. Nothing but ferry writes there, so
+    any difference is an attack (security review finding 3) or damage: the mirror is discarded."""
+    try:
+        entries = [(str(e.name), str(e.value)) for e in pygit2.Config(str(path / "config"))]
+    except (pygit2.GitError, OSError, ValueError) as err:
+        return f"config unreadable: {err}"
+    foreign = sorted(
+        {
+            name
+            for name, value in entries
+            if name.lower() not in _MIRROR_FS_KEYS and _MIRROR_CONFIG.get(name.lower()) != value
+        }
+    )
+    if foreign:
+        return f"config has keys ferry did not write: {', '.join(foreign)}"
+    hooks = path / "hooks"
+    if hooks.is_dir() and any(not p.name.endswith(".sample") for p in hooks.iterdir()):
+        return "hooks directory holds hooks"
+    for name in ("commondir", "gitdir", "objects/info/alternates"):
+        if (path / name).exists():
+            return f"{name} present"
+    return None
+
+
 def classify(url: str, err: subproc.ToolError | subproc.ToolTimeout) -> FerryError:
     """A git failure as the error a client should see, naming the repository (no credentials)."""
     safe = strip_userinfo(url)
@@ -300,13 +346,23 @@ class Mirrors:
         try:
             allow_file = remote.strip().lower().startswith("file://")  # the repo server checked it
             async with git_environment(creds, allow_file=allow_file) as env:
-                argv = ["git", *args]
+                argv = ["git", *_HARDENING, *args]
                 argv = [remote if a == "{url}" else a for a in argv]
-                done = await subproc.run(argv, timeout=GIT_TIMEOUT, env=env, cwd=cwd, secrets=creds.secrets())
+                done = await subproc.run(
+                    argv,
+                    timeout=GIT_TIMEOUT,
+                    env=env,
+                    cwd=cwd,
+                    secrets=creds.secrets(),
+                    allow_protocols=protocols_for(remote),
+                )
                 return done.stdout.decode(errors="replace")
         except (subproc.ToolError, subproc.ToolTimeout) as err:
             metrics.GIT_FAILURES.labels(repo_label, request_type).inc()
             raise classify(remote, err) from None
+        except subproc.ToolLimitExceeded as err:
+            metrics.GIT_FAILURES.labels(repo_label, request_type).inc()
+            raise ResourceExhausted(f"repository {strip_userinfo(remote)}: {err.message}") from None
         finally:
             metrics.GIT_REQUEST_SECONDS.labels(repo_label, request_type).observe(time.monotonic() - start)
 
@@ -429,6 +485,8 @@ class Mirrors:
         path = self.path_for(url, creds)
         if path.exists() and self.open(url, creds) is None:
             self._discard(url, creds, "mirror unreadable")
+        elif (path / "HEAD").exists() and (tampered := mirror_tampering(path)) is not None:
+            self._discard(url, creds, tampered)  # checked before every fetch: git reads this config
         if not (path / "HEAD").exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             pygit2.init_repository(str(path), bare=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from ferry import servicetoken
+from ferry import servicetoken, subproc
 from ferry.cache import make_cache
 from ferry.cmdline import CONTEXT_SETTINGS, listen_options, logging_options, version_option
 from ferry.interceptors import bearer_token, standard_interceptors
@@ -89,6 +89,40 @@ log = logging.getLogger(__name__)
     show_envvar=True,
     help="Bytes a Helm chart archive may have.",
 )
+# --- tool sandbox limits (docs/security/reposerver.md) ---
+@click.option(
+    "--tool-cpu-limit",
+    type=click.IntRange(1),
+    default=subproc.Limits.cpu_seconds,
+    show_envvar=True,
+    show_default=True,
+    help="CPU seconds one helm, kustomize or git process may use (RLIMIT_CPU).",
+)
+@click.option(
+    "--tool-memory-limit",
+    type=click.IntRange(16 * 1024**2),
+    default=subproc.Limits.memory_bytes,
+    show_envvar=True,
+    show_default=True,
+    help="Bytes of memory (data segment, RLIMIT_DATA) one tool process may use.",
+)
+@click.option(
+    "--tool-max-file-size",
+    type=click.IntRange(1024**2),
+    default=subproc.Limits.file_bytes,
+    show_envvar=True,
+    show_default=True,
+    help="Largest file in bytes a tool may write (RLIMIT_FSIZE; bounds git pack files too).",
+)
+@click.option(
+    "--tool-max-output",
+    type=click.IntRange(1024**2),
+    default=subproc.Limits.output_bytes,
+    show_envvar=True,
+    show_default=True,
+    help="Bytes of stdout and stderr one tool run may write before it is killed.",
+)
+# --- end of tool sandbox limits ---
 @click.option("--helm-path", default="", show_envvar=True, help="helm binary (found on PATH when empty).")
 @click.option(
     "--kustomize-path", default="", show_envvar=True, help="kustomize binary (found on PATH when empty)."
@@ -120,6 +154,10 @@ def command(
     allow_local_repos: bool,
     helm_max_index_bytes: int,
     helm_max_chart_bytes: int,
+    tool_cpu_limit: int,
+    tool_memory_limit: int,
+    tool_max_file_size: int,
+    tool_max_output: int,
     helm_path: str,
     kustomize_path: str,
     service_key_file: str,
@@ -141,6 +179,14 @@ def command(
     if tls is None:
         log.warning("serving gRPC without TLS (--disable-tls): repository credentials travel in clear")
     redis = redis_config(redis_url, redis_password_file, redis_ca_file)
+    subproc.configure(
+        limits=subproc.Limits(
+            cpu_seconds=tool_cpu_limit,
+            memory_bytes=tool_memory_limit,
+            file_bytes=tool_max_file_size,
+            output_bytes=tool_max_output,
+        )
+    )
     tools = Tools(
         helm=helm_path or shutil.which("helm") or "helm",
         kustomize=kustomize_path or shutil.which("kustomize") or "kustomize",

@@ -9,7 +9,7 @@ from typing import Any
 
 from ferry.v1 import types_pb2
 from reposerver.source import SourceType
-from reposerver.tree import CommitTree
+from reposerver.tree import CommitTree, minimal_roots
 
 WHOLE_REPOSITORY = "/"
 
@@ -47,8 +47,4 @@ def minimal_paths(paths: set[str]) -> set[str]:
     """The same set of inputs without paths that lie inside other paths of the set."""
     if WHOLE_REPOSITORY in paths or "" in paths:
         return {WHOLE_REPOSITORY}
-    kept: list[str] = []
-    for path in sorted(paths, key=len):
-        if not any(path == k or path.startswith(k + "/") for k in kept):
-            kept.append(path)
-    return set(kept)
+    return set(minimal_roots(paths))

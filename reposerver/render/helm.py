@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ferry import subproc
-from ferry.errors import InvalidArgument
+from ferry.errors import InvalidArgument, ResourceExhausted
 from ferry.redact import strip_userinfo
 from reposerver.render import RenderContext, RenderResult
 from reposerver.source import SourceType, objects_from_yaml, parse_yaml_document
@@ -105,7 +105,7 @@ def _needs_dependency_build(chart: dict[str, Any], chart_dir: Path) -> bool:
 
 
 async def _dependency_build(
-    ctx: RenderContext, chart_dir: Path, chart: dict[str, Any], env: dict[str, str]
+    ctx: RenderContext, chart_dir: Path, chart: dict[str, Any], box: subproc.Sandbox
 ) -> None:
     secrets: list[str] = []
     for index, dep in enumerate(chart.get("dependencies") or []):
@@ -123,11 +123,11 @@ async def _dependency_build(
             secrets.append(creds.password)
         if creds is not None and creds.insecure:
             args.append("--insecure-skip-tls-verify")
-        await subproc.run(args, timeout=ctx.tools.timeout, env=env, stdin=stdin, secrets=secrets)
+        await subproc.run(args, timeout=ctx.tools.timeout, box=box, stdin=stdin, secrets=secrets)
     await subproc.run(
         [ctx.tools.helm, "dependency", "build", str(chart_dir)],
         timeout=ctx.tools.timeout,
-        env=env,
+        box=box,
         secrets=secrets,
     )
 
@@ -135,37 +135,40 @@ async def _dependency_build(
 async def render_helm(ctx: RenderContext, chart_archive: Path | None = None) -> RenderResult:
     """Renders the chart at ``ctx.path`` in Git, or ``chart_archive`` from a Helm repository."""
     workdir = Path(tempfile.mkdtemp(prefix="ferry-helm-"))
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(workdir / ".home"),
-        "HELM_CACHE_HOME": str(workdir / ".home" / "cache"),
-        "HELM_CONFIG_HOME": str(workdir / ".home" / "config"),
-        "HELM_DATA_HOME": str(workdir / ".home" / "data"),
-    }
+    what = ctx.source.chart or ctx.path or "/"
     try:
-        if chart_archive is not None:
-            inputs: set[str] = set()
-            chart = str(chart_archive)
-            app_dir = ""
-        else:
-            inputs = helm_inputs(ctx)
-            ctx.tree.materialize(workdir, sorted(p if p != "/" else "" for p in inputs))
-            app_dir = clean_path(ctx.path)
-            chart_dir = workdir / app_dir
-            chart = str(chart_dir)
-            chart_yaml = parse_yaml_document(
-                ctx.tree.read(join(app_dir, "Chart.yaml")), join(app_dir, "Chart.yaml")
-            )
-            if isinstance(chart_yaml, dict) and _needs_dependency_build(chart_yaml, chart_dir):
-                await _dependency_build(ctx, chart_dir, chart_yaml, env)
-        args = template_args(ctx, chart, workdir, app_dir)
-        done = await subproc.run([ctx.tools.helm, *args], timeout=ctx.tools.timeout, env=env)
-        what = ctx.source.chart or ctx.path or "/"
-        manifests = objects_from_yaml(done.stdout, f"helm template {what}")
-        return RenderResult(SourceType.HELM, manifests, inputs)
+        # helm's config, cache and plugins live in the sandbox (XDG dirs), never in the checkout
+        async with subproc.sandbox() as box:
+            return await _render(ctx, chart_archive, workdir, box)
     except subproc.ToolError as err:
         stderr = err.stderr.replace(str(workdir) + "/", "").replace(str(workdir), "")
-        what = ctx.source.chart or ctx.path or "/"
         raise InvalidArgument(f"helm template {strip_userinfo(what)} failed: {stderr.strip()}") from None
+    except subproc.ToolLimitExceeded as err:
+        raise ResourceExhausted(f"helm template {strip_userinfo(what)}: {err.message}") from None
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def _render(
+    ctx: RenderContext, chart_archive: Path | None, workdir: Path, box: subproc.Sandbox
+) -> RenderResult:
+    if chart_archive is not None:
+        inputs: set[str] = set()
+        chart = str(chart_archive)
+        app_dir = ""
+    else:
+        inputs = helm_inputs(ctx)
+        linked = ctx.tree.materialize(workdir, sorted(p if p != "/" else "" for p in inputs))
+        inputs |= linked  # what in-repository links made the chart read
+        app_dir = clean_path(ctx.path)
+        chart_dir = workdir / app_dir
+        chart = str(chart_dir)
+        chart_yaml = parse_yaml_document(
+            ctx.tree.read(join(app_dir, "Chart.yaml")), join(app_dir, "Chart.yaml")
+        )
+        if isinstance(chart_yaml, dict) and _needs_dependency_build(chart_yaml, chart_dir):
+            await _dependency_build(ctx, chart_dir, chart_yaml, box)
+    args = template_args(ctx, chart, workdir, app_dir)
+    done = await subproc.run([ctx.tools.helm, *args], timeout=ctx.tools.timeout, box=box)
+    manifests = objects_from_yaml(done.stdout, f"helm template {ctx.source.chart or ctx.path or '/'}")
+    return RenderResult(SourceType.HELM, manifests, inputs)

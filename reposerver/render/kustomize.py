@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from ferry import subproc
-from ferry.errors import InvalidArgument
+from ferry.errors import InvalidArgument, ResourceExhausted
 from reposerver.render import WHOLE_REPOSITORY, RenderContext, RenderResult, minimal_paths
 from reposerver.source import KUSTOMIZATION_FILES, SourceType, objects_from_yaml, parse_yaml_document
 from reposerver.tree import CommitTree, join
@@ -74,9 +74,11 @@ def _ref_strings(kustomization: dict[str, Any]) -> list[str]:
     return refs
 
 
-def kustomize_inputs(tree: CommitTree, app_path: str) -> set[str]:
-    """Repository paths a kustomize build of ``app_path`` reads; {"/"} when unknowable."""
+def _local_refs(tree: CommitTree, app_path: str) -> tuple[set[str], bool]:
+    """Repository paths a kustomize build of ``app_path`` reads, and whether it may read
+    anything else (a remote or absolute reference, Helm charts)."""
     inputs: set[str] = set()
+    unknowable = False
     pending = [app_path]
     while pending:
         directory = pending.pop()
@@ -90,16 +92,23 @@ def kustomize_inputs(tree: CommitTree, app_path: str) -> set[str]:
         if not isinstance(kustomization, dict):
             raise InvalidArgument(f"{file}: expected a kustomization map")
         if kustomization.get("helmCharts") or kustomization.get("helmGlobals"):
-            return {WHOLE_REPOSITORY}
+            unknowable = True
         for ref in _ref_strings(kustomization):
             if _is_remote(ref) or ref.startswith("/"):
-                return {WHOLE_REPOSITORY}
+                unknowable = True
+                continue
             target = join(directory, ref, what=f"{file} reference")
             if tree.is_dir(target):
                 pending.append(target)
             else:
                 inputs.add(target)
-    return minimal_paths(inputs)
+    return inputs, unknowable
+
+
+def kustomize_inputs(tree: CommitTree, app_path: str) -> set[str]:
+    """Repository paths a kustomize build of ``app_path`` reads; {"/"} when unknowable."""
+    inputs, unknowable = _local_refs(tree, app_path)
+    return {WHOLE_REPOSITORY} if unknowable else minimal_paths(inputs)
 
 
 def _edit(kustomization: dict[str, Any], ctx: RenderContext) -> list[list[str]]:
@@ -152,10 +161,15 @@ def _edit(kustomization: dict[str, Any], ctx: RenderContext) -> list[list[str]]:
 
 
 async def render_kustomize(ctx: RenderContext) -> RenderResult:
-    inputs = kustomize_inputs(ctx.tree, ctx.path)
+    local, unknowable = _local_refs(ctx.tree, ctx.path)
+    inputs = {WHOLE_REPOSITORY} if unknowable else minimal_paths(local)
     workdir = Path(tempfile.mkdtemp(prefix="ferry-kustomize-"))
     try:
-        ctx.tree.materialize(workdir, None if WHOLE_REPOSITORY in inputs else sorted(inputs))
+        # the paths named are written even when hidden (a generator's .env), inside the whole
+        # repository when its inputs are unknowable
+        linked = ctx.tree.materialize(workdir, ["", *sorted(local)] if unknowable else sorted(local))
+        if not unknowable:
+            inputs = minimal_paths(inputs | linked)  # what in-repository links made it read
         app_dir = workdir / ctx.path
         file = kustomization_file(ctx.tree, ctx.path)
         edits: list[list[str]] = []
@@ -163,18 +177,22 @@ async def render_kustomize(ctx: RenderContext) -> RenderResult:
             kustomization = parse_yaml_document(ctx.tree.read(file), file) or {}
             edits = _edit(kustomization, ctx)
             (workdir / file).write_text(yaml.safe_dump(kustomization, sort_keys=False))
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(workdir)}
-        for args in edits:
-            await subproc.run([ctx.tools.kustomize, *args], timeout=ctx.tools.timeout, cwd=app_dir, env=env)
-        done = await subproc.run(
-            [ctx.tools.kustomize, "build", str(app_dir)], timeout=ctx.tools.timeout, cwd=workdir, env=env
-        )
+        async with subproc.sandbox() as box:  # HOME and git's config are not the repository's
+            for args in edits:
+                await subproc.run(
+                    [ctx.tools.kustomize, *args], timeout=ctx.tools.timeout, cwd=app_dir, box=box
+                )
+            done = await subproc.run(
+                [ctx.tools.kustomize, "build", str(app_dir)], timeout=ctx.tools.timeout, cwd=workdir, box=box
+            )
         rendered = done.stdout.replace(str(workdir).encode(), b"")
         manifests = objects_from_yaml(rendered, f"kustomize build {ctx.path or '/'}")
         return RenderResult(SourceType.KUSTOMIZE, manifests, inputs)
     except subproc.ToolError as err:
         stderr = err.stderr.replace(str(workdir) + "/", "").replace(str(workdir), "")
         raise InvalidArgument(f"kustomize build {ctx.path or '/'} failed: {stderr.strip()}") from None
+    except subproc.ToolLimitExceeded as err:
+        raise ResourceExhausted(f"kustomize build {ctx.path or '/'}: {err.message}") from None
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
