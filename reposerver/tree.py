@@ -3,6 +3,11 @@ hard boundary: ``..``, absolute paths and symlinks that leave the root are refus
 
 Only tools that need a filesystem (kustomize, helm) get files on disk, through ``materialize``
 into a private directory the caller removes.
+
+Every walk, read and write is charged to the tree's ``Budget`` (one per request): a tree of
+shared subtrees or a huge blob ends in ResourceExhausted naming the limit. A blob's size comes
+from its object header, before its content is inflated; objects are taken lazily from their tree
+entries, so walking past a 2 GB blob never reads it.
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from pathlib import Path
 import pygit2
 
 from ferry.errors import InvalidArgument, NotFound
+from reposerver.limits import Budget
 
 _SYMLINK_MODE = 0o120000
 _MAX_SYMLINK_HOPS = 16
+_MAX_SYMLINK_TARGET = 4096  # PATH_MAX: a longer symlink target is no path
 
 
 def clean_path(path: str, *, what: str = "path") -> str:
@@ -41,10 +48,11 @@ def join(base: str, rel: str, *, what: str = "path") -> str:
 class CommitTree:
     """The files of one commit."""
 
-    def __init__(self, repo: pygit2.Repository, commit: pygit2.Commit) -> None:
+    def __init__(self, repo: pygit2.Repository, commit: pygit2.Commit, budget: Budget | None = None) -> None:
         self.repo = repo
         self.commit = commit
         self.sha = str(commit.id)
+        self.budget = budget if budget is not None else Budget()
 
     def _entry(self, path: str, *, follow: bool = True, hops: int = 0) -> tuple[str, pygit2.Object] | None:
         """(resolved path, object) for a path, following in-repository symlinks on every segment."""
@@ -70,10 +78,24 @@ class CommitTree:
                     posixpath.join(resolved, rest) if rest else resolved, follow=follow, hops=hops + 1
                 )
             done.append(part)
-            node = self.repo[entry.id]
+            node = entry  # lazy: a blob's content is read only when asked for
         return "/".join(done), node
 
+    def blob_size(self, oid: pygit2.Oid) -> int:
+        """A blob's size from its object header, without inflating its content."""
+        _, size = self.repo.odb.read_header(oid)
+        return int(size)
+
+    def _blob_data(self, path: str, oid: pygit2.Oid) -> bytes:
+        """A blob's content, charged to the budget before it is read."""
+        self.budget.blob(path, self.blob_size(oid))
+        blob = self.repo[oid]
+        assert isinstance(blob, pygit2.Blob)
+        return bytes(blob.data)
+
     def _blob_text(self, oid: pygit2.Oid) -> str:
+        if self.blob_size(oid) > _MAX_SYMLINK_TARGET:
+            raise InvalidArgument(f"a symlink target longer than {_MAX_SYMLINK_TARGET} bytes ({oid})")
         blob = self.repo[oid]
         assert isinstance(blob, pygit2.Blob)
         return blob.data.decode()
@@ -93,7 +115,14 @@ class CommitTree:
         found = self._entry(path)
         if found is None or not isinstance(found[1], pygit2.Blob):
             raise NotFound(f"{path!r} does not exist in commit {self.sha[:12]}")
-        return bytes(found[1].data)
+        return self._blob_data(found[0], found[1].id)
+
+    def size(self, path: str) -> int:
+        """A file's size in bytes, from its object header (its content is not read)."""
+        found = self._entry(path)
+        if found is None or not isinstance(found[1], pygit2.Blob):
+            raise NotFound(f"{path!r} does not exist in commit {self.sha[:12]}")
+        return self.blob_size(found[1].id)
 
     def listdir(self, path: str) -> list[str]:
         found = self._entry(path)
@@ -104,7 +133,9 @@ class CommitTree:
     def walk_files(self, path: str, *, recurse: bool) -> Iterator[str]:
         """Repository paths of the files under ``path`` (symlinked files included, checked)."""
         base = clean_path(path)
-        for name in self.listdir(base):
+        names = self.listdir(base)
+        self.budget.entry(len(names))
+        for name in names:
             child = f"{base}/{name}" if base else name
             found = self._entry(child)
             if found is None:
@@ -127,6 +158,7 @@ class CommitTree:
 
     def _write(self, obj: pygit2.Object, path: str, dest: Path) -> None:
         target = dest / path if path else dest
+        self.budget.entry()
         if isinstance(obj, pygit2.Tree):
             target.mkdir(parents=True, exist_ok=True)
             for entry in obj:
@@ -139,10 +171,10 @@ class CommitTree:
                     if not (dest / child).exists():
                         os.symlink(link, dest / child)
                 else:
-                    self._write(self.repo[entry.id], child, dest)
+                    self._write(entry, child, dest)
         elif isinstance(obj, pygit2.Blob):
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(obj.data)
+            target.write_bytes(self._blob_data(path, obj.id))
 
 
 def glob_match(path: str, pattern: str) -> bool:

@@ -161,7 +161,7 @@ async def render_helm(ctx: RenderContext, chart_archive: Path | None = None) -> 
         args = template_args(ctx, chart, workdir, app_dir)
         done = await subproc.run([ctx.tools.helm, *args], timeout=ctx.tools.timeout, env=env)
         what = ctx.source.chart or ctx.path or "/"
-        manifests = objects_from_yaml(done.stdout, f"helm template {what}")
+        manifests = objects_from_yaml(done.stdout, f"helm template {what}", limits=ctx.limits)
         return RenderResult(SourceType.HELM, manifests, inputs)
     except subproc.ToolError as err:
         stderr = err.stderr.replace(str(workdir) + "/", "").replace(str(workdir), "")
