@@ -514,20 +514,20 @@ def _serialize(result: RenderResult, limits: Limits) -> list[str]:
 
 
 def _discover_apps(tree: CommitTree) -> dict[str, str]:
-    """Helm and Kustomize apps of a commit; every directory listed is charged to the budget."""
+    """Helm and Kustomize apps of a commit; every directory entry is charged to the budget."""
     apps: dict[str, str] = {}
-    pending = [""]
+    pending: list[tuple[str, pygit2.Object]] = [("", tree.commit.tree)]
     while pending:
-        directory = pending.pop()
-        names = tree.listdir(directory)
-        tree.budget.entry(len(names))
+        directory, node = pending.pop()
+        assert isinstance(node, pygit2.Tree)
+        children = tree.children(directory, node)
+        names = {child.rsplit("/", 1)[-1] for child, _ in children}
         if "Chart.yaml" in names:
             apps[directory or "."] = str(SourceType.HELM)
             continue  # a chart's templates are not apps of their own
-        if set(names) & set(KUSTOMIZATION_FILES):
+        if names & set(KUSTOMIZATION_FILES):
             apps[directory or "."] = str(SourceType.KUSTOMIZE)
-        for name in names:
-            child = f"{directory}/{name}" if directory else name
-            if not name.startswith(".") and tree.is_dir(child):
-                pending.append(child)
+        for child, obj in children:
+            if not child.rsplit("/", 1)[-1].startswith(".") and isinstance(obj, pygit2.Tree):
+                pending.append((child, obj))
     return apps

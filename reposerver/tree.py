@@ -130,21 +130,42 @@ class CommitTree:
             raise NotFound(f"directory {path!r} does not exist in commit {self.sha[:12]}")
         return sorted(str(entry.name) for entry in found[1])
 
-    def walk_files(self, path: str, *, recurse: bool) -> Iterator[str]:
-        """Repository paths of the files under ``path`` (symlinked files included, checked)."""
-        base = clean_path(path)
-        names = self.listdir(base)
-        self.budget.entry(len(names))
-        for name in names:
-            child = f"{base}/{name}" if base else name
-            found = self._entry(child)
-            if found is None:
-                continue
-            if isinstance(found[1], pygit2.Tree):
-                if recurse:
-                    yield from self.walk_files(child, recurse=True)
+    def children(self, path: str, directory: pygit2.Tree) -> list[tuple[str, pygit2.Object]]:
+        """(path, object) of the entries of ``directory`` (the tree at ``path``) in name order,
+        symlinks resolved inside the repository (dangling ones left out), charged to the budget.
+        The walks below take each directory's objects from its parent, so an entry costs one
+        step whatever its depth."""
+        self.budget.entry(len(directory))
+        found: list[tuple[str, pygit2.Object]] = []
+        for entry in sorted(directory, key=lambda e: str(e.name)):
+            name = str(entry.name)
+            child = f"{path}/{name}" if path else name
+            if entry.filemode == _SYMLINK_MODE:
+                resolved = self._entry(child)
+                if resolved is not None:
+                    found.append((child, resolved[1]))
             else:
-                yield child
+                found.append((child, entry))
+        return found
+
+    def walk_files(self, path: str, *, recurse: bool) -> Iterator[str]:
+        """Repository paths of the files under ``path`` (symlinked files included, checked),
+        depth first in name order; iterative, so a deep tree cannot exhaust the stack."""
+        base = clean_path(path)
+        found = self._entry(base)
+        if found is None or not isinstance(found[1], pygit2.Tree):
+            raise NotFound(f"directory {path!r} does not exist in commit {self.sha[:12]}")
+        stack = [iter(self.children(base, found[1]))]
+        while stack:
+            for child, obj in stack[-1]:
+                if isinstance(obj, pygit2.Tree):
+                    if recurse:
+                        stack.append(iter(self.children(child, obj)))
+                        break
+                else:
+                    yield child
+            else:
+                stack.pop()
 
     def materialize(self, dest: Path, paths: list[str] | None = None) -> None:
         """Writes the commit's files (or only ``paths``, files or directories) under ``dest``.

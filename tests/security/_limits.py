@@ -155,3 +155,13 @@ def children_of(pid: int) -> list[int]:
         if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
             found.append(int(entry.name))
     return found
+
+
+def directory_chain(repo: GitRepo, depth: int) -> pygit2.Oid:
+    """``d/d/d/…/cm.yaml``, ``depth`` directories deep."""
+    bare = pygit2.Repository(str(repo.bare))
+    blob = bare.create_blob(CM.format(name="bottom").encode())
+    below = _tree(bare, {"cm.yaml": (blob, pygit2.enums.FileMode.BLOB)})
+    for _ in range(depth - 1):
+        below = _tree(bare, {"d": (below, pygit2.enums.FileMode.TREE)})
+    return below

@@ -29,6 +29,7 @@ from tests.security._limits import (
     CM,
     children_of,
     commit_objects,
+    directory_chain,
     exponential_jsonnet,
     laughs,
     nested,
@@ -238,6 +239,21 @@ def test_tree_of_shared_subtrees_is_refused(
         no_cache=True,
     )
     assert expected in refused(lambda: client.call("GetAppDetails", details, timeout=60))
+    assert_serves(client, git_repo, git_daemon)
+
+
+def test_deep_directory_chain_costs_one_step_per_directory(
+    client: RepoClient, repo: GitRepo, git_repo: Callable[[str], GitRepo], git_daemon: GitDaemon
+) -> None:
+    """1500 nested directories: within the file limit, so rendered and listed, without recursion
+    per directory (RecursionError) or a lookup from the root per entry (quadratic)."""
+    sha = commit_objects(repo, {}, {"chain": directory_chain(repo, 1500)})
+    url = git_daemon.url(repo.name)
+    recurse = types_pb2.ApplicationSourceDirectory(recurse=True)
+    response = client.call("GenerateManifests", request(url, "chain", directory=recurse), timeout=60)
+    assert [m for m in response.manifests if '"bottom"' in m]
+    listing = repo_pb2.ListAppsRequest(repo=types_pb2.Repository(repo=url), revision=sha)
+    assert dict(client.call("ListApps", listing, timeout=60).apps) == {}
     assert_serves(client, git_repo, git_daemon)
 
 
