@@ -143,11 +143,10 @@ async def evaluate_jsonnet(
             f"the Jsonnet evaluation of {names}", limits.jsonnet_timeout, "jsonnet-timeout", unit="s"
         ) from None
     except subproc.ToolError as err:
-        if (
-            err.returncode == MEMORY_ERROR_EXIT
-            or "out of memory" in err.stderr
-            or "cannot allocate memory" in err.stderr
-        ):
+        # The Go runtime aborts when an allocation fails; its reason is the first line of a
+        # traceback longer than the stderr kept, and the data limit is what makes it fail.
+        aborted = err.returncode == -signal.SIGABRT
+        if err.returncode == MEMORY_ERROR_EXIT or aborted or any(m in err.stderr for m in _OUT_OF_MEMORY):
             raise exceeded(
                 f"the memory the Jsonnet evaluation of {names} needs",
                 limits.jsonnet_max_memory,

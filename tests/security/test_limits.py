@@ -209,6 +209,26 @@ def test_exponential_jsonnet_is_stopped_and_other_renders_go_on(
     assert_serves(client, git_repo, git_daemon)
 
 
+def test_jsonnet_memory_is_limited(
+    client: RepoClient, repo: GitRepo, git_repo: Callable[[str], GitRepo], git_daemon: GitDaemon
+) -> None:
+    """An array of 10**8 numbers needs gigabytes; the worker's data limit (512 MiB here) ends it."""
+    hog = (
+        "{apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'x'},"
+        " data: {a: std.toString(std.range(1, 100000000))}}"
+    )
+    repo.commit("hog", {"app/main.jsonnet": hog})
+    pid = client.server.proc.pid
+    assert pid is not None
+    message = refused(
+        lambda: client.call("GenerateManifests", request(git_daemon.url(repo.name), "app"), timeout=60)
+    )
+    assert "app/main.jsonnet" in message
+    assert f"the limit of {512 * MiB} bytes (repo-server flag --jsonnet-max-memory)" in message
+    assert peak_rss_bytes(pid) < 1024 * MiB, "the Jsonnet evaluation used the repo server's memory"
+    assert_serves(client, git_repo, git_daemon)
+
+
 # --- 15e: tree bombs --------------------------------------------------------------------------
 
 
