@@ -142,17 +142,23 @@ async def evaluate_jsonnet(
         raise exceeded(
             f"the Jsonnet evaluation of {names}", limits.jsonnet_timeout, "jsonnet-timeout", unit="s"
         ) from None
+    except ResourceExhausted as err:
+        # ferry.subproc's own sandbox limits (issue #19's tool sandbox) name *its* flags; the
+        # worker's tighter ones, set in the worker itself, are what this render ran into
+        limit = str(getattr(err, "limit", ""))
+        if "memory" in limit:
+            raise _memory_exceeded(names, limits) from None
+        if "cpu" in limit:
+            raise exceeded(
+                f"the Jsonnet evaluation of {names}", limits.jsonnet_timeout, "jsonnet-timeout", unit="s"
+            ) from None
+        raise
     except subproc.ToolError as err:
         # The Go runtime aborts when an allocation fails; its reason is the first line of a
         # traceback longer than the stderr kept, and the data limit is what makes it fail.
         aborted = err.returncode == -signal.SIGABRT
         if err.returncode == MEMORY_ERROR_EXIT or aborted or any(m in err.stderr for m in _OUT_OF_MEMORY):
-            raise exceeded(
-                f"the memory the Jsonnet evaluation of {names} needs",
-                limits.jsonnet_max_memory,
-                "jsonnet-max-memory",
-                unit=" bytes",
-            ) from None
+            raise _memory_exceeded(names, limits) from None
         if err.returncode in (-signal.SIGXCPU, -signal.SIGKILL):  # the CPU-time backstop
             raise exceeded(
                 f"the Jsonnet evaluation of {names}", limits.jsonnet_timeout, "jsonnet-timeout", unit="s"
@@ -163,3 +169,12 @@ async def evaluate_jsonnet(
     if "error" in answer:
         raise _ERRORS.get(answer["error"]["type"], InvalidArgument)(answer["error"]["message"])
     return {r["file"]: r["json"] for r in answer["results"]}, set(libs) | set(answer["imported"])
+
+
+def _memory_exceeded(names: str, limits: Limits) -> ResourceExhausted:
+    return exceeded(
+        f"the memory the Jsonnet evaluation of {names} needs",
+        limits.jsonnet_max_memory,
+        "jsonnet-max-memory",
+        unit=" bytes",
+    )
