@@ -6,15 +6,18 @@ Caching, in order of preference for a request (repo, revision, path, parameters)
 2. per-path reuse: the last render of the same app at an older commit, when the commits between
    them changed none of that render's input paths (beyond Argo CD, which needs a hand-written
    annotation for this) — the entry is copied to the new commit without rendering;
-3. a render, limited to ``parallelism`` at a time (waiting requests show in
-   ``ferry_repo_pending_request_total``).
+3. a render, limited to ``parallelism`` at a time and to the per-repository share of it
+   (``Limits.per_repo_slots``), so one repository's slow renders cannot take every slot (waiting
+   requests show in ``ferry_repo_pending_request_total``).
 A render that keeps failing for the same commit is not retried on every request: after
 ``failure_threshold`` failures its error is served from cache with growing backoff. ``no_cache``
 (hard refresh) bypasses all of it.
 
 Concurrency: everything runs on one asyncio loop; pygit2 reads and YAML parsing of large
 directories run in worker threads with their own Repository handle; tools run as child
-processes through ferry.subproc.
+processes through ferry.subproc. What one request may cost (files walked, bytes read, output,
+Jsonnet time and memory) is bounded by reposerver.limits; rendered objects are measured and
+serialized off the loop.
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import pygit2
-import yaml
 
+from ferry import subproc
 from ferry.cache import Cache
 from ferry.convert import to_k8s
 from ferry.errors import FerryError, InvalidArgument, NotFound, ResourceExhausted
@@ -50,12 +53,28 @@ from reposerver.helmrepo import (
     credential_identity,
     helm_repo_url,
 )
+from reposerver.limits import (
+    DEFAULT_LIMITS,
+    Budget,
+    Limits,
+    PerKeySlots,
+    check_document,
+    exceeded,
+    output_exceeded,
+)
 from reposerver.render import RenderContext, RenderResult, Tools, minimal_paths
 from reposerver.render.directory import render_directory
 from reposerver.render.helm import render_helm
 from reposerver.render.kustomize import images_in, render_kustomize
 from reposerver.revision import is_full_sha, is_short_sha, resolve_from_refs
-from reposerver.source import KUSTOMIZATION_FILES, SourceType, apply_overrides, detect_type, explicit_type
+from reposerver.source import (
+    KUSTOMIZATION_FILES,
+    SourceType,
+    apply_overrides,
+    detect_type,
+    explicit_type,
+    parse_yaml_document,
+)
 from reposerver.tree import CommitTree, clean_path
 
 log = logging.getLogger(__name__)
@@ -72,7 +91,7 @@ class GeneratorConfig:
     failure_threshold: int = 3
     failure_backoff_seconds: float = 30.0
     failure_backoff_max_seconds: float = 600.0
-    max_manifest_bytes: int = 10 * 1024 * 1024
+    limits: Limits = DEFAULT_LIMITS
     tools: Tools = field(default_factory=Tools)
     allow_local_repos: bool = False
     helm_max_index_bytes: int = DEFAULT_MAX_INDEX_BYTES
@@ -123,6 +142,7 @@ class Generator:
             max_chart_bytes=config.helm_max_chart_bytes,
         )
         self._slots = asyncio.Semaphore(max(1, config.parallelism))
+        self._repo_slots = PerKeySlots(config.limits.per_repo_slots(max(1, config.parallelism)))
         self._render_locks: dict[str, asyncio.Lock] = {}
         # (repo, old, new) -> files changed between the commits: one tree diff serves every app
         # of a monorepo asking about the same pair of commits.
@@ -164,7 +184,8 @@ class Generator:
     async def commit_tree(self, repo: types_pb2.Repository, sha: str) -> CommitTree:
         url = self._require_url(repo)
         mirror = await self.mirrors.ensure_commit(url, Credentials.from_repository(repo), sha)
-        return CommitTree(mirror, mirror.revparse_single(sha).peel(pygit2.Commit))
+        commit = mirror.revparse_single(sha).peel(pygit2.Commit)
+        return CommitTree(mirror, commit, Budget(self.config.limits))
 
     # --- manifests -------------------------------------------------------------------------------
 
@@ -193,10 +214,11 @@ class Generator:
                     cached = await self._cached(key, sha, repo)
                     if cached is not None:
                         return cached
-                async with self._slots:
+                async with self._repo_slots.hold(normalize_url(repo.repo)), self._slots:
                     metrics.PENDING.labels(normalize_url(repo.repo)).dec()
                     try:
                         result = await self._render(req, repo, sha, path)
+                        manifests = await asyncio.to_thread(_serialize, result, self.config.limits)
                     except _FAILURE_CACHEABLE as err:
                         await self._record_failure(key, sha, err)
                         raise
@@ -205,7 +227,7 @@ class Generator:
         finally:
             metrics.PENDING.labels(normalize_url(repo.repo)).dec()
         response = types_pb2.ManifestResponse(
-            manifests=[json.dumps(m, separators=(",", ":")) for m in result.manifests],
+            manifests=manifests,
             namespace=req.namespace,
             revision=sha,
             source_type=str(result.source_type),
@@ -321,7 +343,7 @@ class Generator:
             api_versions=tuple(req.api_versions),
             helm_repos=tuple(req.helm_repos),
             tools=self.config.tools,
-            max_manifest_bytes=self.config.max_manifest_bytes,
+            limits=self.config.limits,
         )
         start = time.monotonic()
         metrics.RENDERS.labels(str(source_type)).inc()
@@ -330,7 +352,12 @@ class Generator:
                 return await render_helm(ctx)
             if source_type is SourceType.KUSTOMIZE:
                 return await render_kustomize(ctx)
-            return await asyncio.to_thread(render_directory, ctx)
+            return await render_directory(ctx)
+        except subproc.ToolTimeout as err:
+            # the same content times out again: cached like any other limit, not retried at once
+            raise exceeded(
+                f"{err.tool} ({source_type} render of {path or '/'})", err.timeout, "exec-timeout", unit="s"
+            ) from None
         finally:
             metrics.RENDER_SECONDS.labels(str(source_type)).observe(time.monotonic() - start)
 
@@ -363,12 +390,19 @@ class Generator:
             api_versions=tuple(req.api_versions),
             helm_repos=tuple(req.helm_repos),
             tools=self.config.tools,
+            limits=self.config.limits,
         )
-        async with self._slots:
+        async with self._repo_slots.hold(normalize_url(repo.repo)), self._slots:
             metrics.RENDERS.labels(str(SourceType.HELM)).inc()
-            result = await render_helm(ctx, chart_archive=archive)
+            try:
+                result = await render_helm(ctx, chart_archive=archive)
+            except subproc.ToolTimeout as err:
+                raise exceeded(
+                    f"{err.tool} (chart {source.chart})", err.timeout, "exec-timeout", unit="s"
+                ) from None
+            manifests = await asyncio.to_thread(_serialize, result, self.config.limits)
         response = types_pb2.ManifestResponse(
-            manifests=[json.dumps(m, separators=(",", ":")) for m in result.manifests],
+            manifests=manifests,
             namespace=req.namespace,
             revision=version,
             source_type=str(SourceType.HELM),
@@ -441,6 +475,7 @@ class Generator:
             names = tree.listdir(path)
             values_path = f"{path}/values.yaml" if path else "values.yaml"
             values = tree.read(values_path).decode() if "values.yaml" in names else ""
+            parsed = parse_yaml_document(values.encode(), values_path, limits=self.config.limits)
             response.helm.CopyFrom(
                 repo_pb2.HelmAppSpec(
                     name=path.rsplit("/", 1)[-1],
@@ -448,10 +483,7 @@ class Generator:
                         n for n in names if n.startswith("values") and n.endswith((".yaml", ".yml"))
                     ],
                     values=values,
-                    parameters=[
-                        types_pb2.HelmParameter(name=k, value=v)
-                        for k, v in _flatten(yaml.safe_load(values) or {})
-                    ],
+                    parameters=[types_pb2.HelmParameter(name=k, value=v) for k, v in _flatten(parsed or {})],
                 )
             )
         elif source_type is SourceType.KUSTOMIZE:
@@ -499,19 +531,37 @@ def _flatten(values: Any, prefix: str = "") -> list[tuple[str, str]]:
     ]
 
 
+def _serialize(result: RenderResult, limits: Limits) -> list[str]:
+    """The rendered objects as JSON, each measured first (a renderer's aliases or nesting are
+    refused before they are expanded) and all together within the output limit."""
+    manifests: list[str] = []
+    total = 0
+    for index, obj in enumerate(result.manifests):
+        kind = obj.get("kind", "object") if isinstance(obj, dict) else "object"
+        check_document(obj, f"rendered {kind} #{index + 1}", limits)
+        text = json.dumps(obj, separators=(",", ":"))
+        total += len(text)
+        if total > limits.max_manifest_output_size:
+            raise output_exceeded(f"the rendered manifests ({total} bytes after {index + 1} objects)", limits)
+        manifests.append(text)
+    return manifests
+
+
 def _discover_apps(tree: CommitTree) -> dict[str, str]:
+    """Helm and Kustomize apps of a commit; every directory entry is charged to the budget."""
     apps: dict[str, str] = {}
-    pending = [""]
+    pending: list[tuple[str, pygit2.Object]] = [("", tree.commit.tree)]
     while pending:
-        directory = pending.pop()
-        names = tree.listdir(directory)
+        directory, node = pending.pop()
+        assert isinstance(node, pygit2.Tree)
+        children = tree.children(directory, node)
+        names = {child.rsplit("/", 1)[-1] for child, _ in children}
         if "Chart.yaml" in names:
             apps[directory or "."] = str(SourceType.HELM)
             continue  # a chart's templates are not apps of their own
-        if set(names) & set(KUSTOMIZATION_FILES):
+        if names & set(KUSTOMIZATION_FILES):
             apps[directory or "."] = str(SourceType.KUSTOMIZE)
-        for name in names:
-            child = f"{directory}/{name}" if directory else name
-            if not name.startswith(".") and tree.is_dir(child):
-                pending.append(child)
+        for child, obj in children:
+            if not child.rsplit("/", 1)[-1].startswith(".") and isinstance(obj, pygit2.Tree):
+                pending.append((child, obj))
     return apps

@@ -6,7 +6,9 @@ import asyncio
 import logging
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -19,11 +21,58 @@ from ferry.serving import GrpcServer, ServiceRegistration, serve_until_signalled
 from ferry.v1 import repo_pb2, repo_pb2_grpc
 from reposerver.generator import Generator, GeneratorConfig
 from reposerver.helmrepo import DEFAULT_MAX_CHART_BYTES, DEFAULT_MAX_INDEX_BYTES
+from reposerver.limits import DEFAULT_LIMITS, Limits
 from reposerver.render import Tools
 from reposerver.service import RepoService
 
 PROG = "ferry-reposerver"
 log = logging.getLogger(__name__)
+
+# --- limits: what one request or commit may cost (docs/security/limits.md) ------------------------
+_LIMIT_FLAGS: list[tuple[str, click.ParamType[Any], str]] = [
+    ("max-repo-files", click.IntRange(1), "Files and directories one request may walk or materialize."),
+    ("max-repo-size", click.IntRange(1), "Bytes of file content one request may read or materialize."),
+    ("max-file-size", click.IntRange(1), "Bytes of any single file a request reads or materializes."),
+    ("max-combined-manifests-size", click.IntRange(1), "Bytes of manifest files one directory app may have."),
+    (
+        "max-manifest-output-size",
+        click.IntRange(1),
+        "Bytes of rendered manifests (JSON) one render may produce.",
+    ),
+    (
+        "max-yaml-alias-expansion",
+        click.IntRange(0),
+        "Nodes YAML aliases may add when expanded, per document.",
+    ),
+    ("max-manifest-depth", click.IntRange(1), "Nesting depth of any YAML/JSON document and rendered object."),
+    ("jsonnet-timeout", click.FloatRange(0.1), "Seconds the Jsonnet evaluation of one render may take."),
+    (
+        "jsonnet-max-memory",
+        click.IntRange(64 * 1024 * 1024),
+        "Bytes of memory (address space) Jsonnet may use.",
+    ),
+    (
+        "parallelism-limit-per-repo",
+        click.IntRange(0),
+        "Renders of one repository at once (0: half of --parallelism-limit, at least 1).",
+    ),
+]
+
+
+def limit_options(command: Callable[..., None]) -> Callable[..., None]:
+    """One flag per Limits field, its default that of Limits."""
+    for flag, kind, text in reversed(_LIMIT_FLAGS):
+        default = getattr(DEFAULT_LIMITS, flag.replace("-", "_"))
+        command = click.option(
+            f"--{flag}", type=kind, default=default, show_default=True, show_envvar=True, help=text
+        )(command)
+    return command
+
+
+def limits_from(options: dict[str, Any]) -> Limits:
+    return Limits(
+        **{flag.replace("-", "_"): options.pop(flag.replace("-", "_")) for flag, _, _ in _LIMIT_FLAGS}
+    )
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -53,13 +102,6 @@ log = logging.getLogger(__name__)
     default=60.0,
     show_envvar=True,
     help="Seconds a remote's references stay cached.",
-)
-@click.option(
-    "--max-combined-manifests-size",
-    type=click.IntRange(1),
-    default=10 * 1024 * 1024,
-    show_envvar=True,
-    help="Bytes of manifest files one directory app may have.",
 )
 @click.option(
     "--exec-timeout",
@@ -141,6 +183,7 @@ log = logging.getLogger(__name__)
 )
 @serving_tls_options
 @redis_options
+@limit_options
 def command(
     address: str,
     port: int,
@@ -149,7 +192,6 @@ def command(
     redis_url: str,
     parallelism_limit: int,
     revision_cache_expiration: float,
-    max_combined_manifests_size: int,
     exec_timeout: float,
     allow_local_repos: bool,
     helm_max_index_bytes: int,
@@ -167,9 +209,10 @@ def command(
     disable_tls: bool,
     redis_password_file: str,
     redis_ca_file: str,
-    **_logging: str,
+    **options: Any,
 ) -> None:
     """Serve ferry.v1.RepoService: render manifests from Git and Helm repositories."""
+    limits = limits_from(options)  # the rest are the logging options
     key = servicetoken.load_key(key_file=service_key_file or None)
     if not key and not disable_auth:
         raise click.UsageError(
@@ -196,7 +239,7 @@ def command(
         cache_dir=cache_dir,
         parallelism=parallelism_limit,
         ref_cache_seconds=revision_cache_expiration,
-        max_manifest_bytes=max_combined_manifests_size,
+        limits=limits,
         tools=tools,
         allow_local_repos=allow_local_repos,
         helm_max_index_bytes=helm_max_index_bytes,

@@ -14,6 +14,7 @@ from google.protobuf import json_format
 from ferry.convert import from_k8s, to_k8s
 from ferry.errors import InvalidArgument
 from ferry.v1 import types_pb2
+from reposerver.limits import DEFAULT_LIMITS, Limits, check_document, depth_exceeded
 from reposerver.tree import CommitTree, join
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's C loader when available
@@ -95,27 +96,41 @@ def apply_overrides(
         raise InvalidArgument(f"{', '.join(used)}: {err}") from None
 
 
-def parse_yaml_document(data: bytes, file: str) -> Any:
-    docs = list(parse_yaml(data, file))
+def parse_yaml_document(data: bytes, file: str, *, limits: Limits = DEFAULT_LIMITS) -> Any:
+    docs = list(parse_yaml(data, file, limits=limits))
     return docs[0] if docs else None
 
 
-def parse_yaml(data: bytes, file: str) -> Iterator[Any]:
-    """The documents of a YAML stream; a syntax error names the file and line."""
+def parse_yaml(data: bytes, file: str, *, limits: Limits = DEFAULT_LIMITS) -> Iterator[Any]:
+    """The documents of a YAML stream; a syntax error names the file and line. Each document is
+    measured before it is used (see limits.check_document): aliases are shared objects until
+    something serializes them, so a "billion laughs" is refused here, while it is still small."""
     try:
-        yield from yaml.load_all(data, Loader=_Loader)
+        for index, doc in enumerate(yaml.load_all(data, Loader=_Loader)):
+            check_document(doc, f"{file} (document {index + 1})" if index else file, limits)
+            yield doc
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{file}:{mark.line + 1}" if mark is not None else file
         problem = getattr(err, "problem", None) or str(err)
+        if "maximum nesting depth" in problem:  # libyaml's own guard (1000 levels) came first
+            raise depth_exceeded(where, limits) from None
         raise InvalidArgument(f"{where}: invalid YAML: {problem}") from None
+    except RecursionError:  # the pure-Python loader, without libyaml's guard
+        raise depth_exceeded(file, limits) from None
 
 
-def parse_json(data: bytes, file: str) -> Any:
+def parse_json(data: bytes | str, file: str, *, limits: Limits = DEFAULT_LIMITS) -> Any:
+    """A JSON document, measured like a YAML one. Python's decoder guards its own recursion, so
+    a document nested deeper than the interpreter allows ends as RecursionError, not a crash."""
     try:
-        return json.loads(data)
+        doc = json.loads(data)
     except json.JSONDecodeError as err:
         raise InvalidArgument(f"{file}:{err.lineno}: invalid JSON: {err.msg}") from None
+    except RecursionError:
+        raise depth_exceeded(file, limits) from None
+    check_document(doc, file, limits)
+    return doc
 
 
 def to_objects(doc: Any, file: str) -> list[dict[str, Any]]:
@@ -134,5 +149,5 @@ def to_objects(doc: Any, file: str) -> list[dict[str, Any]]:
     return [doc]
 
 
-def objects_from_yaml(data: bytes, file: str) -> list[dict[str, Any]]:
-    return [obj for doc in parse_yaml(data, file) for obj in to_objects(doc, file)]
+def objects_from_yaml(data: bytes, file: str, *, limits: Limits = DEFAULT_LIMITS) -> list[dict[str, Any]]:
+    return [obj for doc in parse_yaml(data, file, limits=limits) for obj in to_objects(doc, file)]

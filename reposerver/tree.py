@@ -13,6 +13,11 @@ into a private directory the caller removes. It writes blobs and real directorie
 symlink: an in-repository link is written as a copy of what it resolves to, so nothing on disk
 can point outside the work dir and no later write can go through a link. It must never write git's
 own files (``.git``, ``.gitconfig``, ...) nor hidden files no renderer asked for.
+
+Every walk, read and write is charged to the tree's ``Budget`` (one per request): a tree of
+shared subtrees or a huge blob ends in ResourceExhausted naming the limit. A blob's size comes
+from its object header, before its content is inflated; objects are taken lazily from their tree
+entries, so walking past a 2 GB blob never reads it.
 """
 
 from __future__ import annotations
@@ -28,10 +33,12 @@ from pathlib import Path
 import pygit2
 
 from ferry.errors import InvalidArgument, NotFound, ResourceExhausted
+from reposerver.limits import Budget
 
 _SYMLINK_MODE = 0o120000
 # Links followed while resolving one path (Linux's MAXSYMLINKS).
 MAX_SYMLINK_HOPS = 40
+_MAX_SYMLINK_TARGET = 4096  # PATH_MAX: a longer symlink target is no path
 # Entries one materialize may write (in-repository directory links are copied, so a commit of
 # links to links could otherwise fan out exponentially).
 MAX_MATERIALIZED_ENTRIES = 200_000
@@ -132,10 +139,11 @@ def _valid_name(name: str) -> bool:
 class CommitTree:
     """The files of one commit."""
 
-    def __init__(self, repo: pygit2.Repository, commit: pygit2.Commit) -> None:
+    def __init__(self, repo: pygit2.Repository, commit: pygit2.Commit, budget: Budget | None = None) -> None:
         self.repo = repo
         self.commit = commit
         self.sha = str(commit.id)
+        self.budget = budget if budget is not None else Budget()
         self._trees: dict[tuple[str, ...], pygit2.Tree] = {(): commit.tree}
 
     def _tree(self, segments: tuple[str, ...]) -> pygit2.Tree:
@@ -170,9 +178,23 @@ class CommitTree:
         parent = self._tree(tuple(head.split("/")) if head else ())
         if kind is Kind.TREE:
             return real, self._tree(tuple(real.split("/")))
-        return real, self.repo[parent[name].id]
+        return real, parent[name]  # lazy: a blob's content is read only when asked for
+
+    def blob_size(self, oid: pygit2.Oid) -> int:
+        """A blob's size from its object header, without inflating its content."""
+        _, size = self.repo.odb.read_header(oid)
+        return int(size)
+
+    def _blob_data(self, path: str, oid: pygit2.Oid) -> bytes:
+        """A blob's content, charged to the budget before it is read."""
+        self.budget.blob(path, self.blob_size(oid))
+        blob = self.repo[oid]
+        assert isinstance(blob, pygit2.Blob)
+        return bytes(blob.data)
 
     def _blob_text(self, oid: pygit2.Oid) -> str:
+        if self.blob_size(oid) > _MAX_SYMLINK_TARGET:
+            raise InvalidArgument(f"a symlink target longer than {_MAX_SYMLINK_TARGET} bytes ({oid})")
         blob = self.repo[oid]
         assert isinstance(blob, pygit2.Blob)
         return blob.data.decode(errors="replace")
@@ -192,7 +214,14 @@ class CommitTree:
         found = self._entry(path)
         if found is None or not isinstance(found[1], pygit2.Blob):
             raise NotFound(f"{path!r} does not exist in commit {self.sha[:12]}")
-        return bytes(found[1].data)
+        return self._blob_data(found[0], found[1].id)
+
+    def size(self, path: str) -> int:
+        """A file's size in bytes, from its object header (its content is not read)."""
+        found = self._entry(path)
+        if found is None or not isinstance(found[1], pygit2.Blob):
+            raise NotFound(f"{path!r} does not exist in commit {self.sha[:12]}")
+        return self.blob_size(found[1].id)
 
     def listdir(self, path: str) -> list[str]:
         found = self._entry(path)
@@ -200,19 +229,42 @@ class CommitTree:
             raise NotFound(f"directory {path!r} does not exist in commit {self.sha[:12]}")
         return sorted(str(entry.name) for entry in found[1])
 
-    def walk_files(self, path: str, *, recurse: bool) -> Iterator[str]:
-        """Repository paths of the files under ``path`` (symlinked files included, checked)."""
-        base = clean_path(path)
-        for name in self.listdir(base):
-            child = f"{base}/{name}" if base else name
-            found = self._entry(child)
-            if found is None:
-                continue
-            if isinstance(found[1], pygit2.Tree):
-                if recurse:
-                    yield from self.walk_files(child, recurse=True)
+    def children(self, path: str, directory: pygit2.Tree) -> list[tuple[str, pygit2.Object]]:
+        """(path, object) of the entries of ``directory`` (the tree at ``path``) in name order,
+        symlinks resolved inside the repository (dangling ones left out), charged to the budget.
+        The walks below take each directory's objects from its parent, so an entry costs one
+        step whatever its depth."""
+        self.budget.entry(len(directory))
+        found: list[tuple[str, pygit2.Object]] = []
+        for entry in sorted(directory, key=lambda e: str(e.name)):
+            name = str(entry.name)
+            child = f"{path}/{name}" if path else name
+            if entry.filemode == _SYMLINK_MODE:
+                resolved = self._entry(child)
+                if resolved is not None:
+                    found.append((child, resolved[1]))
             else:
-                yield child
+                found.append((child, entry))
+        return found
+
+    def walk_files(self, path: str, *, recurse: bool) -> Iterator[str]:
+        """Repository paths of the files under ``path`` (symlinked files included, checked),
+        depth first in name order; iterative, so a deep tree cannot exhaust the stack."""
+        base = clean_path(path)
+        found = self._entry(base)
+        if found is None or not isinstance(found[1], pygit2.Tree):
+            raise NotFound(f"directory {path!r} does not exist in commit {self.sha[:12]}")
+        stack = [iter(self.children(base, found[1]))]
+        while stack:
+            for child, obj in stack[-1]:
+                if isinstance(obj, pygit2.Tree):
+                    if recurse:
+                        stack.append(iter(self.children(child, obj)))
+                        break
+                else:
+                    yield child
+            else:
+                stack.pop()
 
     def materialize(self, dest: Path, paths: list[str] | None = None) -> set[str]:
         """Writes the commit's files (or only ``paths``, files or directories) under ``dest``;
@@ -245,10 +297,11 @@ class CommitTree:
 
     def _write(self, obj: pygit2.Object, path: str, real: str, walk: _Walk, copying: tuple[str, ...]) -> None:
         walk.count()
+        self.budget.entry()
         target = walk.dest / path if path else walk.dest
         if isinstance(obj, pygit2.Blob):
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(obj.data)
+            target.write_bytes(self._blob_data(real, obj.id))
             return
         if not isinstance(obj, pygit2.Tree):
             return
@@ -265,7 +318,7 @@ class CommitTree:
             if entry.type_str == "commit":
                 continue  # a submodule: its files are not in this repository
             if entry.filemode != _SYMLINK_MODE:
-                self._write(self.repo[entry.id], child, real_child, walk, inside)
+                self._write(entry, child, real_child, walk, inside)
                 continue
             resolved = self._entry(real_child)  # raises when it leaves the repository
             if resolved is None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ferry.v1 import types_pb2
+from reposerver.limits import DEFAULT_LIMITS, Limits
 from reposerver.source import SourceType
 from reposerver.tree import CommitTree, minimal_roots
 
@@ -32,7 +33,7 @@ class RenderContext:
     api_versions: tuple[str, ...] = ()
     helm_repos: tuple[types_pb2.Repository, ...] = ()
     tools: Tools = field(default_factory=Tools)
-    max_manifest_bytes: int = 10 * 1024 * 1024
+    limits: Limits = DEFAULT_LIMITS
 
 
 @dataclass

@@ -170,5 +170,7 @@ async def _render(
             await _dependency_build(ctx, chart_dir, chart_yaml, box)
     args = template_args(ctx, chart, workdir, app_dir)
     done = await subproc.run([ctx.tools.helm, *args], timeout=ctx.tools.timeout, box=box)
-    manifests = objects_from_yaml(done.stdout, f"helm template {ctx.source.chart or ctx.path or '/'}")
+    manifests = objects_from_yaml(
+        done.stdout, f"helm template {ctx.source.chart or ctx.path or '/'}", limits=ctx.limits
+    )
     return RenderResult(SourceType.HELM, manifests, inputs)

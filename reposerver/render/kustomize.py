@@ -186,7 +186,7 @@ async def render_kustomize(ctx: RenderContext) -> RenderResult:
                 [ctx.tools.kustomize, "build", str(app_dir)], timeout=ctx.tools.timeout, cwd=workdir, box=box
             )
         rendered = done.stdout.replace(str(workdir).encode(), b"")
-        manifests = objects_from_yaml(rendered, f"kustomize build {ctx.path or '/'}")
+        manifests = objects_from_yaml(rendered, f"kustomize build {ctx.path or '/'}", limits=ctx.limits)
         return RenderResult(SourceType.KUSTOMIZE, manifests, inputs)
     except subproc.ToolError as err:
         stderr = err.stderr.replace(str(workdir) + "/", "").replace(str(workdir), "")
