@@ -68,6 +68,7 @@ test: install tools ## Every tier: unit (Python and UI), integration, e2e (what 
 	cd ui && $(NPM) test
 	$(PYTEST) tests/unit
 	$(PYTEST) tests/integration
+	$(PYTEST) tests/security
 	$(PYTEST) tests/e2e
 
 .PHONY: test-unit
@@ -82,6 +83,10 @@ test-ui-unit: ui/node_modules/.installed ## The UI's logic with vitest (tree, fi
 .PHONY: test-integration
 test-integration: install tools ## Against a real control plane, Git servers, helm/kustomize, redis
 	$(PYTEST) tests/integration
+
+.PHONY: test-security
+test-security: install tools ## Adversarial repositories, URLs and requests against the repo server process
+	$(PYTEST) tests/security
 
 .PHONY: test-e2e
 test-e2e: install tools ## Every component as a process; workloads and faults
