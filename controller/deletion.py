@@ -171,7 +171,7 @@ class Deletion:
         namespaced = await kinds_namespaced(destination.client, list(manifests))
         namespace = str((spec.get("destination") or {}).get("namespace") or "")
         existing = {ResourceKey.of(o): o for o in live if hook in hook_types(o)}
-        created = 0
+        created = unobserved = 0
         for manifest in manifests:
             if hook not in hook_types(manifest):
                 continue
@@ -186,7 +186,10 @@ class Deletion:
             try:
                 await destination.client.create(desired, field_manager=self.c.operations.runner.field_manager)
             except Conflict:
-                continue  # created meanwhile: judged next time
+                # exists, but the cache has not seen it yet (e.g. created by the last call): it
+                # has not reported, so it is still running, never done
+                unobserved += 1
+                continue
             created += 1
         if created:
             log.info(
@@ -195,7 +198,7 @@ class Deletion:
             self.c.queue.add_after(name, POLL_SECONDS, Refresh.RECENT, slot="deletion")
             return
         checker = self.c._health_checker()
-        failed, running = [], 0
+        failed, running = [], unobserved
         for obj in existing.values():
             health = checker.check(obj)
             status = health.status if health is not None else HealthStatus.HEALTHY
