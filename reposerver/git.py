@@ -318,7 +318,7 @@ def parse_ls_remote(text: str) -> _Refs:
 
 @dataclass
 class Mirrors:
-    """Bare mirrors under ``root``, one per normalised URL."""
+    """Bare mirrors under ``root``, one per repository and credential identity (``mirror_key``)."""
 
     root: Path
     ref_cache_seconds: float = 60.0

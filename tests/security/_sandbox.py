@@ -5,7 +5,6 @@ dir, and where a mirror lives), and a way to tell what a render returned, error 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -18,7 +17,7 @@ import pytest
 
 from ferry.devenv.gitrepo import GitRepo
 from ferry.devenv.process import new_workdir
-from ferry.repourl import normalize
+from reposerver.git import Mirrors
 from tests.conftest import SERVICE_KEY, RunningServer, start_ferry_process
 from tests.integration.reposerver.conftest import RepoClient
 
@@ -48,7 +47,8 @@ class Isolated:
         return self.base / "probe"
 
     def mirror(self, url: str) -> Path:
-        return self.cache / "git" / hashlib.sha256(normalize(url).encode()).hexdigest()[:24]
+        """The repo server's mirror of ``url`` fetched without credentials (its own naming)."""
+        return Mirrors(self.cache / "git").path_for(url)
 
     def outside_files(self) -> dict[str, bytes]:
         """Every file under ``base`` but the server's own temp and cache dirs (and its log)."""
@@ -84,6 +84,9 @@ def isolated() -> Iterator[Isolated]:
             str(_tool("kustomize")),
             "--revision-cache-expiration",
             "0",
+            # the attack repos are file:// URLs; the sandbox must hold on a development repo
+            # server that allows them (the URL rule itself is tests/security/test_urls.py's)
+            "--allow-local-repos",
         ],
         env={"FERRY_SERVICE_KEY": SERVICE_KEY, "TMPDIR": str(base / "tmp")},
     )

@@ -149,6 +149,9 @@ def limited() -> Iterator[RepoClient]:
             str(_tool("kustomize")),
             "--revision-cache-expiration",
             "0",
+            # the attack repos are file:// URLs; the sandbox must hold on a development repo
+            # server that allows them (the URL rule itself is tests/security/test_urls.py's)
+            "--allow-local-repos",
             "--tool-max-output",
             str(1024**2),
             "--tool-cpu-limit",
