@@ -14,7 +14,6 @@ from pathlib import Path
 import grpc
 import pytest
 
-from ferry import subproc
 from ferry.devenv.gitrepo import GitRepo
 from ferry.devenv.servers import GitDaemon, HttpServer
 from ferry.v1 import repo_pb2, types_pb2
@@ -96,12 +95,6 @@ def test_a_file_url_is_refused_without_the_development_flag(
         assert "victim-content" not in message
 
 
-@pytest.mark.xfail(
-    not hasattr(subproc, "GIT_PROTOCOLS"),
-    strict=True,
-    reason="kustomize's own git still has the file transport until the tool sandbox (issue-19-sandbox: "
-    "GIT_ALLOW_PROTOCOL without 'file' for tools) is merged",
-)
 def test_kustomize_file_remote_resources_read_no_mirror(
     strict: RepoClient,
     strict_server: tuple[RunningServer, Path],
