@@ -35,7 +35,7 @@ from ferry.devenv.process import ManagedProcess, free_port, new_workdir, port_op
 from ferry.kube.client import KubeClient, Obj
 from ferry.kube.config import ClusterConfig
 from ferry.kube.errors import Conflict
-from ferry.projects import DEFAULT_PROJECT
+from ferry.projects import ensure_default_project
 
 KEY = "bench-service-key-0123456789abcdef"
 CONTROL_NS = "ferry"
@@ -373,9 +373,7 @@ async def install_crds(client: KubeClient) -> None:
         await asyncio.sleep(0.1)
     await client.discover(force=True)
     await ensure_namespace(client, CONTROL_NS)
-    project = {**DEFAULT_PROJECT, "metadata": {"name": "default", "namespace": CONTROL_NS}}
-    with contextlib.suppress(Conflict):
-        await client.create(project)
+    await ensure_default_project(client, CONTROL_NS)
 
 
 # One app's manifest in the controller and sync benches: ConfigMap app-<i>, small and distinct.

@@ -54,7 +54,7 @@ from ferry.kube.errors import Conflict, KubeError, NotFoundError, Unprocessable
 from ferry.kube.informer import Informer
 from ferry.kube.lease import Leases
 from ferry.mesh import RepoServerTarget
-from ferry.projects import DEFAULT_PROJECT, ObjectRefusal, object_refusal, violations
+from ferry.projects import ObjectRefusal, ensure_default_project, object_refusal, violations
 from ferry.repocreds import RepoCredentials
 from ferry.settings import (
     APP_API_VERSION,
@@ -326,9 +326,7 @@ class AppController:
                 break
             await asyncio.sleep(0.1)
         await self.kube.discover(force=True)
-        project = {**DEFAULT_PROJECT, "metadata": {"name": "default", "namespace": self.config.namespace}}
-        with contextlib.suppress(Conflict):  # the default project exists: never overwrite an admin's edits
-            await self.kube.create(project)
+        await ensure_default_project(self.kube, self.config.namespace)
 
     def settings(self) -> Settings:
         return Settings.from_configmap(self.settings_cm.get(self.config.namespace, SETTINGS_CONFIGMAP))

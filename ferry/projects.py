@@ -3,12 +3,17 @@ A violation is reported as a condition and stops a sync; it never reaches the cl
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ferry.engine.tracking import ResourceKey
+from ferry.kube.errors import Conflict
 from ferry.repourl import DEFAULT_PORTS, BadRepoURL, RepoURL, parse, try_parse
+
+if TYPE_CHECKING:
+    from ferry.kube.client import KubeClient
 
 
 def _glob(pattern: str, value: str) -> bool:
@@ -196,6 +201,15 @@ DEFAULT_PROJECT = {
         "clusterResourceWhitelist": [{"group": "*", "kind": "*"}],
     },
 }
+
+
+async def ensure_default_project(kube: KubeClient, namespace: str) -> None:
+    """Create the `default` AppProject in ``namespace`` unless it exists (the controller and the
+    server both do at startup, as Argo CD's do); an existing one, an admin's edits included, is
+    never overwritten."""
+    project = {**DEFAULT_PROJECT, "metadata": {"name": "default", "namespace": namespace}}
+    with contextlib.suppress(Conflict):
+        await kube.create(project)
 
 
 # Characters a destinationServiceAccounts defaultServiceAccount may not hold (Argo CD's set).

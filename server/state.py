@@ -26,10 +26,9 @@ from ferry.cache import Cache
 from ferry.errors import InvalidArgument
 from ferry.kube.client import KubeClient, Obj
 from ferry.kube.config import ClusterConfig
-from ferry.kube.errors import Conflict
 from ferry.kube.informer import Informer
 from ferry.mesh import RepoServerTarget
-from ferry.projects import DEFAULT_PROJECT
+from ferry.projects import ensure_default_project
 from ferry.rbac import Enforcer, Policy, PolicyError, compile_csv, project_policy
 from ferry.repocreds import RepoCredentials
 from ferry.settings import (
@@ -172,11 +171,8 @@ class ServerState:
         """Create the `default` AppProject when it is missing, as Argo CD's server does at startup:
         a server started before (or without) the controller would otherwise refuse every app of
         project `default`, since a missing project permits nothing."""
-        if self.project("default") is not None:
-            return
-        project = {**DEFAULT_PROJECT, "metadata": {"name": "default", "namespace": self.namespace}}
-        with contextlib.suppress(Conflict):  # the controller created it first: never overwrite it
-            await self.kube.create(project)
+        if self.project("default") is None:  # the informer knows: no request when it exists
+            await ensure_default_project(self.kube, self.namespace)
 
     def _informers(self) -> list[Informer]:
         return [
