@@ -47,8 +47,6 @@ from ferry.v1 import repo_pb2, types_pb2
 from reposerver import metrics
 from reposerver.git import Credentials, Mirrors, mirror_key, normalize_url
 from reposerver.helmrepo import (
-    DEFAULT_MAX_CHART_BYTES,
-    DEFAULT_MAX_INDEX_BYTES,
     HelmRepos,
     credential_identity,
     helm_repo_url,
@@ -94,8 +92,6 @@ class GeneratorConfig:
     limits: Limits = DEFAULT_LIMITS
     tools: Tools = field(default_factory=Tools)
     allow_local_repos: bool = False
-    helm_max_index_bytes: int = DEFAULT_MAX_INDEX_BYTES
-    helm_max_chart_bytes: int = DEFAULT_MAX_CHART_BYTES
 
 
 def _params_hash(req: repo_pb2.ManifestRequest) -> str:
@@ -138,8 +134,8 @@ class Generator:
         self.helm_repos = HelmRepos(
             config.cache_dir / "helm",
             index_cache_seconds=config.ref_cache_seconds,
-            max_index_bytes=config.helm_max_index_bytes,
-            max_chart_bytes=config.helm_max_chart_bytes,
+            max_index_bytes=config.limits.helm_max_index_bytes,
+            max_chart_bytes=config.limits.helm_max_chart_bytes,
         )
         self._slots = asyncio.Semaphore(max(1, config.parallelism))
         self._repo_slots = PerKeySlots(config.limits.per_repo_slots(max(1, config.parallelism)))

@@ -43,12 +43,11 @@ from ferry.redact import strip_userinfo
 from ferry.repourl import BadRepoURL, parse, same_origin
 from ferry.v1 import types_pb2
 from reposerver import metrics
+from reposerver.limits import DEFAULT_LIMITS
 from reposerver.revision import best_tag, parse_constraint
 
 HTTP_TIMEOUT = 60.0
 MAX_REDIRECTS = 5
-DEFAULT_MAX_INDEX_BYTES = 64 * 1024 * 1024
-DEFAULT_MAX_CHART_BYTES = 100 * 1024 * 1024
 _CHUNK = 1024 * 1024
 
 
@@ -177,8 +176,8 @@ def _request(url: str, repo: types_pb2.Repository, *, base: str, limit: int, wha
 class HelmRepos:
     root: Path
     index_cache_seconds: float = 60.0
-    max_index_bytes: int = DEFAULT_MAX_INDEX_BYTES
-    max_chart_bytes: int = DEFAULT_MAX_CHART_BYTES
+    max_index_bytes: int = DEFAULT_LIMITS.helm_max_index_bytes
+    max_chart_bytes: int = DEFAULT_LIMITS.helm_max_chart_bytes
     _indexes: dict[tuple[str, str], tuple[float, dict[str, Any]]] = field(default_factory=dict)
 
     @staticmethod

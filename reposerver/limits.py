@@ -45,6 +45,9 @@ class Limits:
     jsonnet_max_memory: int = 1024 * MiB
     # Renders of one repository at once (0: half of the parallelism limit, at least 1).
     parallelism_limit_per_repo: int = 0
+    # Bytes of a Helm repository's index.yaml and of one chart archive.
+    helm_max_index_bytes: int = 64 * MiB
+    helm_max_chart_bytes: int = 100 * MiB
 
     def per_repo_slots(self, parallelism: int) -> int:
         if self.parallelism_limit_per_repo > 0:

@@ -20,7 +20,6 @@ from ferry.mesh import redis_config, redis_options, serving_tls, serving_tls_opt
 from ferry.serving import GrpcServer, ServiceRegistration, serve_until_signalled, start_metrics_server
 from ferry.v1 import repo_pb2, repo_pb2_grpc
 from reposerver.generator import Generator, GeneratorConfig
-from reposerver.helmrepo import DEFAULT_MAX_CHART_BYTES, DEFAULT_MAX_INDEX_BYTES
 from reposerver.limits import DEFAULT_LIMITS, Limits
 from reposerver.render import Tools
 from reposerver.service import RepoService
@@ -49,13 +48,15 @@ _LIMIT_FLAGS: list[tuple[str, click.ParamType[Any], str]] = [
     (
         "jsonnet-max-memory",
         click.IntRange(64 * 1024 * 1024),
-        "Bytes of memory (address space) Jsonnet may use.",
+        "Bytes of memory (data segment, RLIMIT_DATA) the Jsonnet worker may use.",
     ),
     (
         "parallelism-limit-per-repo",
         click.IntRange(0),
         "Renders of one repository at once (0: half of --parallelism-limit, at least 1).",
     ),
+    ("helm-max-index-bytes", click.IntRange(1), "Bytes a Helm repository's index.yaml may have."),
+    ("helm-max-chart-bytes", click.IntRange(1), "Bytes a Helm chart archive may have."),
 ]
 
 
@@ -116,20 +117,6 @@ def limits_from(options: dict[str, Any]) -> Limits:
     show_envvar=True,
     help="Allow file:// repository URLs (development and tests only: they read the repo server's "
     "disk, other tenants' mirrors included). Local paths are refused even with it.",
-)
-@click.option(
-    "--helm-max-index-bytes",
-    type=click.IntRange(1),
-    default=DEFAULT_MAX_INDEX_BYTES,
-    show_envvar=True,
-    help="Bytes a Helm repository's index.yaml may have.",
-)
-@click.option(
-    "--helm-max-chart-bytes",
-    type=click.IntRange(1),
-    default=DEFAULT_MAX_CHART_BYTES,
-    show_envvar=True,
-    help="Bytes a Helm chart archive may have.",
 )
 # --- tool sandbox limits (docs/security/reposerver.md) ---
 @click.option(
@@ -194,8 +181,6 @@ def command(
     revision_cache_expiration: float,
     exec_timeout: float,
     allow_local_repos: bool,
-    helm_max_index_bytes: int,
-    helm_max_chart_bytes: int,
     tool_cpu_limit: int,
     tool_memory_limit: int,
     tool_max_file_size: int,
@@ -242,8 +227,6 @@ def command(
         limits=limits,
         tools=tools,
         allow_local_repos=allow_local_repos,
-        helm_max_index_bytes=helm_max_index_bytes,
-        helm_max_chart_bytes=helm_max_chart_bytes,
     )
     if allow_local_repos:
         log.warning("--allow-local-repos: file:// repository URLs are allowed (development only)")
