@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,17 +211,19 @@ def start_ferry_process(
     env: dict[str, str] | None = None,
     grpc_port: bool = True,
     mesh: Mesh | None = None,
+    wrapper: Sequence[str] = (),
 ) -> RunningServer:
     """Starts a ferry executable on free ports; returns once it listens (gRPC, else metrics).
     With ``mesh`` the repo server serves TLS and its clients check it (and Redis's password comes
-    from the mesh); without, the repo server and its clients are told to use plaintext."""
+    from the mesh); without, the repo server and its clients are told to use plaintext.
+    ``wrapper``: a command the executable runs under (``prlimit --data=…``)."""
     port, metrics_port = free_port(), free_port()
     workdir = new_workdir(name)
     exe = str(Path(sys.executable).parent / name)
     ports = ["--port", str(port)] if grpc_port else []
     proc = ManagedProcess(
         name,
-        [exe, *ports, "--metrics-port", str(metrics_port), *args],
+        [*wrapper, exe, *ports, "--metrics-port", str(metrics_port), *args],
         log_path=workdir / f"{name}.log",
         env={**os.environ, **(mesh.env() if mesh else PLAINTEXT_ENV), **(env or {})},
     ).start()
@@ -256,11 +258,12 @@ def start_controller(
     )
 
 
-@pytest.fixture(scope="session")
-def reposerver_process() -> Iterator[RunningServer]:
-    """ferry-reposerver as its own process, with the real helm and kustomize."""
-    cache = new_workdir("reposerver-cache")
-    server = start_ferry_process(
+def start_reposerver(
+    cache: Path, *flags: str, env: dict[str, str] | None = None, wrapper: Sequence[str] = ()
+) -> RunningServer:
+    """ferry-reposerver as its own process with the real helm and kustomize, its cache in
+    ``cache``, the test service key, and ``flags``."""
+    return start_ferry_process(
         "ferry-reposerver",
         [
             "--cache-dir",
@@ -269,15 +272,26 @@ def reposerver_process() -> Iterator[RunningServer]:
             str(tool("helm")),
             "--kustomize-path",
             str(tool("kustomize")),
-            "--revision-cache-expiration",
-            "0",
-            "--loglevel",
-            "debug",
-            # the integration tier's repositories are file:// URLs; tests/security runs a repo
-            # server without this flag (the default) for the URL findings
-            "--allow-local-repos",
+            *flags,
         ],
-        env={"FERRY_SERVICE_KEY": SERVICE_KEY},
+        env={"FERRY_SERVICE_KEY": SERVICE_KEY, **(env or {})},
+        wrapper=wrapper,
+    )
+
+
+@pytest.fixture(scope="session")
+def reposerver_process() -> Iterator[RunningServer]:
+    """ferry-reposerver as its own process, with the real helm and kustomize."""
+    cache = new_workdir("reposerver-cache")
+    server = start_reposerver(
+        cache,
+        "--revision-cache-expiration",
+        "0",
+        "--loglevel",
+        "debug",
+        # the integration tier's repositories are file:// URLs; tests/security runs a repo
+        # server without this flag (the default) for the URL findings
+        "--allow-local-repos",
     )
     yield server
     server.stop()

@@ -18,11 +18,14 @@ import pytest
 from ferry.devenv.gitrepo import GitRepo
 from ferry.devenv.process import new_workdir
 from reposerver.git import Mirrors
-from tests.conftest import SERVICE_KEY, RunningServer, start_ferry_process
+from tests.conftest import RunningServer, start_reposerver
 from tests.integration.reposerver.conftest import RepoClient
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"
 SECRET = "FERRY-PROBE-SECRET-4f1c"
+# The attack repos are file:// URLs: the sandbox must hold on a development repo server that
+# allows them (the URL rule itself is tests/security/test_urls.py's).
+SANDBOX_FLAGS = ("--revision-cache-expiration", "0", "--allow-local-repos")
 
 
 @dataclass
@@ -73,34 +76,12 @@ def isolated() -> Iterator[Isolated]:
     (base / "probe" / "secret.txt").write_text(SECRET + "\n")
     (base / "probe" / "values.yaml").write_text(f"stolen: {SECRET}\n")
     (base / "probe" / "cm.yaml").write_text(CM.format(name="stolen") + f"data:\n  k: {SECRET}\n")
-    server = start_ferry_process(
-        "ferry-reposerver",
-        [
-            "--cache-dir",
-            str(base / "cache"),
-            "--helm-path",
-            str(_tool("helm")),
-            "--kustomize-path",
-            str(_tool("kustomize")),
-            "--revision-cache-expiration",
-            "0",
-            # the attack repos are file:// URLs; the sandbox must hold on a development repo
-            # server that allows them (the URL rule itself is tests/security/test_urls.py's)
-            "--allow-local-repos",
-        ],
-        env={"FERRY_SERVICE_KEY": SERVICE_KEY, "TMPDIR": str(base / "tmp")},
-    )
+    server = start_reposerver(base / "cache", *SANDBOX_FLAGS, env={"TMPDIR": str(base / "tmp")})
     client = RepoClient(server)
     yield Isolated(client, server, base)
     client.close()
     server.stop()
     shutil.rmtree(base, ignore_errors=True)
-
-
-def _tool(name: str) -> Path:
-    from ferry.devenv.tools import tool  # noqa: PLC0415
-
-    return tool(name)
 
 
 def url_of(repo: GitRepo) -> str:

@@ -15,9 +15,7 @@ import base64
 import hashlib
 import http.server
 import io
-import os
 import shutil
-import sys
 import tarfile
 import threading
 from collections.abc import Callable, Iterator
@@ -27,11 +25,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ferry.devenv.mesh import PLAINTEXT_ENV
-from ferry.devenv.process import ManagedProcess, free_port, new_workdir, port_open
-from ferry.devenv.tools import tool
+from ferry.devenv.process import new_workdir
 from ferry.v1 import types_pb2
-from tests.conftest import SERVICE_KEY, RunningServer
+from tests.conftest import RunningServer, start_reposerver
 from tests.integration.reposerver.conftest import RepoClient
 
 HELM_LIMIT = 1_000_000  # --helm-max-index-bytes and --helm-max-chart-bytes of strict_reposerver
@@ -40,37 +36,18 @@ DATA_LIMIT = 3 * 1024**3  # RLIMIT_DATA of strict_reposerver's process
 
 def start_strict_reposerver() -> tuple[RunningServer, Path]:
     cache = new_workdir("reposerver-strict-cache")
-    port, metrics_port = free_port(), free_port()
-    workdir = new_workdir("ferry-reposerver-strict")
-    exe = str(Path(sys.executable).parent / "ferry-reposerver")
-    argv = [
-        shutil.which("prlimit") or "prlimit",
-        f"--data={DATA_LIMIT}",
-        exe,
-        "--port",
-        str(port),
-        "--metrics-port",
-        str(metrics_port),
-        "--cache-dir",
-        str(cache),
-        "--helm-path",
-        str(tool("helm")),
-        "--kustomize-path",
-        str(tool("kustomize")),
+    server = start_reposerver(
+        cache,
         "--helm-max-index-bytes",
         str(HELM_LIMIT),
         "--helm-max-chart-bytes",
         str(HELM_LIMIT),
         "--loglevel",
         "debug",
-    ]
-    env = {**os.environ, **PLAINTEXT_ENV, "FERRY_SERVICE_KEY": SERVICE_KEY}
-    env.pop("FERRY_REPOSERVER_ALLOW_LOCAL_REPOS", None)
-    proc = ManagedProcess(
-        "ferry-reposerver", argv, log_path=workdir / "ferry-reposerver.log", env=env
-    ).start()
-    proc.wait_until(lambda: port_open(port), timeout=60, what=f"port {port}")
-    return RunningServer(proc, f"127.0.0.1:{port}", f"http://127.0.0.1:{metrics_port}/metrics"), cache
+        env={"FERRY_REPOSERVER_ALLOW_LOCAL_REPOS": "false"},  # whatever the environment says
+        wrapper=(shutil.which("prlimit") or "prlimit", f"--data={DATA_LIMIT}"),
+    )
+    return server, cache
 
 
 @pytest.fixture(scope="module")

@@ -21,9 +21,8 @@ import pytest
 from ferry.devenv.gitrepo import GitRepo
 from ferry.devenv.process import new_workdir
 from ferry.devenv.servers import GitDaemon
-from ferry.devenv.tools import tool
 from ferry.v1 import repo_pb2, types_pb2
-from tests.conftest import SERVICE_KEY, RunningServer, start_ferry_process
+from tests.conftest import RunningServer, start_reposerver
 from tests.integration.reposerver.conftest import RepoClient
 from tests.security._limits import (
     CM,
@@ -58,12 +57,7 @@ LIMIT_FLAGS = [
 def limited() -> Iterator[RunningServer]:
     """A repo server with small limits (the other flags as the integration tier runs it)."""
     cache = new_workdir("reposerver-limits")
-    tools = ["--helm-path", str(tool("helm")), "--kustomize-path", str(tool("kustomize"))]
-    server = start_ferry_process(
-        "ferry-reposerver",
-        [*tools, "--cache-dir", str(cache), "--revision-cache-expiration", "0", *LIMIT_FLAGS],
-        env={"FERRY_SERVICE_KEY": SERVICE_KEY},
-    )
+    server = start_reposerver(cache, "--revision-cache-expiration", "0", *LIMIT_FLAGS)
     yield server
     server.stop()
 

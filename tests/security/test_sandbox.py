@@ -16,9 +16,9 @@ import pytest
 from ferry.devenv.gitrepo import GitRepo
 from ferry.devenv.process import new_workdir
 from ferry.v1 import types_pb2
-from tests.conftest import SERVICE_KEY, start_ferry_process
+from tests.conftest import start_reposerver
 from tests.integration.reposerver.conftest import RepoClient
-from tests.security._sandbox import CM, Isolated, _tool, isolated, outcome, url_of
+from tests.security._sandbox import CM, SANDBOX_FLAGS, Isolated, isolated, outcome, url_of
 
 __all__ = ["isolated"]
 
@@ -138,28 +138,15 @@ def test_tampered_mirror_config_and_hooks_never_run(isolated: Isolated, repo: Gi
 def limited() -> Iterator[RepoClient]:
     """A repo server with small tool limits."""
     cache = new_workdir("security-limited")
-    server = start_ferry_process(
-        "ferry-reposerver",
-        [
-            "--cache-dir",
-            str(cache),
-            "--helm-path",
-            str(_tool("helm")),
-            "--kustomize-path",
-            str(_tool("kustomize")),
-            "--revision-cache-expiration",
-            "0",
-            # the attack repos are file:// URLs; the sandbox must hold on a development repo
-            # server that allows them (the URL rule itself is tests/security/test_urls.py's)
-            "--allow-local-repos",
-            "--tool-max-output",
-            str(1024**2),
-            "--tool-cpu-limit",
-            "2",
-            "--tool-memory-limit",
-            str(256 * 1024**2),
-        ],
-        env={"FERRY_SERVICE_KEY": SERVICE_KEY},
+    server = start_reposerver(
+        cache,
+        *SANDBOX_FLAGS,
+        "--tool-max-output",
+        str(1024**2),
+        "--tool-cpu-limit",
+        "2",
+        "--tool-memory-limit",
+        str(256 * 1024**2),
     )
     client = RepoClient(server)
     yield client
