@@ -13,6 +13,7 @@ from typing import Any
 import grpc
 
 from cli.config import Config, Context, default_path
+from ferry.serving import CLIENT_MESSAGE_OPTIONS
 from ferry.v1 import (
     account_pb2_grpc,
     application_pb2_grpc,
@@ -69,9 +70,9 @@ def channel(settings: Settings) -> grpc.Channel:
     if not settings.server:
         raise CliError("no server: run 'ferry login SERVER', or set --server / FERRY_SERVER")
     address = _address(settings.server)
+    options: list[tuple[str, Any]] = list(CLIENT_MESSAGE_OPTIONS)
     if settings.plaintext:
-        return grpc.insecure_channel(address)
-    options: list[tuple[str, Any]] = []
+        return grpc.insecure_channel(address, options=options)
     if settings.insecure:
         root = _server_certificate(address)
         options.append(("grpc.ssl_target_name_override", "localhost"))

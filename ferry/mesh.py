@@ -28,7 +28,7 @@ import click
 import grpc
 
 from ferry.cache import RedisConfig
-from ferry.serving import TlsConfig
+from ferry.serving import CLIENT_MESSAGE_OPTIONS, TlsConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 REDIS_PASSWORD_ENV = "FERRY_REDIS_PASSWORD"  # noqa: S105 (a variable's name)
@@ -43,10 +43,12 @@ class RepoServerTarget:
     ca_pem: bytes | None = field(default=None, repr=False)
 
     def channel(self, options: Sequence[tuple[str, Any]] = ()) -> grpc.aio.Channel:
+        given = {name for name, _ in options}
+        merged = [*options, *(option for option in CLIENT_MESSAGE_OPTIONS if option[0] not in given)]
         if self.ca_pem is None:
-            return grpc.aio.insecure_channel(self.address, options=list(options))
+            return grpc.aio.insecure_channel(self.address, options=merged)
         credentials = grpc.ssl_channel_credentials(root_certificates=self.ca_pem)
-        return grpc.aio.secure_channel(self.address, credentials, options=list(options))
+        return grpc.aio.secure_channel(self.address, credentials, options=merged)
 
 
 def _read(path: str, flag: str) -> bytes:

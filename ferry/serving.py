@@ -24,6 +24,12 @@ log = logging.getLogger(__name__)
 
 # Messages above this size are refused with RESOURCE_EXHAUSTED rather than buffered.
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# What ferry's own clients accept and send: gRPC clients refuse replies over 4 MiB by default,
+# while a render (--max-manifest-output-size, 32 MiB) or an app's manifests may be larger.
+CLIENT_MESSAGE_OPTIONS: tuple[tuple[str, int], ...] = (
+    ("grpc.max_receive_message_length", DEFAULT_MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", DEFAULT_MAX_MESSAGE_BYTES),
+)
 
 
 @dataclass(frozen=True)

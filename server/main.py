@@ -25,6 +25,7 @@ from ferry.kube.config import ClusterConfig, ConfigError
 from ferry.kube.errors import Conflict, NotFoundError
 from ferry.mesh import redis_config, redis_options, repo_server_client_options, repo_server_target
 from ferry.serving import (
+    CLIENT_MESSAGE_OPTIONS,
     GrpcServer,
     ServiceRegistration,
     TlsConfig,
@@ -165,11 +166,13 @@ async def _serve(
             else f"{host}:{server.bound_port}"
         )
         if tls is None:
-            channel = grpc.aio.insecure_channel(target)
+            channel = grpc.aio.insecure_channel(target, options=CLIENT_MESSAGE_OPTIONS)
         else:
             credentials = grpc.ssl_channel_credentials(root_certificates=tls.cert_chain_pem)
             channel = grpc.aio.secure_channel(
-                target, credentials, options=[("grpc.ssl_target_name_override", "localhost")]
+                target,
+                credentials,
+                options=[*CLIENT_MESSAGE_OPTIONS, ("grpc.ssl_target_name_override", "localhost")],
             )
         runner = web.AppRunner(HttpApi(state, channel, secure_cookies=tls is not None).app(), access_log=None)
         await runner.setup()
