@@ -762,15 +762,19 @@ class AppController:
                     timeout=self.config.repo_timeout,
                 )
                 revision = resolved.revision
-            request = repo_pb2.ManifestRequest(
-                repo=repository,
-                application_source=_source_message(source),
-                revision=revision,
-                no_cache=hard,
-                app_name=app["metadata"]["name"],
-                namespace=str((spec.get("destination") or {}).get("namespace") or ""),
-                kube_version=await self._kube_version(destination),
-                project_name=str(spec.get("project") or "default"),
+            project_name = str(spec.get("project") or "default")
+            request = self.repo_creds.scope(
+                repo_pb2.ManifestRequest(
+                    repo=repository,
+                    application_source=_source_message(source),
+                    revision=revision,
+                    no_cache=hard,
+                    app_name=app["metadata"]["name"],
+                    namespace=str((spec.get("destination") or {}).get("namespace") or ""),
+                    kube_version=await self._kube_version(destination),
+                ),
+                project_name,
+                self.projects.get(self.config.namespace, project_name),
             )
             response = await self._repo.GenerateManifests(
                 request, metadata=self._tokens.metadata(), timeout=self.config.repo_timeout

@@ -379,17 +379,19 @@ class OperationDriver:
     ) -> types_pb2.ManifestResponse:
         destination = self._destination(app)
         spec = app.get("spec") or {}
-        request = repo_pb2.ManifestRequest(
-            repo=self.c.repo_creds.for_url(
-                str(source.get("repoURL", "")), str(spec.get("project") or "default")
+        project_name = str(spec.get("project") or "default")
+        request = self.c.repo_creds.scope(
+            repo_pb2.ManifestRequest(
+                repo=self.c.repo_creds.for_url(str(source.get("repoURL", "")), project_name),
+                application_source=from_k8s(source, types_pb2.ApplicationSource),
+                revision=revision,
+                no_cache=hard,
+                app_name=app["metadata"]["name"],
+                namespace=str((spec.get("destination") or {}).get("namespace") or ""),
+                kube_version=await self.c._kube_version(destination),
             ),
-            application_source=from_k8s(source, types_pb2.ApplicationSource),
-            revision=revision,
-            no_cache=hard,
-            app_name=app["metadata"]["name"],
-            namespace=str((spec.get("destination") or {}).get("namespace") or ""),
-            kube_version=await self.c._kube_version(destination),
-            project_name=str(spec.get("project") or "default"),
+            project_name,
+            self.c.projects.get(self.c.config.namespace, project_name),
         )
         try:
             response: types_pb2.ManifestResponse = await self.c._repo.GenerateManifests(

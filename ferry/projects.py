@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ferry.engine.tracking import ResourceKey
@@ -67,10 +67,20 @@ def source_permitted(project: Mapping[str, Any], repo_url: str) -> bool:
     """Whether the project's ``sourceRepos`` allow ``repo_url`` (Argo CD's globs, where ``*``
     spans ``/`` in the path), matched on the parsed URL (ferry.repourl): a URL that does not
     parse (dot segments, ``?``/``#``, remote-helper syntax ...) is never permitted."""
+    return source_repos_permit(source_repos(project), repo_url)
+
+
+def source_repos(project: Mapping[str, Any]) -> list[str]:
+    """The project's ``sourceRepos`` globs as strings (what a ManifestRequest carries)."""
+    return [str(r) for r in (project.get("spec") or {}).get("sourceRepos") or []]
+
+
+def source_repos_permit(repos: Sequence[str], repo_url: str) -> bool:
+    """``source_permitted`` over a list of ``sourceRepos`` globs: the repo server checks what a
+    render fetches besides the app's source (chart dependencies, remote bases) with it."""
     url = try_parse(repo_url)
     if url is None:
         return False
-    repos = [str(r) for r in (project.get("spec") or {}).get("sourceRepos") or []]
     allowed = any(_repo_glob(r, url) for r in repos if not r.startswith("!"))
     denied = any(_repo_glob(r[1:], url) for r in repos if r.startswith("!"))
     return allowed and not denied

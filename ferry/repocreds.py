@@ -12,9 +12,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ferry.kube.informer import Informer
+from ferry.projects import source_repos
 from ferry.repourl import try_parse
 from ferry.settings import SECRET_TYPE_LABEL
-from ferry.v1 import types_pb2
+from ferry.v1 import repo_pb2, types_pb2
 
 SELECTOR = f"{SECRET_TYPE_LABEL} in (repository,repo-creds)"
 
@@ -84,6 +85,33 @@ def lookup(secrets: Iterable[Mapping[str, Any]], url: str, project: str | None) 
     return repository_from_secret(best[1], url) if best else types_pb2.Repository(repo=url)
 
 
+def helm_repositories(secrets: Iterable[Mapping[str, Any]], project: str) -> list[types_pb2.Repository]:
+    """Every Helm repository and Helm repo-creds template an app of ``project`` may use (scoped
+    to it or unscoped), with credentials: what a chart's dependencies are fetched with. A Secret
+    scoped to the project replaces an unscoped one for the same URL."""
+    found: dict[str, tuple[bool, types_pb2.Repository]] = {}
+    for secret in secrets:
+        labels = (secret.get("metadata") or {}).get("labels") or {}
+        if labels.get(SECRET_TYPE_LABEL) not in ("repository", "repo-creds"):
+            continue
+        data = secret.get("data") or {}
+        raw_url = data.get("url")
+        if not raw_url:
+            continue
+        url = base64.b64decode(raw_url).decode()
+        repo = repository_from_secret(data, url)
+        if repo.type != "helm" or (repo.project and repo.project != project):
+            continue
+        parsed = try_parse(url)
+        if parsed is None:
+            continue
+        scoped = bool(repo.project)
+        key = parsed.identity()
+        if key not in found or (scoped and not found[key][0]):
+            found[key] = (scoped, repo)
+    return [repo for _, repo in sorted(found.values(), key=lambda entry: entry[1].repo)]
+
+
 class RepoCredentials:
     def __init__(self, secrets: Informer) -> None:
         self.secrets = secrets
@@ -92,3 +120,18 @@ class RepoCredentials:
         """``lookup`` over the informer's Secrets; ``project`` is the app's project (None for a
         repository API call that names none: unscoped credentials only)."""
         return lookup(self.secrets.items(), url, project)
+
+    def helm_repos(self, project: str) -> list[types_pb2.Repository]:
+        """``helm_repositories`` over the informer's Secrets."""
+        return helm_repositories(self.secrets.items(), project)
+
+    def scope(
+        self, request: repo_pb2.ManifestRequest, project_name: str, project: Mapping[str, Any] | None
+    ) -> repo_pb2.ManifestRequest:
+        """``request`` with what its app's project lets a render fetch besides the app's source:
+        the project's Helm repositories (credentials for chart dependencies) and its
+        ``sourceRepos`` (which dependencies and remote bases are allowed at all)."""
+        request.project_name = project_name
+        request.helm_repos.extend(self.helm_repos(project_name))
+        request.source_repos.extend(source_repos(project or {}))
+        return request

@@ -61,6 +61,7 @@ from reposerver.limits import (
     output_exceeded,
 )
 from reposerver.render import RenderContext, RenderResult, Tools, minimal_paths
+from reposerver.render.dependencies import DependencyAccess
 from reposerver.render.directory import render_directory
 from reposerver.render.helm import render_helm
 from reposerver.render.kustomize import images_in, render_kustomize
@@ -92,6 +93,8 @@ class GeneratorConfig:
     limits: Limits = DEFAULT_LIMITS
     tools: Tools = field(default_factory=Tools)
     allow_local_repos: bool = False
+    # kustomize remote bases: "deny" (default) or "project" (--kustomize-remote-bases)
+    kustomize_remote_bases: str = "deny"
 
 
 def _params_hash(req: repo_pb2.ManifestRequest) -> str:
@@ -105,6 +108,12 @@ def _params_hash(req: repo_pb2.ManifestRequest) -> str:
         "kubeVersion": req.kube_version,
         "apiVersions": list(req.api_versions),
         "app": req.app_name,  # Helm's default release name
+        # what dependencies and remote bases may be fetched from, and with which credentials:
+        # a render allowed under one project's rules is never served under another's
+        "sourceRepos": list(req.source_repos),
+        "helmRepos": [
+            [identity(r.repo), credential_identity(r), r.name, r.pass_credentials] for r in req.helm_repos
+        ],
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:24]
 
@@ -143,6 +152,15 @@ class Generator:
         # (repo, old, new) -> files changed between the commits: one tree diff serves every app
         # of a monorepo asking about the same pair of commits.
         self._changes: OrderedDict[tuple[str, str, str], asyncio.Future[set[str]]] = OrderedDict()
+
+    def _dependency_access(self, req: repo_pb2.ManifestRequest) -> DependencyAccess:
+        return DependencyAccess(
+            charts=self.helm_repos,
+            project=req.project_name,
+            source_repos=tuple(req.source_repos),
+            helm_repos=tuple(req.helm_repos),
+            no_cache=req.no_cache,
+        )
 
     def _require_url(self, repo: types_pb2.Repository) -> str:
         return require_url(repo, allow_local=self.config.allow_local_repos)
@@ -337,7 +355,10 @@ class Generator:
             namespace=req.namespace,
             kube_version=req.kube_version,
             api_versions=tuple(req.api_versions),
-            helm_repos=tuple(req.helm_repos),
+            dependencies=self._dependency_access(req),
+            remote_bases=self.config.kustomize_remote_bases,
+            source_repos=tuple(req.source_repos),
+            project=req.project_name,
             tools=self.config.tools,
             limits=self.config.limits,
         )
@@ -384,7 +405,6 @@ class Generator:
             namespace=req.namespace,
             kube_version=req.kube_version,
             api_versions=tuple(req.api_versions),
-            helm_repos=tuple(req.helm_repos),
             tools=self.config.tools,
             limits=self.config.limits,
         )

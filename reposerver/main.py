@@ -118,6 +118,14 @@ def limits_from(options: dict[str, Any]) -> Limits:
     help="Allow file:// repository URLs (development and tests only: they read the repo server's "
     "disk, other tenants' mirrors included). Local paths are refused even with it.",
 )
+@click.option(
+    "--kustomize-remote-bases",
+    type=click.Choice(["deny", "project"]),
+    default="deny",
+    show_envvar=True,
+    help="Remote bases in kustomizations (resources: URLs): deny refuses them; project lets "
+    "kustomize fetch, anonymously in its sandbox, those the app's project's sourceRepos permit.",
+)
 # --- tool sandbox limits (docs/security/reposerver.md) ---
 @click.option(
     "--tool-cpu-limit",
@@ -181,6 +189,7 @@ def command(
     revision_cache_expiration: float,
     exec_timeout: float,
     allow_local_repos: bool,
+    kustomize_remote_bases: str,
     tool_cpu_limit: int,
     tool_memory_limit: int,
     tool_max_file_size: int,
@@ -227,6 +236,7 @@ def command(
         limits=limits,
         tools=tools,
         allow_local_repos=allow_local_repos,
+        kustomize_remote_bases=kustomize_remote_bases,
     )
     if allow_local_repos:
         log.warning("--allow-local-repos: file:// repository URLs are allowed (development only)")

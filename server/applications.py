@@ -602,16 +602,18 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
         spec = app.get("spec") or {}
         source = spec.get("source") or {}
         self.s.destination(spec)  # an unknown destination is INVALID_ARGUMENT before any rendering
-        request = repo_pb2.ManifestRequest(
-            repo=self.s.repo_credentials.for_url(
-                str(source.get("repoURL", "")), str(spec.get("project") or "default")
+        project_name = str(spec.get("project") or "default")
+        request = self.s.repo_credentials.scope(
+            repo_pb2.ManifestRequest(
+                repo=self.s.repo_credentials.for_url(str(source.get("repoURL", "")), project_name),
+                application_source=from_k8s(source, types_pb2.ApplicationSource),
+                revision=revision or str(source.get("targetRevision") or ""),
+                no_cache=no_cache,
+                app_name=app["metadata"]["name"],
+                namespace=str((spec.get("destination") or {}).get("namespace") or ""),
             ),
-            application_source=from_k8s(source, types_pb2.ApplicationSource),
-            revision=revision or str(source.get("targetRevision") or ""),
-            no_cache=no_cache,
-            app_name=app["metadata"]["name"],
-            namespace=str((spec.get("destination") or {}).get("namespace") or ""),
-            project_name=str(spec.get("project") or "default"),
+            project_name,
+            self.s.project(project_name),
         )
         response: types_pb2.ManifestResponse = await self._repo(
             "GenerateManifests", request, "unable to generate manifests"

@@ -36,6 +36,7 @@ class ManifestRequest(_message.Message):
     API_VERSIONS_FIELD_NUMBER: _builtins.int
     HELM_REPOS_FIELD_NUMBER: _builtins.int
     PROJECT_NAME_FIELD_NUMBER: _builtins.int
+    SOURCE_REPOS_FIELD_NUMBER: _builtins.int
     revision: _builtins.str
     """Revision to render; the source's targetRevision when empty."""
     no_cache: _builtins.bool
@@ -54,7 +55,17 @@ class ManifestRequest(_message.Message):
     def api_versions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def helm_repos(self) -> _containers.RepeatedCompositeFieldContainer[_types_pb2.Repository]:
-        """Helm repositories charts may depend on, with their credentials."""
+        """Helm repositories charts may depend on, with their credentials: the helm-typed repository
+        and repo-creds Secrets the app's project may use. A chart dependency gets the credentials
+        of the entry with its URL, else of the longest entry that is a path-segment prefix of it,
+        else none; an entry's name is what "@name" and "alias:name" dependencies refer to.
+        """
+
+    @_builtins.property
+    def source_repos(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The app's project's sourceRepos globs. What a render fetches besides the app's own source
+        (Helm chart dependencies, kustomize remote bases) must match them; empty permits nothing.
+        """
 
     def __init__(
         self,
@@ -69,10 +80,11 @@ class ManifestRequest(_message.Message):
         api_versions: _abc.Iterable[_builtins.str] | None = ...,
         helm_repos: _abc.Iterable[_types_pb2.Repository] | None = ...,
         project_name: _builtins.str = ...,
+        source_repos: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["application_source", b"application_source", "repo", b"repo"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_versions", b"api_versions", "app_name", b"app_name", "application_source", b"application_source", "helm_repos", b"helm_repos", "kube_version", b"kube_version", "namespace", b"namespace", "no_cache", b"no_cache", "project_name", b"project_name", "repo", b"repo", "revision", b"revision"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_versions", b"api_versions", "app_name", b"app_name", "application_source", b"application_source", "helm_repos", b"helm_repos", "kube_version", b"kube_version", "namespace", b"namespace", "no_cache", b"no_cache", "project_name", b"project_name", "repo", b"repo", "revision", b"revision", "source_repos", b"source_repos"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from ferry.v1 import types_pb2
 from reposerver.limits import DEFAULT_LIMITS, Limits
+from reposerver.render.dependencies import DependencyAccess
 from reposerver.source import SourceType
 from reposerver.tree import CommitTree, minimal_roots
 
@@ -31,7 +32,12 @@ class RenderContext:
     namespace: str
     kube_version: str = ""
     api_versions: tuple[str, ...] = ()
-    helm_repos: tuple[types_pb2.Repository, ...] = ()
+    # what a chart's dependencies may be fetched from, with which credentials
+    dependencies: DependencyAccess | None = None
+    # kustomize remote bases: "deny", or "project" (those the project's sourceRepos permit)
+    remote_bases: str = "deny"
+    source_repos: tuple[str, ...] = ()
+    project: str = ""
     tools: Tools = field(default_factory=Tools)
     limits: Limits = DEFAULT_LIMITS
 

@@ -1,8 +1,8 @@
 """Helm sources: ``helm template`` of a chart in Git (with value files from the repository only)
 or of a chart from a Helm repository, with Argo CD's parameters: release name, namespace, value
 files, inline values, ``--set`` / ``--set-string`` / ``--set-file``, skip CRDs / tests / schema
-validation, kube version and API versions. Charts with dependencies get ``helm dependency build``
-with the Helm repositories' credentials in a private Helm home.
+validation, kube version and API versions. A chart's dependencies that are not vendored in its
+``charts/`` are fetched by ferry (reposerver.render.dependencies), never by helm.
 """
 
 from __future__ import annotations
@@ -10,12 +10,11 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from ferry import subproc
 from ferry.errors import InvalidArgument, ResourceExhausted
 from ferry.redact import strip_userinfo
-from reposerver.render import RenderContext, RenderResult
+from reposerver.render import RenderContext, RenderResult, dependencies
 from reposerver.source import SourceType, objects_from_yaml, parse_yaml_document
 from reposerver.tree import clean_path, join
 
@@ -93,45 +92,6 @@ def helm_inputs(ctx: RenderContext) -> set[str]:
     return {p or "/" for p in inputs}
 
 
-def _needs_dependency_build(chart: dict[str, Any], chart_dir: Path) -> bool:
-    deps = chart.get("dependencies") or []
-    charts = chart_dir / "charts"
-    have = {p.name for p in charts.iterdir()} if charts.is_dir() else set()
-    for dep in deps:
-        name = str(dep.get("name", ""))
-        if not any(entry == name or entry.startswith(f"{name}-") for entry in have):
-            return True
-    return False
-
-
-async def _dependency_build(
-    ctx: RenderContext, chart_dir: Path, chart: dict[str, Any], box: subproc.Sandbox
-) -> None:
-    secrets: list[str] = []
-    for index, dep in enumerate(chart.get("dependencies") or []):
-        repository = str(dep.get("repository", ""))
-        if not repository.startswith(("http://", "https://")):
-            continue
-        creds = next(
-            (r for r in ctx.helm_repos if repository.rstrip("/").startswith(r.repo.rstrip("/"))), None
-        )
-        args = [ctx.tools.helm, "repo", "add", f"dep{index}", repository, "--force-update"]
-        stdin = None
-        if creds is not None and (creds.username or creds.password):
-            args += ["--username", creds.username, "--password-stdin"]
-            stdin = creds.password.encode()
-            secrets.append(creds.password)
-        if creds is not None and creds.insecure:
-            args.append("--insecure-skip-tls-verify")
-        await subproc.run(args, timeout=ctx.tools.timeout, box=box, stdin=stdin, secrets=secrets)
-    await subproc.run(
-        [ctx.tools.helm, "dependency", "build", str(chart_dir)],
-        timeout=ctx.tools.timeout,
-        box=box,
-        secrets=secrets,
-    )
-
-
 async def render_helm(ctx: RenderContext, chart_archive: Path | None = None) -> RenderResult:
     """Renders the chart at ``ctx.path`` in Git, or ``chart_archive`` from a Helm repository."""
     workdir = Path(tempfile.mkdtemp(prefix="ferry-helm-"))
@@ -163,11 +123,8 @@ async def _render(
         app_dir = clean_path(ctx.path)
         chart_dir = workdir / app_dir
         chart = str(chart_dir)
-        chart_yaml = parse_yaml_document(
-            ctx.tree.read(join(app_dir, "Chart.yaml")), join(app_dir, "Chart.yaml")
-        )
-        if isinstance(chart_yaml, dict) and _needs_dependency_build(chart_yaml, chart_dir):
-            await _dependency_build(ctx, chart_dir, chart_yaml, box)
+        # dependencies are fetched by ferry, under the project's rules, never by helm itself
+        await dependencies.prepare(chart_dir, workdir, ctx.dependencies, ctx.limits)
     args = template_args(ctx, chart, workdir, app_dir)
     done = await subproc.run([ctx.tools.helm, *args], timeout=ctx.tools.timeout, box=box)
     manifests = objects_from_yaml(

@@ -4,7 +4,9 @@ written into the kustomization first, as Argo CD does with ``kustomize edit``.
 
 The inputs of a render are found by reading kustomization files from Git objects, recursively:
 resources, bases, components, patches, generators' files — anything remote or absolute means
-"the whole repository". Only those paths are materialised for kustomize.
+"the whole repository". Only those paths are materialised for kustomize. Remote bases are
+refused unless the repo server allows them, and then checked against the project's
+sourceRepos (``_check_remote_bases``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from typing import Any
 import yaml
 
 from ferry import subproc
-from ferry.errors import InvalidArgument, ResourceExhausted
+from ferry.errors import InvalidArgument, PermissionDenied, ResourceExhausted
+from ferry.projects import source_repos_permit
+from ferry.redact import strip_userinfo
+from ferry.repourl import try_parse
 from reposerver.render import WHOLE_REPOSITORY, RenderContext, RenderResult, minimal_paths
 from reposerver.source import KUSTOMIZATION_FILES, SourceType, objects_from_yaml, parse_yaml_document
 from reposerver.tree import CommitTree, join
@@ -74,10 +79,12 @@ def _ref_strings(kustomization: dict[str, Any]) -> list[str]:
     return refs
 
 
-def _local_refs(tree: CommitTree, app_path: str) -> tuple[set[str], bool]:
-    """Repository paths a kustomize build of ``app_path`` reads, and whether it may read
-    anything else (a remote or absolute reference, Helm charts)."""
+def _local_refs(tree: CommitTree, app_path: str) -> tuple[set[str], bool, list[tuple[str, str]]]:
+    """Repository paths a kustomize build of ``app_path`` reads, whether it may read anything
+    else (a remote or absolute reference, Helm charts), and the remote references as
+    (kustomization file, reference)."""
     inputs: set[str] = set()
+    remote: list[tuple[str, str]] = []
     unknowable = False
     pending = [app_path]
     while pending:
@@ -96,18 +103,71 @@ def _local_refs(tree: CommitTree, app_path: str) -> tuple[set[str], bool]:
         for ref in _ref_strings(kustomization):
             if _is_remote(ref) or ref.startswith("/"):
                 unknowable = True
+                if _is_remote(ref):
+                    remote.append((file, ref))
                 continue
             target = join(directory, ref, what=f"{file} reference")
             if tree.is_dir(target):
                 pending.append(target)
             else:
                 inputs.add(target)
-    return inputs, unknowable
+    return inputs, unknowable, remote
+
+
+def remote_base_repository(ref: str) -> str:
+    """The repository URL of a kustomize remote reference, as kustomize splits it: the part
+    before ``//`` after the host, else up to a ``.git`` segment, else the first two path
+    segments on github.com, gitlab.com and bitbucket.org; a plain http(s) file URL is its own
+    repository. The query (``?ref=``, ``?timeout=``) is not part of it."""
+    text = ref.split("?", 1)[0].removeprefix("git::")
+    if "://" not in text and not text.startswith("git@"):
+        text = "https://" + text  # github.com/org/repo/path: kustomize's implied https
+    scheme, sep, rest = text.partition("://")
+    if not sep:  # git@host:org/repo//path
+        scheme, rest = "", text
+    if "//" in rest:
+        rest = rest.split("//", 1)[0]
+    elif ".git/" in rest:
+        rest = rest[: rest.index(".git/") + 4]
+    else:
+        host, _, path = rest.replace(":", "/", 1).partition("/") if not sep else rest.partition("/")
+        if host.rpartition("@")[2] in ("github.com", "gitlab.com", "bitbucket.org"):
+            segments = path.split("/")[:2]
+            rest = rest[: len(rest) - len(path)] + "/".join(segments)
+    return f"{scheme}://{rest}" if sep else rest
+
+
+def _check_remote_bases(ctx: RenderContext, remote: list[tuple[str, str]]) -> None:
+    """Remote bases are fetched by kustomize's own git (anonymously, in its sandbox), so they
+    are refused unless the repo server allows them (--kustomize-remote-bases=project), and then
+    only those the app's project's sourceRepos permit. Remote bases inside a remote base are
+    fetched by kustomize without ferry seeing them: which is why the default is deny."""
+    for file, ref in remote:
+        if ctx.remote_bases != "project":
+            raise InvalidArgument(
+                f"{file}: remote base {strip_userinfo(ref)!r} is not fetched: the repo server refuses "
+                "kustomize remote bases (kustomize's own git would fetch them outside ferry's credential "
+                "and project rules); vendor the base into the repository, or start the repo server "
+                "with --kustomize-remote-bases=project to fetch those the project's sourceRepos permit"
+            )
+        repository = remote_base_repository(ref)
+        parsed = try_parse(repository)
+        if parsed is None or parsed.kind != "network":
+            raise InvalidArgument(
+                f"{file}: remote base {strip_userinfo(ref)!r} is not a network repository URL "
+                "(https://, ssh://, git:// or git@host:path); local paths and file:// are never fetched"
+            )
+        if not source_repos_permit(ctx.source_repos, repository):
+            raise PermissionDenied(
+                f"{file}: remote base {strip_userinfo(ref)!r}: repository {strip_userinfo(repository)} "
+                f"is not permitted in project {ctx.project!r} (add it to the project's sourceRepos, "
+                "or vendor the base into the repository)"
+            )
 
 
 def kustomize_inputs(tree: CommitTree, app_path: str) -> set[str]:
     """Repository paths a kustomize build of ``app_path`` reads; {"/"} when unknowable."""
-    inputs, unknowable = _local_refs(tree, app_path)
+    inputs, unknowable, _ = _local_refs(tree, app_path)
     return {WHOLE_REPOSITORY} if unknowable else minimal_paths(inputs)
 
 
@@ -161,7 +221,8 @@ def _edit(kustomization: dict[str, Any], ctx: RenderContext) -> list[list[str]]:
 
 
 async def render_kustomize(ctx: RenderContext) -> RenderResult:
-    local, unknowable = _local_refs(ctx.tree, ctx.path)
+    local, unknowable, remote = _local_refs(ctx.tree, ctx.path)
+    _check_remote_bases(ctx, remote)
     inputs = {WHOLE_REPOSITORY} if unknowable else minimal_paths(local)
     workdir = Path(tempfile.mkdtemp(prefix="ferry-kustomize-"))
     try:

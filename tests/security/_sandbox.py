@@ -25,7 +25,15 @@ CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"
 SECRET = "FERRY-PROBE-SECRET-4f1c"
 # The attack repos are file:// URLs: the sandbox must hold on a development repo server that
 # allows them (the URL rule itself is tests/security/test_urls.py's).
-SANDBOX_FLAGS = ("--revision-cache-expiration", "0", "--allow-local-repos")
+# Remote bases are fetched (for the projects that permit them) so the sandbox around kustomize's
+# own git is what these tests meet.
+SANDBOX_FLAGS = (
+    "--revision-cache-expiration",
+    "0",
+    "--allow-local-repos",
+    "--kustomize-remote-bases",
+    "project",
+)
 
 
 @dataclass

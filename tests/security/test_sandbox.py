@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import grpc
 import pytest
 
 from ferry.devenv.gitrepo import GitRepo
 from ferry.devenv.process import new_workdir
+from ferry.devenv.servers import HttpServer
 from ferry.v1 import types_pb2
 from tests.conftest import start_reposerver
 from tests.integration.reposerver.conftest import RepoClient
@@ -90,11 +92,21 @@ def test_repository_fsmonitor_runs_nothing(
     assert not marker.exists()
 
 
+@pytest.fixture(scope="module")
+def anonymous_git_http(git_root: Path) -> Iterator[HttpServer]:
+    """Git smart HTTP without authentication: a public remote base kustomize can fetch."""
+    server = HttpServer(git_root=git_root)
+    server.start()
+    yield server
+    server.stop()
+
+
 def test_kustomize_file_remote_base_is_not_a_git_transport(
-    isolated: Isolated, repo: GitRepo, git_repo: Callable[[str], GitRepo]
+    isolated: Isolated, repo: GitRepo, git_repo: Callable[[str], GitRepo], anonymous_git_http: HttpServer
 ) -> None:
-    """GIT_ALLOW_PROTOCOL: kustomize's git may not read a local repository (another tenant's
-    mirror) through a ``file://`` remote base."""
+    """A ``file://`` remote base may not read a local repository (another tenant's mirror):
+    ferry refuses one written in the app's repository before kustomize runs, and for one inside
+    a fetched remote base, which ferry never sees, GIT_ALLOW_PROTOCOL stops kustomize's git."""
     other = git_repo("sandbox-other")
     other.commit(
         "private",
@@ -103,13 +115,49 @@ def test_kustomize_file_remote_base_is_not_a_git_transport(
             "base/cm.yaml": CM.format(name="private-of-other"),
         },
     )
-    repo.commit(
-        "file base", {"app/kustomization.yaml": f"resources:\n- file://{other.bare}//base?ref=main\n"}
-    )
+    file_base = f"file://{other.bare}//base?ref=main"
+    repo.commit("file base", {"app/kustomization.yaml": f"resources:\n- {file_base}\n"})
+    result = outcome(lambda: isolated.client.manifests(url_of(repo), "app"))
+    assert "private-of-other" not in result.text
+    assert result.code is grpc.StatusCode.INVALID_ARGUMENT, result.text
+    assert "local paths and file:// are never fetched" in result.text
+
+    public = git_repo("sandbox-public")
+    public.commit("nested file base", {"base/kustomization.yaml": f"resources:\n- {file_base}\n"})
+    remote = f"{anonymous_git_http.git_url(public.name)}//base?ref=main"
+    repo.commit("public base", {"app/kustomization.yaml": f"resources:\n- {remote}\n"})
     result = outcome(lambda: isolated.client.manifests(url_of(repo), "app"))
     assert "private-of-other" not in result.text
     assert result.code is grpc.StatusCode.INVALID_ARGUMENT, result.text
     assert "transport 'file' not allowed" in result.text
+
+
+def test_kustomize_remote_base_outside_the_projects_source_repos_is_not_fetched(
+    isolated: Isolated, repo: GitRepo, git_repo: Callable[[str], GitRepo], anonymous_git_http: HttpServer
+) -> None:
+    """--kustomize-remote-bases=project: a remote base whose repository the project's sourceRepos
+    do not permit is refused by ferry before kustomize runs (PERMISSION_DENIED naming the
+    repository, not kustomize's error); a permitted one renders."""
+    public = git_repo("sandbox-permitted")
+    public.commit(
+        "base", {"base/kustomization.yaml": "resources:\n- cm.yaml\n", "base/cm.yaml": CM.format(name="pub")}
+    )
+    remote = f"{anonymous_git_http.git_url(public.name)}//base?ref=main"
+    repo.commit("remote base", {"app/kustomization.yaml": f"resources:\n- {remote}\n"})
+    result = outcome(
+        lambda: isolated.client.manifests(
+            url_of(repo), "app", source_repos=["https://git.example.test/*"], project_name="team-a"
+        )
+    )
+    assert result.code is grpc.StatusCode.PERMISSION_DENIED, result.text
+    assert f"repository {anonymous_git_http.git_url(public.name)} is not permitted in project 'team-a'" in (
+        result.text
+    )
+    permitted = [f"{anonymous_git_http.url()}*"]
+    names = [
+        o["metadata"]["name"] for o in isolated.client.objects(url_of(repo), "app", source_repos=permitted)
+    ]
+    assert names == ["pub"]
 
 
 def test_tampered_mirror_config_and_hooks_never_run(isolated: Isolated, repo: GitRepo) -> None:

@@ -37,6 +37,8 @@ class RepoClient:
             revision=revision,
             app_name=kw.pop("app_name", "app"),
             namespace=kw.pop("namespace", "default"),
+            # like the default project, which permits every repository, unless a test says otherwise
+            source_repos=kw.pop("source_repos", ["*"]),
             **kw,
         )
         return self.call("GenerateManifests", request)
