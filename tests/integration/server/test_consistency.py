@@ -9,7 +9,6 @@ namespace, which no controller watches: nobody else writes these apps."""
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import pytest
@@ -26,6 +25,7 @@ from server.applications import ApplicationService
 from server.sessions import Caller
 from server.state import ServerState
 from tests.conftest import SERVICE_KEY, RunningServer
+from tests.integration.controller.test_shard_leases import until
 
 
 def app_message(name: str, namespace: str) -> types_pb2.Application:
@@ -93,10 +93,11 @@ def test_reads_show_this_servers_own_writes_while_its_watch_lags(
             state.apps.start()
             recreated = await service.Create(create, context)
             assert recreated.metadata.uid != created.metadata.uid
-            deadline = time.monotonic() + 60
-            while int(state.apps.resource_version or 0) < int(recreated.metadata.resource_version):
-                assert time.monotonic() < deadline, "the server's watch did not catch up"
-                await asyncio.sleep(0.05)
+            await until(
+                lambda: int(state.apps.resource_version or 0) >= int(recreated.metadata.resource_version),
+                60,
+                "the server's watch to catch up",
+            )
             got = await service.Get(application_pb2.ApplicationQuery(name="ryw"), context)
             assert (got.metadata.uid, got.spec.source.path) == (recreated.metadata.uid, "web")
             listed = await service.List(application_pb2.ApplicationQuery(), context)
