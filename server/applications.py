@@ -183,7 +183,7 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
                 args = (latest, *args[1:])
             except KubeError as err:
                 raise to_ferry(err, "application") from None
-        self.s.apps.store[(self.s.namespace, result["metadata"]["name"])] = result
+        self.s.apps.wrote(result)  # read-your-writes: this server's reads show it from now on
         return result
 
     async def _validate(self, app: Obj, *, check_source: bool) -> None:
@@ -496,14 +496,20 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
                 {"metadata": {"finalizers": finalizers}},
                 namespace=self.s.namespace,
             )
+        reply: Obj
         try:
-            await self.s.kube.delete(
+            reply = await self.s.kube.delete(
                 self.s.app_info, request.name, namespace=self.s.namespace, propagation_policy="Background"
             )
         except NotFoundError:
-            pass
+            reply = {}
         except KubeError as err:
             raise to_ferry(err, "application") from None
+        # read-your-writes: an app waiting on its finalizers is shown deleting, one gone is gone
+        if (reply.get("metadata") or {}).get("finalizers") and reply.get("kind") == "Application":
+            self.s.apps.wrote(reply)
+        else:
+            self.s.apps.deleted(app)
         return application_pb2.ApplicationResponse()
 
     # --- operations --------------------------------------------------------------------------------
@@ -885,18 +891,22 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
 
             recheck_while_streaming(still_allowed)
 
+        # name -> resourceVersion listed first: the store may be ahead of the events queued behind
+        # it (this server's own writes, see ferry.kube.informer), and a watch never goes back
+        listed: dict[str, int] = {}
         async with self.s.broadcaster.subscribe() as queue:
             if since is None:
                 for app in self._visible(request):
+                    listed[app["metadata"]["name"]] = _version(app["metadata"].get("resourceVersion")) or 0
                     yield application_pb2.ApplicationWatchEvent(
                         type="ADDED", application=self._converted(app)
                     )
             while True:
                 event = await queue.get()
-                if (
-                    since is not None
-                    and (_version(event.app["metadata"].get("resourceVersion")) or 0) <= since
-                ):
+                version = _version(event.app["metadata"].get("resourceVersion")) or 0
+                if since is not None and version <= since:
+                    continue
+                if version and version <= listed.get(event.app["metadata"]["name"], 0):
                     continue
                 if wanted(event.app):
                     yield application_pb2.ApplicationWatchEvent(

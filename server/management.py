@@ -139,18 +139,20 @@ async def _secret_write(
             stored = await state.kube.create(body)
     except KubeError as err:
         raise to_ferry(err, f"secret {name}") from None
-    state.secrets.store[(state.namespace, name)] = stored
+    state.secrets.wrote(stored)
 
 
 async def _secret_delete(state: ServerState, name: str) -> None:
     info = await state.kube.resource("v1", "Secret")
+    known = state.secrets.get(state.namespace, name)
     try:
         await state.kube.delete(info, name, namespace=state.namespace, propagation_policy="Background")
     except NotFoundError:
         pass
     except KubeError as err:
         raise to_ferry(err, f"secret {name}") from None
-    state.secrets.store.pop((state.namespace, name), None)
+    if known is not None:
+        state.secrets.deleted(known)
 
 
 def _apps_using(state: ServerState, predicate: Any) -> list[str]:
@@ -587,7 +589,7 @@ class ProjectService(project_pb2_grpc.ProjectServiceServicer):
             result: Obj = await getattr(self.s.kube, method)(*args)
         except KubeError as err:
             raise to_ferry(err, "project") from None
-        self.s.projects.store[(self.s.namespace, result["metadata"]["name"])] = result
+        self.s.projects.wrote(result)
         return result
 
     def _incoming(self, message: types_pb2.AppProject) -> Obj:
@@ -658,7 +660,7 @@ class ProjectService(project_pb2_grpc.ProjectServiceServicer):
     async def Delete(
         self, request: project_pb2.ProjectQuery, context: Context
     ) -> project_pb2.ProjectResponse:
-        self._get(request.name)
+        project = self._get(request.name)
         enforce(self.s, "projects", "delete", request.name)
         users = _apps_using(self.s, lambda spec: (spec.get("project") or "default") == request.name)
         if users:
@@ -671,7 +673,7 @@ class ProjectService(project_pb2_grpc.ProjectServiceServicer):
             )
         except KubeError as err:
             raise to_ferry(err, "project") from None
-        self.s.projects.store.pop((self.s.namespace, request.name), None)
+        self.s.projects.deleted(project)
         return project_pb2.ProjectResponse()
 
     def _role(self, project: Obj, role: str) -> tuple[Obj, int]:

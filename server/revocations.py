@@ -113,7 +113,7 @@ class Revocations:
             stored = await self.client.create(body)
         except Conflict:
             return  # revoked already (by another replica, or a second logout)
-        self.informer.store[(self.namespace, secret_name(token_id))] = stored
+        self.informer.wrote(stored)
 
     async def sweep(self, now: float | None = None) -> int:
         """Deletes the revocations whose tokens have expired; returns how many."""
@@ -125,7 +125,7 @@ class Revocations:
                 await self.client.delete(
                     self.info, name, namespace=self.namespace, propagation_policy="Background"
                 )
-            self.informer.store.pop((self.namespace, name), None)
+            self.informer.deleted(obj)
         if expired:
             log.info("dropped expired token revocations", extra={"count": len(expired)})
         return len(expired)

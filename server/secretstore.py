@@ -64,7 +64,7 @@ class SecretStore:
                     stored = await self.client.replace(body)
             except Conflict:
                 continue
-            self.informer.store[(self.namespace, SECRET)] = stored
+            self.informer.wrote(stored)
             return data
         raise Conflict(f"{SECRET} kept changing; try again")
 

@@ -163,6 +163,10 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    # Set, not inherited: started as a shell's background job SIGINT comes ignored, and Python
+    # then leaves it ignored (Ctrl-C or kill -INT would do nothing). The children started below
+    # get the default disposition back on exec, not the ignore.
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)  # stop as tidily on SIGTERM as on Ctrl-C
     stack = Stack()
     try:

@@ -5,7 +5,16 @@ reconnect resumes where it stopped; a 410 Gone (history compacted) relists; an u
 server is retried with backoff and reported through ``connected``. Changes are reported as
 (event type, new object, old object) to the callback, which must not block.
 
-Concurrency: one asyncio task per informer; the store is only mutated by that task.
+Read-your-writes: a writer that got the API server's reply tells the informer (``wrote``,
+``deleted``), so readers of the store see the write at once instead of when its event arrives.
+The store may then run ahead of the event stream by such writes, never behind it: an event older
+than the stored copy (a smaller resourceVersion, as etcd orders them) does not replace it, and an
+object whose deletion was acknowledged is not brought back by its last events still on their way.
+The callback still gets every event the watch delivers, in order: it follows the stream, not the
+store.
+
+Concurrency: one asyncio task per informer mutates the store from events; ``wrote`` and
+``deleted`` mutate it from the writers' tasks (same event loop, no await inside either).
 """
 
 from __future__ import annotations
@@ -29,6 +38,20 @@ Handler = Callable[[str, Obj | None, Obj | None], None]  # (ADDED|MODIFIED|DELET
 def object_key(obj: Obj) -> tuple[str, str]:
     meta = obj.get("metadata") or {}
     return str(meta.get("namespace") or ""), str(meta.get("name") or "")
+
+
+def _uid(obj: Obj | None) -> str:
+    return str(((obj or {}).get("metadata") or {}).get("uid") or "")
+
+
+def _newer(stored: Obj, incoming: Obj) -> bool:
+    """Whether the stored copy is newer than the incoming one. resourceVersions are etcd revisions
+    (one counter for the whole store); one that is not a number compares as not newer, so the
+    event wins, as it did before writers could run ahead of the stream."""
+    try:
+        return int(stored["metadata"]["resourceVersion"]) > int(incoming["metadata"]["resourceVersion"])
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 class Informer:
@@ -60,6 +83,8 @@ class Informer:
         self.disconnected_since: float | None = None  # monotonic time of the first failure in a row
         self.resource_version = ""
         self.last_event_at = 0.0
+        # uid -> last copy of objects whose deletion a writer acknowledged before its event came
+        self._deleted: dict[str, Obj] = {}
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> Informer:
@@ -87,6 +112,27 @@ class Informer:
     def items(self) -> list[Obj]:
         return list(self.store.values())
 
+    def wrote(self, obj: Obj) -> None:
+        """The API server's reply to a create, update or patch of ours: stored now unless the
+        store already holds something newer at its key."""
+        obj.setdefault("apiVersion", self.info.api_version)
+        obj.setdefault("kind", self.info.kind)
+        key = object_key(obj)
+        stored = self.store.get(key)
+        if (stored is not None and _newer(stored, obj)) or (self.keep is not None and not self.keep(obj)):
+            return
+        self.store[key] = obj
+
+    def deleted(self, obj: Obj) -> None:
+        """The API server acknowledged deleting ``obj`` (its namespace, name and uid; it is gone,
+        not waiting on finalizers: for that, ``wrote`` the reply). Readers stop seeing it now."""
+        key = object_key(obj)
+        stored = self.store.get(key)
+        if stored is None or _uid(stored) != _uid(obj):
+            return  # its DELETED event came first (or a newer object has the name): nothing to hide
+        del self.store[key]
+        self._deleted[_uid(stored)] = stored  # until its DELETED event, or a list without it
+
     def _emit(self, kind: str, new: Obj | None, old: Obj | None) -> None:
         if self.handler is not None:
             try:
@@ -94,23 +140,38 @@ class Informer:
             except Exception:
                 log.exception("informer handler failed", extra={"resource": self.info.plural})
 
-    def _put(self, obj: Obj) -> None:
+    def _put(self, obj: Obj, kind: str = "") -> None:
+        """Store an object the API server sent; ``kind`` is the watch event's (from a list: none,
+        ADDED or MODIFIED by what the store held — a writer's copy may already be there)."""
         obj.setdefault("apiVersion", self.info.api_version)
         obj.setdefault("kind", self.info.kind)
         key = object_key(obj)
         old = self.store.get(key)
+        if _uid(obj) in self._deleted or (old is not None and _newer(old, obj)):
+            self._emit(kind or "MODIFIED", obj, old)  # a writer is ahead of this event: keep the store
+            return
         if self.keep is not None and not self.keep(obj):
             if old is not None:
                 del self.store[key]
                 self._emit("DELETED", None, old)
             return
         self.store[key] = obj
-        self._emit("ADDED" if old is None else "MODIFIED", obj, old)
+        self._emit(kind or ("ADDED" if old is None else "MODIFIED"), obj, old)
 
     def _remove(self, obj: Obj) -> None:
-        old = self.store.pop(object_key(obj), None)
-        if old is not None:
-            self._emit("DELETED", None, old)
+        acknowledged = self._deleted.pop(_uid(obj), None)
+        if acknowledged is not None:
+            self._emit("DELETED", None, acknowledged)
+            return
+        key = object_key(obj)
+        old = self.store.get(key)
+        if old is None:
+            return
+        if _uid(obj) and _uid(old) and _uid(obj) != _uid(old) and _newer(old, obj):
+            self._emit("DELETED", None, obj)  # an older object of that name: a writer has a newer one
+            return
+        del self.store[key]
+        self._emit("DELETED", None, old)
 
     async def _relist(self) -> None:
         items, version = await self.client.list(
@@ -120,9 +181,16 @@ class Informer:
             field_selector=self.field_selector,
         )
         fresh = {object_key(o): o for o in items}
+        listed = {_uid(o) for o in items}
+        for uid in [u for u in self._deleted if u not in listed]:
+            self._remove(self._deleted[uid])  # the list shows the acknowledged deletion
+        as_listed = {"metadata": {"resourceVersion": version}}
         for key in [k for k in self.store if k not in fresh]:
-            self._remove(self.store[key])
+            if not _newer(self.store[key], as_listed):  # else written after this list was taken
+                self._remove(self.store[key])
         for obj in items:
+            if _uid(obj) in self._deleted:
+                continue  # listed before its acknowledged deletion: still gone to readers
             old = self.store.get(object_key(obj))
             if old is None or old.get("metadata", {}).get("resourceVersion") != obj["metadata"].get(
                 "resourceVersion"
@@ -163,7 +231,7 @@ class Informer:
                     if kind == "DELETED":
                         self._remove(obj)
                     elif kind in ("ADDED", "MODIFIED"):
-                        self._put(obj)
+                        self._put(obj, kind)
             except asyncio.CancelledError:
                 raise
             except Gone:

@@ -218,6 +218,16 @@ def test_every_source_kind_syncs_and_becomes_healthy(
     sources.copy_tree(corpus / "charts" / "podinfo", "chart")
     sources.write(
         {
+            # an overlay of the podinfo base: its replicas count (within the base's HPA's 2..4, so
+            # the HPA, without metrics here, leaves it alone) is what the cluster must run
+            "kustomize-prod/kustomization.yaml": yaml.safe_dump(
+                {
+                    "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                    "kind": "Kustomization",
+                    "resources": ["../kustomize"],
+                    "replicas": [{"name": "podinfo", "count": 3}],
+                }
+            ),
             "directory/web.yaml": yaml.safe_dump(deployment("web")),
             "directory/config.yaml": yaml.safe_dump(cm("config", version="1")),
             "jsonnet/main.jsonnet": (
@@ -229,7 +239,7 @@ def test_every_source_kind_syncs_and_becomes_healthy(
     sources.commit("every kind of source")
     auto = ("--sync-policy", "auto")
     loop.create("src-directory", url, "directory", "src-directory", *auto)
-    loop.create("src-kustomize", url, "kustomize", "src-kustomize", *auto, "--nameprefix", "k-")
+    loop.create("src-kustomize", url, "kustomize-prod", "src-kustomize", *auto, "--nameprefix", "k-")
     loop.create(
         "src-helm-git",
         url,
@@ -287,7 +297,7 @@ def test_every_source_kind_syncs_and_becomes_healthy(
         loop.cli.ok("app", "wait", name, "--sync", "--operation", "--timeout", "180")
     apps = k8s.AppsV1Api(loop.kube)
     assert apps.read_namespaced_deployment("web", "src-directory").spec.replicas == 1
-    assert apps.read_namespaced_deployment("k-podinfo", "src-kustomize").spec.replicas is not None
+    assert apps.read_namespaced_deployment("k-podinfo", "src-kustomize").spec.replicas == 3
     assert apps.read_namespaced_deployment("podinfo", "src-helm-git").spec.replicas == 2
     assert loop.config_map("src-jsonnet", "from-jsonnet") == {"greeting": "hello", "env": "prod"}
     # the release is named after the application, as in Argo CD

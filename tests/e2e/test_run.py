@@ -63,13 +63,19 @@ def children_of(pid: int) -> set[int]:
 
 def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ferry.devenv.run", "--port", "0", "--http-port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
+    # started as a shell's background job is: SIGINT ignored, which the child inherits; Ctrl-C
+    # (SIGINT below) must stop it all the same
+    inherited = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ferry.devenv.run", "--port", "0", "--http-port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     assert proc.stdout is not None
     output = []
     try:

@@ -43,6 +43,11 @@ class Apps:
         assert isinstance(app, dict)
         return app
 
+    def items(self) -> list[dict[str, Any]]:
+        result = self.api.list_namespaced_custom_object(GROUP, VERSION, CONTROL_NS, "applications")
+        assert isinstance(result, dict)
+        return list(result["items"])
+
     def patch(self, name: str, patch: dict[str, Any]) -> None:
         self.api.patch_namespaced_custom_object(GROUP, VERSION, CONTROL_NS, "applications", name, patch)
 
@@ -104,3 +109,18 @@ def wait_operation(apps: Apps, name: str, *, timeout: float = 90) -> dict[str, A
         timeout=timeout,
         what="operation to finish",
     )
+
+
+def wait_periodic_refreshes(
+    controller: RunningServer, apps: Apps, rounds: int, *, timeout: float = 120
+) -> None:
+    """Waits until the controller has reconciled ``rounds`` times as often as it has apps
+    (ferry_app_reconcile_count, all apps together): each app is refreshed once per resync period,
+    so that is ``rounds`` periodic refreshes of each. A quiet period ("nothing happens during N
+    refreshes") is counted this way, not timed: a loaded machine only makes it last longer."""
+    wanted = rounds * max(1, len(apps.items()))
+    start = controller.metric("ferry_app_reconcile_count")
+    deadline = time.monotonic() + timeout
+    while (done := controller.metric("ferry_app_reconcile_count") - start) < wanted:
+        assert time.monotonic() < deadline, f"{done:g} of {wanted} reconciles in {timeout:g} s"
+        time.sleep(0.2)

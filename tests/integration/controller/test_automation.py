@@ -14,7 +14,14 @@ from kubernetes import client as k8s
 
 from ferry.devenv.controlplane import FAIL_LABEL, ControlPlane
 from ferry.devenv.gitrepo import GitRepo
-from tests.integration.controller.conftest import Apps, health_status, operation_phase, sync_status
+from tests.conftest import RunningServer
+from tests.integration.controller.conftest import (
+    Apps,
+    health_status,
+    operation_phase,
+    sync_status,
+    wait_periodic_refreshes,
+)
 from tests.integration.controller.test_sync import cm, configmaps, deployment
 
 AUTO = {"automated": {"prune": True, "selfHeal": True}}
@@ -81,21 +88,21 @@ def test_self_heal_reverts_a_manual_edit(
 
 
 def test_without_self_heal_drift_stays(
-    apps: Apps, app_factory: Any, kube: k8s.ApiClient, namespace: str
+    apps: Apps, app_factory: Any, kube: k8s.ApiClient, namespace: str, controller_process: RunningServer
 ) -> None:
     name, _ = app_factory("drifting", [cm("drifty")], syncPolicy={"automated": {"prune": False}})
     app = apps.wait(name, synced_by_operation, what="synced")
     started = app["status"]["operationState"]["startedAt"]
     k8s.CoreV1Api(kube).patch_namespaced_config_map("drifty", namespace, {"data": {"k": "edited"}})
     apps.wait(name, lambda a: sync_status(a) == "OutOfSync", what="OutOfSync")
-    time.sleep(5)
+    wait_periodic_refreshes(controller_process, apps, 2)  # each would have self-healed
     app = apps.get(name)
     assert sync_status(app) == "OutOfSync"
     assert app["status"]["operationState"]["startedAt"] == started
 
 
 def test_a_failed_revision_is_not_auto_synced_again(
-    apps: Apps, app_factory: Any, kube: k8s.ApiClient, namespace: str
+    apps: Apps, app_factory: Any, kube: k8s.ApiClient, namespace: str, controller_process: RunningServer
 ) -> None:
     bad = {
         "apiVersion": "v1",
@@ -116,7 +123,7 @@ def test_a_failed_revision_is_not_auto_synced_again(
     message = next(c["message"] for c in app["status"]["conditions"] if c["type"] == "SyncError")
     assert message.startswith(f"Failed last sync attempt to {repo.head()}")
     started = app["status"]["operationState"]["startedAt"]
-    time.sleep(5)
+    wait_periodic_refreshes(controller_process, apps, 2)  # each would have auto-synced it again
     assert apps.get(name)["status"]["operationState"]["startedAt"] == started  # no new attempt
     repo.commit("fixed", {"app/all.yaml": yaml.safe_dump_all([cm("fine")])})
     refresh(apps, name)
@@ -157,16 +164,10 @@ def test_deletion_with_and_without_the_finalizer(
     apps.delete(kept)
     apps.delete(gone)
     deadline = time.monotonic() + 60
-    while "goes" in configmaps(kube, namespace) or any(a["metadata"]["name"] == gone for a in _list(apps)):
+    while "goes" in configmaps(kube, namespace) or any(a["metadata"]["name"] == gone for a in apps.items()):
         assert time.monotonic() < deadline, "the finalizer did not delete the app's resources"
         time.sleep(0.5)
     assert "stays" in configmaps(kube, namespace)
-
-
-def _list(apps: Apps) -> list[dict[str, Any]]:
-    result = apps.api.list_namespaced_custom_object("ferrycd.io", "v1alpha1", "ferry", "applications")
-    assert isinstance(result, dict)
-    return list(result["items"])
 
 
 def test_health_follows_workloads(apps: Apps, app_factory: Any, workload_plane: ControlPlane) -> None:

@@ -175,7 +175,9 @@ def test_default_project_cannot_be_deleted_while_used(
     )
 
 
-def test_project_role_tokens_work_until_deleted(admin: Api, kube: k8s.ApiClient) -> None:
+def test_project_role_tokens_work_until_deleted(
+    admin: Api, kube: k8s.ApiClient, git_repo: Callable[[str], GitRepo], namespace: str
+) -> None:
     project = types_pb2.AppProject(
         metadata=types_pb2.ObjectMeta(name="tokens"),
         spec=types_pb2.AppProjectSpec(
@@ -194,7 +196,18 @@ def test_project_role_tokens_work_until_deleted(admin: Api, kube: k8s.ApiClient)
         "CreateToken",
         project_pb2.ProjectTokenCreateRequest(project="tokens", role="reader", id="t1"),
     ).token
-    assert admin.call("apps", "List", application_pb2.ApplicationQuery(), token=token) is not None
+    repo = cm_repo(git_repo, "token-apps")
+    inside = app_message("in-tokens", repo, namespace)
+    inside.spec.project = "tokens"
+    outside = app_message("in-default", repo, namespace)
+    for app in (inside, outside):
+        admin.call("apps", "Create", application_pb2.ApplicationCreateRequest(application=app))
+    listed = admin.call("apps", "List", application_pb2.ApplicationQuery(), token=token)
+    assert [a.metadata.name for a in listed.items] == ["in-tokens"]  # its project's apps, no other
+    for app in (inside, outside):
+        admin.call(
+            "apps", "Delete", application_pb2.ApplicationDeleteRequest(name=app.metadata.name, cascade=False)
+        )
     admin.call(
         "projects",
         "DeleteToken",
