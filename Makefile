@@ -93,7 +93,16 @@ test-e2e: install tools ## Every component as a process; workloads and faults
 	$(PYTEST) tests/e2e
 
 .PHONY: run
-run: install tools ## Start ferry locally (control plane, redis, every component) with a sample app
+# make run builds only what it starts: helm and kustomize, and the local control plane (etcd,
+# Kubernetes, kwok) unless KUBECONFIG names a cluster to use. `make tools` builds the test tools too.
+RUN_TOOLS := helm kustomize $(if $(KUBECONFIG),,etcd kwok kubernetes)
+
+.PHONY: run-tools
+run-tools: ## Build only what `make run` uses (helm, kustomize; the control plane unless KUBECONFIG is set)
+	@command -v git >/dev/null || hack/system-packages.sh
+	hack/tools.sh $(RUN_TOOLS)
+
+run: install run-tools ## Start ferry locally (control plane, redis, every component) with a sample app
 	$(PY) -m ferry.devenv.run $(RUN_ARGS)
 
 .PHONY: docs

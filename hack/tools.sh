@@ -226,8 +226,46 @@ ensure() {
   esac
 }
 
+# Cold build seconds measured on the 2-core development machine (a first-run estimate only).
+declare -A ESTIMATE=( [kubernetes]=335 [kwok]=113 [helm]=92 [dex]=67 [etcd]=53 [grpcurl]=42 [kustomize]=30
+                      [gotemplate-oracle]=17 [buf]=2 [node-grpc]=2 )
+# cached TOOL: whether ensure would skip building it
+cached() {
+  case $1 in
+    kubernetes) have kubernetes "$K8S_VERSION" kube-apiserver kube-controller-manager kube-scheduler kubectl ;;
+    etcd) have etcd "$ETCD_VERSION" etcd ;;
+    helm) have helm "$HELM_VERSION" helm ;;
+    kustomize) have kustomize "$KUSTOMIZE_VERSION" kustomize ;;
+    kwok) have kwok "$KWOK_VERSION" kwok && [ -s "$(versioned_dir kwok "$KWOK_VERSION")/kwok-stages.yaml" ] ;;
+    grpcurl) have grpcurl "$GRPCURL_VERSION" grpcurl ;;
+    buf) have buf "$BUF_VERSION" buf ;;
+    node-grpc) have node-grpc "$NODE_GRPC_VERSION" node-grpc-path ;;
+    gotemplate-oracle) have gotemplate-oracle "$(oracle_version)" gotemplate-oracle ;;
+    dex) have dex "$DEX_VERSION" dex ;;
+    *) return 1 ;;
+  esac
+}
+
 start=$SECONDS
 tools=("$@")
 [ ${#tools[@]} -gt 0 ] || tools=(buf node-grpc etcd kustomize helm kwok grpcurl dex gotemplate-oracle kubernetes)
-for t in "${tools[@]}"; do ensure "$t"; done
+# Say up front what will be built and about how long it takes, then one line per step with the
+# time elapsed and what remains. Builds run one after another: each go build already uses every core.
+todo=()
+remaining=0
+for t in "${tools[@]}"; do
+  if ! cached "$t"; then todo+=("$t"); remaining=$((remaining + ${ESTIMATE[$t]:-60})); fi
+done
+if [ ${#todo[@]} -gt 0 ]; then
+  log "to build: ${todo[*]} (first run: about $(( (remaining + 59) / 60 )) min on 2 cores; cached afterwards)"
+fi
+done_count=0
+for t in "${tools[@]}"; do
+  ensure "$t"
+  done_count=$((done_count + 1))
+  if [[ " ${todo[*]:-} " == *" $t "* ]]; then
+    remaining=$((remaining - ${ESTIMATE[$t]:-60}))
+    log "$done_count/${#tools[@]} ready after $((SECONDS - start))s; about $(( (remaining + 59) / 60 )) min to go"
+  fi
+done
 log "tools ready in $BIN ($((SECONDS - start))s); module cache $(du -sh "$GOMODCACHE" 2>/dev/null | cut -f1)"

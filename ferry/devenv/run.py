@@ -25,9 +25,10 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import yaml
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
 
 from ferry.devenv.controlplane import ControlPlane
 from ferry.devenv.gitrepo import GitRepo
@@ -126,14 +127,13 @@ def step(text: str) -> float:
     return time.monotonic()
 
 
-def kubectl(kubeconfig: Path, *args: str) -> str:
-    return subprocess.run(
-        [str(tool("kubectl")), "--kubeconfig", str(kubeconfig), *args],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout
+def kube_api(kubeconfig: Path) -> k8s.ApiClient:
+    """A client of the cluster (the kubernetes package, not kubectl: with KUBECONFIG set,
+    ``make run`` builds no Kubernetes binary at all)."""
+    api: k8s.ApiClient = k8s_config.new_client_from_config(  # type: ignore[no-untyped-call]
+        config_file=str(kubeconfig)
+    )
+    return api
 
 
 def wait_for(what: str, check: Callable[[], bool], timeout: float) -> None:
@@ -261,7 +261,7 @@ def _start_components(
     )
     wait_for(
         "the default AppProject",
-        lambda: _ok(kubeconfig, "get", "appprojects.ferrycd.io", "default", "-n", NAMESPACE),
+        lambda: _default_project_exists(kubeconfig),
         90,
     )
     grpc_port, http_port = _port(args.port), _port(args.http_port)
@@ -364,31 +364,37 @@ Try:
     )
 
 
-def _ok(kubeconfig: Path, *args: str) -> bool:
-    try:
-        kubectl(kubeconfig, *args)
-    except subprocess.CalledProcessError:
-        return False
+def _default_project_exists(kubeconfig: Path) -> bool:
+    with kube_api(kubeconfig) as api:
+        try:
+            k8s.CustomObjectsApi(api).get_namespaced_custom_object(
+                "ferrycd.io", "v1alpha1", NAMESPACE, "appprojects", "default"
+            )
+        except k8s.ApiException as err:
+            if err.status == 404:
+                return False
+            raise
     return True
 
 
 def _admin_password(kubeconfig: Path) -> str:
-    secret: dict[str, Any] = {}
+    found_password: list[str] = []
 
     def found() -> bool:
-        nonlocal secret
-        try:
-            secret = json.loads(
-                kubectl(
-                    kubeconfig, "get", "secret", "ferry-initial-admin-secret", "-n", NAMESPACE, "-o", "json"
-                )
-            )
-        except subprocess.CalledProcessError:
-            return False
-        return True
+        with kube_api(kubeconfig) as api:
+            try:
+                secret = k8s.CoreV1Api(api).read_namespaced_secret("ferry-initial-admin-secret", NAMESPACE)
+            except k8s.ApiException as err:
+                if err.status == 404:
+                    return False
+                raise
+        encoded = (secret.data or {}).get("password")
+        if encoded:
+            found_password.append(base64.b64decode(encoded).decode())
+        return bool(found_password)
 
     wait_for("the initial admin password", found, 60)
-    return base64.b64decode(secret["data"]["password"]).decode()
+    return found_password[0]
 
 
 def main() -> None:
