@@ -103,7 +103,7 @@ run-tools: ## Build only what `make run` uses (helm, kustomize; the control plan
 	hack/tools.sh $(RUN_TOOLS)
 
 run: install run-tools ## Start ferry locally (control plane, redis, every component) with a sample app
-	$(PY) -m ferry.devenv.run $(RUN_ARGS)
+	$(PY) -m ferry_devenv.run $(RUN_ARGS)
 
 .PHONY: docs
 docs: $(VENV)/.installed ## Build the documentation site (docs/ -> site/) with MkDocs; --strict: a broken link fails

@@ -48,11 +48,11 @@ from bench.stack import (
     percentile,
     start_server,
 )
-from ferry.devenv.controlplane import ControlPlane
-from ferry.devenv.process import free_port
 from ferry.kube.client import KubeClient, Obj
 from ferry.kube.errors import NotFoundError
 from ferry.v1 import application_pb2, application_pb2_grpc, session_pb2, session_pb2_grpc
+from ferry_devenv.controlplane import ControlPlane
+from ferry_devenv.process import free_port
 
 SIZES = env_ints("BENCH_API_APPS", [1000, 5000])
 SECONDS = env_float("BENCH_API_SECONDS", 5.0)

@@ -48,13 +48,13 @@ from bench.stack import (
     start_controller,
     start_reposerver,
 )
-from ferry.devenv.controlplane import ControlPlane
-from ferry.devenv.gitrepo import GitRepo
-from ferry.devenv.process import new_workdir
 from ferry.kube.client import KubeClient, Obj
 from ferry.kube.informer import Informer
 from ferry.servicetoken import TokenSource
 from ferry.v1 import repo_pb2, repo_pb2_grpc, types_pb2
+from ferry_devenv.controlplane import ControlPlane
+from ferry_devenv.gitrepo import GitRepo
+from ferry_devenv.process import new_workdir
 
 APPS = env_int("BENCH_CONTROLLER_APPS", 1000)
 UNMANAGED = env_int("BENCH_CONTROLLER_CONFIGMAPS", 50_000)

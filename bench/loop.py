@@ -80,10 +80,6 @@ from bench.stack import (
     start_reposerver,
     start_server,
 )
-from ferry.devenv.controlplane import ControlPlane
-from ferry.devenv.gitrepo import GitRepo
-from ferry.devenv.process import free_port, new_workdir
-from ferry.devenv.servers import GitDaemon
 from ferry.engine.diff import CONTROLLER_MANAGER
 from ferry.engine.tracking import with_tracking
 from ferry.kube.client import KubeClient, Obj, ResourceInfo
@@ -92,6 +88,10 @@ from ferry.kube.informer import Informer
 from ferry.servicetoken import TokenSource
 from ferry.settings import REFRESH_ANNOTATION, SECRET
 from ferry.v1 import repo_pb2, repo_pb2_grpc, types_pb2
+from ferry_devenv.controlplane import ControlPlane
+from ferry_devenv.gitrepo import GitRepo
+from ferry_devenv.process import free_port, new_workdir
+from ferry_devenv.servers import GitDaemon
 
 APPS = env_int("BENCH_LOOP_APPS", 1000)
 WEBHOOK_REPEATS = env_int("BENCH_LOOP_WEBHOOK_REPEATS", 5)

@@ -20,11 +20,11 @@ from typing import Any
 
 import grpc
 
-from ferry.devenv.gitrepo import GitRepo
-from ferry.devenv.mesh import PLAINTEXT_ENV
-from ferry.devenv.process import ManagedProcess, free_port, new_workdir, port_open
 from ferry.servicetoken import TokenSource
 from ferry.v1 import repo_pb2, repo_pb2_grpc, types_pb2
+from ferry_devenv.gitrepo import GitRepo
+from ferry_devenv.mesh import PLAINTEXT_ENV
+from ferry_devenv.process import ManagedProcess, free_port, new_workdir, port_open
 
 APPS = 1000
 CONCURRENCY = 16

@@ -30,10 +30,10 @@ from pathlib import Path
 import pygit2
 
 from ferry import subproc
-from ferry.devenv.gitrepo import GitRepo
-from ferry.devenv.process import new_workdir
-from ferry.devenv.tools import tool
 from ferry.v1 import types_pb2
+from ferry_devenv.gitrepo import GitRepo
+from ferry_devenv.process import new_workdir
+from ferry_devenv.tools import tool
 from reposerver.render import RenderContext, Tools
 from reposerver.render.helm import render_helm
 from reposerver.render.kustomize import render_kustomize

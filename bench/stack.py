@@ -29,13 +29,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ferry import crds
-from ferry.devenv.controlplane import ControlPlane
-from ferry.devenv.mesh import PLAINTEXT_ENV
-from ferry.devenv.process import ManagedProcess, free_port, new_workdir, port_open
 from ferry.kube.client import KubeClient, Obj
 from ferry.kube.config import ClusterConfig
 from ferry.kube.errors import Conflict
 from ferry.projects import ensure_default_project
+from ferry_devenv.controlplane import ControlPlane
+from ferry_devenv.mesh import PLAINTEXT_ENV
+from ferry_devenv.process import ManagedProcess, free_port, new_workdir, port_open
 
 KEY = "bench-service-key-0123456789abcdef"
 CONTROL_NS = "ferry"

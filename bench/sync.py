@@ -50,13 +50,13 @@ from bench.stack import (
     start_controller,
     start_reposerver,
 )
-from ferry.devenv.controlplane import ControlPlane
-from ferry.devenv.gitrepo import GitRepo
-from ferry.devenv.process import new_workdir
 from ferry.engine.diff import CONTROLLER_MANAGER
 from ferry.engine.tracking import with_tracking
 from ferry.kube.client import Obj
 from ferry.kube.informer import Informer
+from ferry_devenv.controlplane import ControlPlane
+from ferry_devenv.gitrepo import GitRepo
+from ferry_devenv.process import new_workdir
 
 SIZES = env_ints("BENCH_SYNC_APPS", [100, 1000])
 SHAPES = env_list("BENCH_SYNC_SHAPES", ["configmap", "workload"])

@@ -25,12 +25,12 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from prometheus_client.parser import text_string_to_metric_families
 
-from ferry.devenv.controlplane import ControlPlane
-from ferry.devenv.gitrepo import GitRepo
-from ferry.devenv.mesh import PLAINTEXT_ENV, Mesh
-from ferry.devenv.process import ManagedProcess, free_port, new_workdir, port_open
-from ferry.devenv.servers import GitDaemon, HttpServer, RedisServer, SshGitServer
-from ferry.devenv.tools import tool
+from ferry_devenv.controlplane import ControlPlane
+from ferry_devenv.gitrepo import GitRepo
+from ferry_devenv.mesh import PLAINTEXT_ENV, Mesh
+from ferry_devenv.process import ManagedProcess, free_port, new_workdir, port_open
+from ferry_devenv.servers import GitDaemon, HttpServer, RedisServer, SshGitServer
+from ferry_devenv.tools import tool
 
 CORPUS = Path(__file__).resolve().parent / "fixtures" / "corpus"
 GIT_USER, GIT_PASSWORD = "ferry", "s3cret-git-password"

@@ -29,11 +29,11 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 
-from ferry.devenv.controlplane import ControlPlane
-from ferry.devenv.mesh import Mesh
-from ferry.devenv.process import free_port, new_workdir, port_open
-from ferry.devenv.servers import RedisServer
-from ferry.devenv.tools import tool
+from ferry_devenv.controlplane import ControlPlane
+from ferry_devenv.mesh import Mesh
+from ferry_devenv.process import free_port, new_workdir, port_open
+from ferry_devenv.servers import RedisServer
+from ferry_devenv.tools import tool
 from tests.conftest import (
     CONTROL_NS,
     GROUP,

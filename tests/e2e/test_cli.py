@@ -18,9 +18,9 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 
-from ferry.devenv.controlplane import ControlPlane
-from ferry.devenv.gitrepo import GitRepo
-from ferry.devenv.servers import HttpServer
+from ferry_devenv.controlplane import ControlPlane
+from ferry_devenv.gitrepo import GitRepo
+from ferry_devenv.servers import HttpServer
 from tests.conftest import GIT_PASSWORD, GIT_USER, RunningServer, api_client
 from tests.integration.controller.test_sync import deployment
 from tests.integration.server.conftest import admin_password

@@ -12,8 +12,8 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 
-from ferry.devenv.controlplane import ControlPlane
-from ferry.devenv.gitrepo import GitRepo
+from ferry_devenv.controlplane import ControlPlane
+from ferry_devenv.gitrepo import GitRepo
 from tests.conftest import GROUP, VERSION, RunningServer
 from tests.e2e.conftest import Deployed
 from tests.integration.controller.test_sync import cm, deployment, job

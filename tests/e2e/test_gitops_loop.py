@@ -19,11 +19,11 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 
-from ferry.devenv.controlplane import ControlPlane
-from ferry.devenv.gitrepo import GitRepo
-from ferry.devenv.process import free_port, port_open
-from ferry.devenv.servers import GitDaemon, HttpServer, RedisServer
 from ferry.settings import RESOURCES_FINALIZER
+from ferry_devenv.controlplane import ControlPlane
+from ferry_devenv.gitrepo import GitRepo
+from ferry_devenv.process import free_port, port_open
+from ferry_devenv.servers import GitDaemon, HttpServer, RedisServer
 from tests.conftest import (
     GROUP,
     HELM_PASSWORD,

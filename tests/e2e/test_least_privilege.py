@@ -23,9 +23,9 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 
-from ferry.devenv.controlplane import ControlPlane
-from ferry.devenv.gitrepo import GitRepo
 from ferry.v1 import application_pb2, session_pb2
+from ferry_devenv.controlplane import ControlPlane
+from ferry_devenv.gitrepo import GitRepo
 from tests.conftest import CONTROL_NS, SERVICE_KEY, RunningServer
 from tests.e2e.conftest import Deployed
 from tests.integration.controller.test_sync import deployment

@@ -16,10 +16,10 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from ferry.devenv.controlplane import ControlPlane
-from ferry.devenv.mesh import PLAINTEXT_ENV, Mesh
-from ferry.devenv.process import ManagedProcess, free_port, port_open
-from ferry.devenv.tools import tool
+from ferry_devenv.controlplane import ControlPlane
+from ferry_devenv.mesh import PLAINTEXT_ENV, Mesh
+from ferry_devenv.process import ManagedProcess, free_port, port_open
+from ferry_devenv.tools import tool
 
 SERVERS = {
     "ferry-reposerver": ["ferry.v1.RepoService"],

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from ferry.devenv.tools import tool
+from ferry_devenv.servers import CHECKOUT
+from ferry_devenv.tools import tool
 
 FERRY = str(Path(sys.executable).parent / "ferry")
 
@@ -68,11 +69,12 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     inherited = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ferry.devenv.run", "--port", "0", "--http-port", "0"],
+            [sys.executable, "-m", "ferry_devenv.run", "--port", "0", "--http-port", "0"],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             env=env,
+            cwd=CHECKOUT,  # ferry_devenv is not installed: `python -m` finds it in the checkout
         )
     finally:
         signal.signal(signal.SIGINT, inherited)

@@ -21,10 +21,10 @@ from kubernetes import client as k8s
 from prometheus_client.parser import text_string_to_metric_families
 
 from controller.sharding import lease_name, shard_of
-from ferry.devenv.controlplane import ControlPlane
-from ferry.devenv.gitrepo import GitRepo
 from ferry.kube.config import ClusterConfig
 from ferry.settings import IN_CLUSTER_SERVER
+from ferry_devenv.controlplane import ControlPlane
+from ferry_devenv.gitrepo import GitRepo
 from tests.conftest import (
     GROUP,
     VERSION,

@@ -44,12 +44,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from kubernetes import client as k8s
 
 from ferry import pki
-from ferry.devenv.controlplane import ControlPlane
-from ferry.devenv.dex import DexClient, DexServer, DexUser, LdapDirectory
-from ferry.devenv.gitrepo import GitRepo
-from ferry.devenv.process import free_port
 from ferry.oidc import LEEWAY
 from ferry.v1 import account_pb2, application_pb2, session_pb2, types_pb2, version_pb2
+from ferry_devenv.controlplane import ControlPlane
+from ferry_devenv.dex import DexClient, DexServer, DexUser, LdapDirectory
+from ferry_devenv.gitrepo import GitRepo
+from ferry_devenv.process import free_port
 from tests.conftest import CONTROL_NS, RunningServer
 from tests.e2e.test_ui import UI_DIR, chromium, wait_for
 from tests.integration.controller.test_sync import deployment

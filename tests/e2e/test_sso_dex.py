@@ -19,9 +19,9 @@ import yaml
 from kubernetes import client as k8s
 
 from ferry import pki
-from ferry.devenv.dex import DexServer, DexUser, LdapDirectory
-from ferry.devenv.process import free_port, port_open
 from ferry.v1 import version_pb2
+from ferry_devenv.dex import DexServer, DexUser, LdapDirectory
+from ferry_devenv.process import free_port, port_open
 from tests.conftest import CONTROL_NS, SERVICE_KEY, RunningServer, start_ferry_process
 from tests.e2e.test_sso import dex_login
 from tests.e2e.test_ui import wait_for

@@ -29,11 +29,11 @@ import yaml
 from google.protobuf import json_format
 from kubernetes import client as k8s
 
-from ferry.devenv.controlplane import ControlPlane
-from ferry.devenv.gitrepo import GitRepo
-from ferry.devenv.process import free_port
-from ferry.devenv.servers import HttpServer
 from ferry.v1 import account_pb2, application_pb2, project_pb2, repository_pb2, types_pb2
+from ferry_devenv.controlplane import ControlPlane
+from ferry_devenv.gitrepo import GitRepo
+from ferry_devenv.process import free_port
+from ferry_devenv.servers import HttpServer
 from tests.conftest import CONTROL_NS, GIT_PASSWORD, GIT_USER, GROUP, VERSION, RunningServer
 from tests.e2e.conftest import Deployed
 from tests.integration.server.conftest import Api, admin_password, upsert_configmap

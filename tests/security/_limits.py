@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pygit2
 
-from ferry.devenv.gitrepo import GitRepo
+from ferry_devenv.gitrepo import GitRepo
 
 _SIG = pygit2.Signature("ferry tests", "tests@ferrycd.io", 1_700_000_000, 0)
 

@@ -15,8 +15,8 @@ from typing import Any
 import grpc
 import pytest
 
-from ferry.devenv.gitrepo import GitRepo
-from ferry.devenv.process import new_workdir
+from ferry_devenv.gitrepo import GitRepo
+from ferry_devenv.process import new_workdir
 from reposerver.git import Mirrors
 from tests.conftest import RunningServer, start_reposerver
 from tests.integration.reposerver.conftest import RepoClient

@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ferry.devenv.process import new_workdir
 from ferry.v1 import types_pb2
+from ferry_devenv.process import new_workdir
 from tests.conftest import RunningServer, start_reposerver
 from tests.integration.reposerver.conftest import RepoClient
 

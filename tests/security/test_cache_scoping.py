@@ -12,9 +12,9 @@ from collections.abc import Callable
 import grpc
 import pytest
 
-from ferry.devenv.gitrepo import GitRepo
-from ferry.devenv.servers import HttpServer
 from ferry.v1 import repo_pb2, types_pb2
+from ferry_devenv.gitrepo import GitRepo
+from ferry_devenv.servers import HttpServer
 from tests.conftest import GIT_PASSWORD, GIT_USER
 from tests.integration.reposerver.conftest import RepoClient, status_of
 from tests.security._urls import strict, strict_server

@@ -17,8 +17,8 @@ from typing import Any
 import grpc
 import yaml
 
-from ferry.devenv.gitrepo import GitRepo
 from ferry.v1 import types_pb2
+from ferry_devenv.gitrepo import GitRepo
 from tests.integration.reposerver.conftest import RepoClient, status_of
 from tests.security._urls import Listener, basic, chart_archive, helm_repo, listeners, ok
 

@@ -18,10 +18,10 @@ from typing import Any
 import grpc
 import pytest
 
-from ferry.devenv.gitrepo import GitRepo
-from ferry.devenv.process import new_workdir
-from ferry.devenv.servers import GitDaemon
 from ferry.v1 import repo_pb2, types_pb2
+from ferry_devenv.gitrepo import GitRepo
+from ferry_devenv.process import new_workdir
+from ferry_devenv.servers import GitDaemon
 from tests.conftest import RunningServer, start_reposerver
 from tests.integration.reposerver.conftest import RepoClient
 from tests.security._limits import (

@@ -14,10 +14,10 @@ from pathlib import Path
 import grpc
 import pytest
 
-from ferry.devenv.gitrepo import GitRepo
-from ferry.devenv.process import new_workdir
-from ferry.devenv.servers import HttpServer
 from ferry.v1 import types_pb2
+from ferry_devenv.gitrepo import GitRepo
+from ferry_devenv.process import new_workdir
+from ferry_devenv.servers import HttpServer
 from tests.conftest import start_reposerver
 from tests.integration.reposerver.conftest import RepoClient
 from tests.security._sandbox import CM, SANDBOX_FLAGS, Isolated, isolated, outcome, url_of

@@ -20,8 +20,8 @@ from typing import Any
 import grpc
 import pytest
 
-from ferry.devenv.gitrepo import GitRepo
 from ferry.v1 import types_pb2
+from ferry_devenv.gitrepo import GitRepo
 from tests.security._sandbox import (
     CM,
     SECRET,

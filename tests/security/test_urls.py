@@ -14,9 +14,9 @@ from pathlib import Path
 import grpc
 import pytest
 
-from ferry.devenv.gitrepo import GitRepo
-from ferry.devenv.servers import GitDaemon, HttpServer
 from ferry.v1 import repo_pb2, types_pb2
+from ferry_devenv.gitrepo import GitRepo
+from ferry_devenv.servers import GitDaemon, HttpServer
 from tests.conftest import GIT_PASSWORD, GIT_USER, RunningServer
 from tests.integration.reposerver.conftest import RepoClient, status_of
 from tests.security._urls import strict, strict_server

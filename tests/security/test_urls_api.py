@@ -15,9 +15,9 @@ import grpc
 import pytest
 import yaml
 
-from ferry.devenv.gitrepo import GitRepo
-from ferry.devenv.servers import HttpServer
 from ferry.v1 import application_pb2, project_pb2, repository_pb2, types_pb2
+from ferry_devenv.gitrepo import GitRepo
+from ferry_devenv.servers import HttpServer
 from tests.conftest import GIT_PASSWORD, GIT_USER, RunningServer
 from tests.integration.server.conftest import Api, admin, api, server_process
 from tests.security._urls import Listener, basic, listeners

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from kubernetes import client as k8s
 
-from ferry.devenv.gitrepo import GitRepo
+from ferry_devenv.gitrepo import GitRepo
 from tests.integration.controller.conftest import Apps, health_status, sync_status
 
 MANIFESTS: list[dict[str, Any]] = [

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from kubernetes import client as k8s
 
-from ferry.devenv.gitrepo import GitRepo
+from ferry_devenv.gitrepo import GitRepo
 from tests.conftest import CONTROL_NS, GROUP, VERSION
 from tests.integration.controller.conftest import Apps
 from tests.integration.controller.test_sources import secret

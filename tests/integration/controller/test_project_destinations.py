@@ -13,7 +13,7 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 
-from ferry.devenv.gitrepo import GitRepo
+from ferry_devenv.gitrepo import GitRepo
 from tests.conftest import CONTROL_NS, GROUP, VERSION
 from tests.integration.controller.conftest import Apps, request_sync, wait_operation
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ferry.devenv.controlplane import ControlPlane
-from ferry.devenv.gitrepo import GitRepo
+from ferry_devenv.controlplane import ControlPlane
+from ferry_devenv.gitrepo import GitRepo
 from tests.conftest import RunningServer
 from tests.integration.controller.conftest import Apps, sync_status, wait_periodic_refreshes
 from tests.integration.controller.test_compare import MANIFESTS, repo_with

@@ -10,10 +10,10 @@ import time
 from collections.abc import Callable
 
 from controller.sharding import ShardManager, lease_name
-from ferry.devenv.controlplane import ControlPlane
 from ferry.kube.client import KubeClient
 from ferry.kube.config import ClusterConfig
 from ferry.kube.lease import LeaseRecord, Leases
+from ferry_devenv.controlplane import ControlPlane
 
 DURATION, RENEW = 3, 0.5
 

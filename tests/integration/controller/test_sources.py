@@ -13,11 +13,11 @@ import redis
 import yaml
 from kubernetes import client as k8s
 
-from ferry.devenv.controlplane import ControlPlane
-from ferry.devenv.gitrepo import GitRepo
-from ferry.devenv.servers import HttpServer, RedisServer
 from ferry.kube.config import ClusterConfig
 from ferry.tree import tree_key
+from ferry_devenv.controlplane import ControlPlane
+from ferry_devenv.gitrepo import GitRepo
+from ferry_devenv.servers import HttpServer, RedisServer
 from tests.conftest import CONTROL_NS, GIT_PASSWORD, GIT_USER, api_client
 from tests.integration.controller.conftest import Apps, health_status, sync_status
 from tests.integration.controller.test_automation import AUTO, synced_by_operation

@@ -13,8 +13,8 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 
-from ferry.devenv.controlplane import FAIL_LABEL, ControlPlane
-from ferry.devenv.gitrepo import GitRepo
+from ferry_devenv.controlplane import FAIL_LABEL, ControlPlane
+from ferry_devenv.gitrepo import GitRepo
 from tests.integration.controller.conftest import (
     Apps,
     health_status,

@@ -11,9 +11,9 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 
-from ferry.devenv.controlplane import ControlPlane
-from ferry.devenv.gitrepo import GitRepo
 from ferry.kube.config import ClusterConfig
+from ferry_devenv.controlplane import ControlPlane
+from ferry_devenv.gitrepo import GitRepo
 from tests.conftest import RunningServer, api_client
 from tests.integration.controller.conftest import Apps, sync_status
 from tests.integration.controller.test_automation import AUTO, synced_by_operation

@@ -43,10 +43,10 @@ from controller.main import command as controller_command
 from ferry import crds
 from ferry.crds.generate import crds as generated_crds
 from ferry.crds.generate import render
-from ferry.devenv.controlplane import ControlPlane
-from ferry.devenv.process import ManagedProcess, free_port
-from ferry.devenv.tools import tool
 from ferry.v1 import application_pb2, application_pb2_grpc, session_pb2, session_pb2_grpc
+from ferry_devenv.controlplane import ControlPlane
+from ferry_devenv.process import ManagedProcess, free_port
+from ferry_devenv.tools import tool
 from reposerver.main import command as reposerver_command
 from server.dex import command as dex_command
 from server.main import command as server_command

@@ -13,12 +13,12 @@ from pathlib import Path
 
 from kubernetes import client as k8s
 
-from ferry.devenv.controlplane import ControlPlane
+from ferry_devenv.controlplane import ControlPlane
 from tests.conftest import api_client
 
 _OWNER = """
 import json, time
-from ferry.devenv.controlplane import ControlPlane
+from ferry_devenv.controlplane import ControlPlane
 plane = ControlPlane("orphan-check").start()
 pids = [p.pid for p in plane.processes.values()]
 print(json.dumps({"pids": pids, "workdir": str(plane.workdir)}), flush=True)

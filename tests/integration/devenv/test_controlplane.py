@@ -13,7 +13,7 @@ from kubernetes import client as k8s
 from kubernetes import watch
 from kubernetes.dynamic import DynamicClient
 
-from ferry.devenv.controlplane import ControlPlane
+from ferry_devenv.controlplane import ControlPlane
 
 
 def eventually(check: Callable[[], bool], *, timeout: float = 60, what: str = "condition") -> None:

@@ -11,7 +11,7 @@ import jwt
 import pytest
 
 from ferry import pki
-from ferry.devenv.dex import DexClient, DexServer, DexUser, LdapDirectory
+from ferry_devenv.dex import DexClient, DexServer, DexUser, LdapDirectory
 
 USERS = [
     DexUser("alice", "alice-pw", groups=("deployers", "everyone")),

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from ferry.devenv.gitrepo import GitRepo
-from ferry.devenv.servers import GitDaemon, HttpServer, RedisServer, SshGitServer
-from ferry.devenv.tools import tool
+from ferry_devenv.gitrepo import GitRepo
+from ferry_devenv.servers import GitDaemon, HttpServer, RedisServer, SshGitServer
+from ferry_devenv.tools import tool
 from tests.conftest import GIT_PASSWORD, GIT_USER, HELM_PASSWORD, HELM_USER
 
 

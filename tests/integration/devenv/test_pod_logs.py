@@ -9,7 +9,7 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes import utils
 
-from ferry.devenv.controlplane import ControlPlane
+from ferry_devenv.controlplane import ControlPlane
 from tests.integration.devenv.test_controlplane import eventually
 
 

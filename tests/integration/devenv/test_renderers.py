@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from ferry.devenv.tools import tool
+from ferry_devenv.tools import tool
 
 
 def _docs(text: str) -> list[dict[str, Any]]:

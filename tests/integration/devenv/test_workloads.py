@@ -8,7 +8,7 @@ from typing import Any
 from kubernetes import client as k8s
 from kubernetes import utils
 
-from ferry.devenv.controlplane import FAIL_LABEL, ControlPlane
+from ferry_devenv.controlplane import FAIL_LABEL, ControlPlane
 from tests.integration.devenv.test_controlplane import eventually
 
 

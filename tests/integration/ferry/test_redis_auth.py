@@ -13,8 +13,8 @@ import redis
 from prometheus_client import REGISTRY
 
 from ferry.cache import RedisCache, RedisConfig
-from ferry.devenv.mesh import write_certificate
-from ferry.devenv.servers import RedisServer
+from ferry_devenv.mesh import write_certificate
+from ferry_devenv.servers import RedisServer
 
 
 def failed_requests(initiator: str) -> float:

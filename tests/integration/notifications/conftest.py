@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from ferry import crds
-from ferry.devenv.controlplane import ControlPlane
-from ferry.devenv.process import new_workdir
+from ferry_devenv.controlplane import ControlPlane
+from ferry_devenv.process import new_workdir
 from tests.conftest import RunningServer, start_ferry_process
 from tests.integration.devenv.test_controlplane import eventually
 

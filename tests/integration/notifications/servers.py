@@ -23,7 +23,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from ferry import pki
-from ferry.devenv.process import free_port
+from ferry_devenv.process import free_port
 
 
 @dataclass

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ferry.devenv.process import new_workdir
+from ferry_devenv.process import new_workdir
 from tests.integration.notifications.conftest import Cluster, NotifierFactory, catalog, settle, wait_for
 from tests.integration.notifications.servers import GitHubApp, HttpRecorder, SmtpServer, basic, slack_api
 

@@ -13,7 +13,7 @@ from typing import Any
 import click
 import pytest
 
-from ferry.devenv.controlplane import ControlPlane
+from ferry_devenv.controlplane import ControlPlane
 from notifications.config import parse_config
 from notifications.engine import plan, render_notification, variables
 from notifications.main import command

@@ -9,9 +9,9 @@ from typing import Any
 import grpc
 import pytest
 
-from ferry.devenv.gitrepo import GitRepo, git
 from ferry.servicetoken import mint
 from ferry.v1 import repo_pb2, types_pb2
+from ferry_devenv.gitrepo import GitRepo, git
 from tests.integration.reposerver.conftest import RepoClient, status_of
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"

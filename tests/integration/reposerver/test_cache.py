@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterator
 import grpc
 import pytest
 
-from ferry.devenv.gitrepo import GitRepo
-from ferry.devenv.process import new_workdir
-from ferry.devenv.servers import RedisServer
-from ferry.devenv.tools import tool
+from ferry_devenv.gitrepo import GitRepo
+from ferry_devenv.process import new_workdir
+from ferry_devenv.servers import RedisServer
+from ferry_devenv.tools import tool
 from tests.conftest import SERVICE_KEY, RunningServer, start_ferry_process
 from tests.integration.reposerver.conftest import RepoClient, status_of
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import grpc
 import pytest
 
-from ferry.devenv.gitrepo import GitRepo
-from ferry.devenv.process import free_port
-from ferry.devenv.servers import GitDaemon, HttpServer, SshGitServer
 from ferry.servicetoken import TokenSource
 from ferry.v1 import repo_pb2, repo_pb2_grpc, types_pb2
+from ferry_devenv.gitrepo import GitRepo
+from ferry_devenv.process import free_port
+from ferry_devenv.servers import GitDaemon, HttpServer, SshGitServer
 from reposerver.git import Mirrors, normalize_url
 from tests.conftest import GIT_PASSWORD, GIT_USER, SERVICE_KEY, RunningServer
 from tests.integration.reposerver.conftest import RepoClient, status_of

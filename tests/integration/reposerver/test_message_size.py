@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from ferry.devenv.gitrepo import GitRepo
 from ferry.mesh import RepoServerTarget
 from ferry.servicetoken import TokenSource
 from ferry.v1 import repo_pb2, repo_pb2_grpc, types_pb2
+from ferry_devenv.gitrepo import GitRepo
 from tests.conftest import SERVICE_KEY, RunningServer
 
 MiB = 1024 * 1024

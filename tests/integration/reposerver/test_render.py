@@ -12,9 +12,9 @@ from typing import Any
 import grpc
 import pytest
 
-from ferry.devenv.gitrepo import GitRepo
-from ferry.devenv.servers import HttpServer
 from ferry.v1 import repo_pb2, types_pb2
+from ferry_devenv.gitrepo import GitRepo
+from ferry_devenv.servers import HttpServer
 from tests.conftest import HELM_PASSWORD, HELM_USER
 from tests.integration.reposerver.conftest import RepoClient, status_of
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ferry.devenv.gitrepo import GitRepo
+from ferry_devenv.gitrepo import GitRepo
 from tests.integration.reposerver.conftest import RepoClient
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  k: v\n"

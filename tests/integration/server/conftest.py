@@ -13,8 +13,6 @@ import grpc
 import pytest
 from kubernetes import client as k8s
 
-from ferry.devenv.controlplane import ControlPlane
-from ferry.devenv.process import free_port, port_open
 from ferry.v1 import (
     account_pb2_grpc,
     application_pb2_grpc,
@@ -25,6 +23,8 @@ from ferry.v1 import (
     session_pb2_grpc,
     version_pb2_grpc,
 )
+from ferry_devenv.controlplane import ControlPlane
+from ferry_devenv.process import free_port, port_open
 from tests.conftest import CONTROL_NS, SERVICE_KEY, RunningServer, start_ferry_process
 
 SETTINGS = {

@@ -34,9 +34,9 @@ import jwt
 import pytest
 from kubernetes import client as k8s
 
-from ferry.devenv.controlplane import ControlPlane
-from ferry.devenv.process import free_port, port_open
 from ferry.v1 import application_pb2, application_pb2_grpc, session_pb2, session_pb2_grpc
+from ferry_devenv.controlplane import ControlPlane
+from ferry_devenv.process import free_port, port_open
 from server.revocations import REVOKED_LABEL
 from tests.conftest import GROUP, VERSION, RunningServer, start_ferry_process
 

@@ -20,8 +20,8 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 
-from ferry.devenv.gitrepo import GitRepo
 from ferry.v1 import application_pb2, session_pb2, types_pb2
+from ferry_devenv.gitrepo import GitRepo
 from tests.conftest import CONTROL_NS, GROUP, VERSION, RunningServer
 from tests.integration.server.conftest import Api, admin_password, secret_data
 from tests.integration.server.test_smoke import app_message

@@ -13,9 +13,9 @@ import google.api
 import yaml
 from kubernetes import client as k8s
 
-from ferry.devenv.gitrepo import GitRepo
-from ferry.devenv.tools import tool
 from ferry.v1 import application_pb2
+from ferry_devenv.gitrepo import GitRepo
+from ferry_devenv.tools import tool
 from tests.conftest import RunningServer
 from tests.integration.server.conftest import Api, admin_password, secret_data
 from tests.integration.server.test_smoke import app_message

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 from ferry.convert import from_k8s
-from ferry.devenv.controlplane import ControlPlane
 from ferry.errors import NotFound
 from ferry.interceptors import CALLER
 from ferry.kube.client import KubeClient
 from ferry.kube.config import ClusterConfig
 from ferry.mesh import RepoServerTarget
 from ferry.v1 import application_pb2, types_pb2
+from ferry_devenv.controlplane import ControlPlane
 from server.applications import ApplicationService
 from server.sessions import Caller
 from server.state import ServerState

@@ -11,9 +11,6 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 
-from ferry.devenv.controlplane import ControlPlane
-from ferry.devenv.gitrepo import GitRepo
-from ferry.devenv.servers import HttpServer
 from ferry.kube.config import ClusterConfig
 from ferry.v1 import (
     account_pb2,
@@ -25,6 +22,9 @@ from ferry.v1 import (
     types_pb2,
     version_pb2,
 )
+from ferry_devenv.controlplane import ControlPlane
+from ferry_devenv.gitrepo import GitRepo
+from ferry_devenv.servers import HttpServer
 from tests.conftest import CONTROL_NS, GIT_PASSWORD, GIT_USER, GROUP, VERSION, RunningServer
 from tests.integration.reposerver.conftest import status_of
 from tests.integration.server.conftest import Api

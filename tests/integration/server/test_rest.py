@@ -17,7 +17,7 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 
-from ferry.devenv.gitrepo import GitRepo
+from ferry_devenv.gitrepo import GitRepo
 from tests.conftest import RunningServer
 from tests.integration.server.conftest import admin_password, secret_data
 from tests.integration.server.test_authorization import VIEWER_PASSWORD, set_password

@@ -13,8 +13,8 @@ from typing import Any
 import yaml
 from kubernetes import client as k8s
 
-from ferry.devenv.controlplane import ControlPlane
-from ferry.devenv.gitrepo import GitRepo
+from ferry_devenv.controlplane import ControlPlane
+from ferry_devenv.gitrepo import GitRepo
 from tests.integration.controller.test_sync import deployment
 from tests.integration.server.conftest import admin_password
 from tests.integration.server.test_rest import Http, app_body

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import grpc
 import yaml
 
-from ferry.devenv.gitrepo import GitRepo
 from ferry.v1 import application_pb2, session_pb2, types_pb2
+from ferry_devenv.gitrepo import GitRepo
 from tests.integration.reposerver.conftest import status_of
 from tests.integration.server.conftest import Api
 

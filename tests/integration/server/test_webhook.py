@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 from kubernetes import client as k8s
 
-from ferry.devenv.gitrepo import GitRepo
 from ferry.v1 import application_pb2
+from ferry_devenv.gitrepo import GitRepo
 from tests.conftest import CONTROL_NS, GROUP, VERSION
 from tests.integration.server.conftest import Api
 from tests.integration.server.test_rest import Http

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from ferry.devenv.tools import tool
 from ferry.gotemplate import gotime
+from ferry_devenv.tools import tool
 from tests.unit.ferry.gotemplate.corpus import CASES, DATA, Case
 from tests.unit.ferry.gotemplate.oracle import comparable, render, run_oracle
 

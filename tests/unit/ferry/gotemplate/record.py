@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ferry.devenv.tools import tool
+from ferry_devenv.tools import tool
 from tests.unit.ferry.gotemplate.corpus import CASES
 from tests.unit.ferry.gotemplate.oracle import comparable, run_oracle
 

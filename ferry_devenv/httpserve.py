@@ -4,7 +4,7 @@
 - static files (a Helm chart repository) under ``--static-root``;
 - optional HTTP basic auth (``--username``/``--password``) and TLS (``--tls-cert``/``--tls-key``).
 
-    python -m ferry.devenv.httpserve --port 8000 --git-root /srv/git --username u --password p
+    python -m ferry_devenv.httpserve --port 8000 --git-root /srv/git --username u --password p
 
 Every request is logged to stderr as one line, so tests can count them.
 """

@@ -37,9 +37,9 @@ from typing import Any
 import yaml
 
 from ferry import pki
-from ferry.devenv.process import ManagedProcess, free_port, new_workdir
-from ferry.devenv.servers import PortServer
-from ferry.devenv.tools import tool
+from ferry_devenv.process import ManagedProcess, free_port, new_workdir
+from ferry_devenv.servers import PortServer
+from ferry_devenv.tools import tool
 
 SLAPD = "/usr/sbin/slapd"
 SLAPADD = "/usr/sbin/slapadd"

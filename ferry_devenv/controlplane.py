@@ -45,8 +45,8 @@ from typing import Any
 import yaml
 
 from ferry import pki
-from ferry.devenv.process import ManagedProcess, free_port, new_workdir
-from ferry.devenv.tools import kwok_stages, tool
+from ferry_devenv.process import ManagedProcess, free_port, new_workdir
+from ferry_devenv.tools import kwok_stages, tool
 
 FAIL_LABEL = "ferrycd.io/test-fail"
 FAKE_NODE = "kwok-node-0"

@@ -15,8 +15,11 @@ import urllib.parse
 from pathlib import Path
 
 from ferry import pki
-from ferry.devenv.mesh import CertFiles
-from ferry.devenv.process import ManagedProcess, free_port, new_workdir, port_open
+from ferry_devenv.mesh import CertFiles
+from ferry_devenv.process import ManagedProcess, free_port, new_workdir, port_open
+
+# The checkout ferry_devenv lives in (it is never installed, so children import it from here).
+CHECKOUT = Path(__file__).resolve().parent.parent
 
 
 class PortServer:
@@ -34,7 +37,10 @@ class PortServer:
         raise NotImplementedError
 
     def start(self) -> PortServer:
-        self._proc = ManagedProcess(self.name, self._argv(), log_path=self.workdir / f"{self.name}.log")
+        # from the checkout's root: ferry_devenv is not an installed package (`python -m` finds it there)
+        self._proc = ManagedProcess(
+            self.name, self._argv(), log_path=self.workdir / f"{self.name}.log", cwd=CHECKOUT
+        )
         self._proc.start()
         try:
             self._proc.wait_until(lambda: port_open(self.port), timeout=30, what=f"port {self.port}")
@@ -107,7 +113,7 @@ class HttpServer(PortServer):
         return "https" if self.tls else "http"
 
     def _argv(self) -> list[str]:
-        argv = [sys.executable, "-m", "ferry.devenv.httpserve", f"--port={self.port}"]
+        argv = [sys.executable, "-m", "ferry_devenv.httpserve", f"--port={self.port}"]
         if self.git_root:
             argv.append(f"--git-root={self.git_root}")
         if self.static_root:

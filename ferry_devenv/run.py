@@ -30,12 +30,12 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
-from ferry.devenv.controlplane import ControlPlane
-from ferry.devenv.gitrepo import GitRepo
-from ferry.devenv.mesh import Mesh
-from ferry.devenv.process import ManagedProcess, free_port, new_workdir, port_open
-from ferry.devenv.servers import GitDaemon, RedisServer
-from ferry.devenv.tools import tool
+from ferry_devenv.controlplane import ControlPlane
+from ferry_devenv.gitrepo import GitRepo
+from ferry_devenv.mesh import Mesh
+from ferry_devenv.process import ManagedProcess, free_port, new_workdir, port_open
+from ferry_devenv.servers import GitDaemon, RedisServer
+from ferry_devenv.tools import tool
 
 NAMESPACE = "ferry"
 APP_NAME = "guestbook"
