@@ -26,7 +26,6 @@ import logging
 import random
 import time
 from collections.abc import Coroutine, Iterable
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import grpc
@@ -36,14 +35,16 @@ from controller.automation import Automation, SelfHealPolicy, automated_policy
 from controller.claims import Claims
 from controller.clusters import Destination, DestinationError, Destinations
 from controller.compare import Comparison, DryRunCache, compare
+from controller.config import USER_AGENT, ControllerConfig, StartupError
 from controller.deletion import Deletion
+from controller.memory import AppMemory
 from controller.operations import OperationDriver
 from controller.sharding import ShardManager, shard_of, shard_pins
 from controller.status import COMPARISON_FIELDS, changed, comparison_status, merge_patch, now
 from controller.sync import option_warnings
 from controller.workqueue import Refresh, WorkQueue
 from ferry import __version__, crds, servicetoken
-from ferry.cache import Cache, RedisConfig, make_cache
+from ferry.cache import Cache, make_cache
 from ferry.convert import from_k8s
 from ferry.engine.health import HealthChecker
 from ferry.engine.ignore import IgnoreRule, IgnoreRuleError, rule_from_spec
@@ -53,7 +54,6 @@ from ferry.kube.config import ClusterConfig
 from ferry.kube.errors import Conflict, KubeError, NotFoundError, Unprocessable
 from ferry.kube.informer import Informer
 from ferry.kube.lease import Leases
-from ferry.mesh import RepoServerTarget
 from ferry.projects import ObjectRefusal, ensure_default_project, object_refusal, violations
 from ferry.repocreds import RepoCredentials
 from ferry.settings import (
@@ -71,7 +71,6 @@ from ferry.v1 import repo_pb2, repo_pb2_grpc, types_pb2
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = "ferry-controller"
 # Repo server errors worth retrying soon: it is down, restarting or overloaded. Others (a bad
 # path, a missing revision) wait for a change or the next resync.
 TRANSIENT_REPO_CODES = frozenset(
@@ -82,60 +81,6 @@ REPO_RETRY_SECONDS = 2.0
 UNREACHABLE_AFTER_SECONDS = 5.0
 REPO_RETRY_CAP_SECONDS = 60.0
 T = TypeVar("T")
-
-
-class StartupError(RuntimeError):
-    """The controller cannot start; the message says what to fix."""
-
-
-@dataclass(frozen=True)
-class ControllerConfig:
-    namespace: str
-    repo_server: RepoServerTarget
-    service_key: bytes = field(repr=False)
-    status_processors: int = 20
-    operation_processors: int = 10
-    kube_qps: float = 50.0
-    kube_burst: int = 100
-    repo_timeout: float = 120.0
-    resync_seconds: float | None = None  # overrides ferry-cm timeout.reconciliation
-    jitter_seconds: float | None = None
-    install_crds: bool = False
-    redis: RedisConfig | None = None
-    self_heal_backoff_seconds: float = 2.0
-    self_heal_backoff_factor: float = 3.0
-    self_heal_backoff_cap_seconds: float = 300.0
-    server_side_diff: bool = True
-    sync_timeout_seconds: float | None = None  # overrides ferry-cm controller.sync.timeout.seconds; 0: none
-    shards: int = 1  # 1: this process reconciles every app, and no Lease is ever read
-    shard_id: str = ""  # this process's identity in shard Leases
-    lease_duration: int = 15
-    lease_renew_period: float = 2.0
-
-    @property
-    def user_agent(self) -> str:
-        """Sharded controllers name themselves, so an API server's audit log tells them apart."""
-        base = f"{USER_AGENT}/{_version()}"
-        return f"{base} ({self.shard_id})" if self.shards > 1 and self.shard_id else base
-
-
-@dataclass
-class AppMemory:
-    """What the controller remembers about an app between reconciles (never persisted)."""
-
-    spec_key: str = ""
-    manifests: list[Obj] | None = None
-    revision: str = ""
-    source_type: str = ""
-    manifest_error: str = ""
-    # consecutive renders that failed because the repo server was unreachable or overloaded
-    transient_failures: int = 0
-    # consecutive reconciles that found the destination cluster unreachable
-    cluster_failures: int = 0
-    last_latest: float = 0.0
-    cluster: str = ""
-    summary: dict[str, Any] = field(default_factory=dict)
-    comparison: Comparison | None = None
 
 
 def _cluster_label(config: ClusterConfig) -> str:
@@ -327,6 +272,10 @@ class AppController:
             await asyncio.sleep(0.1)
         await self.kube.discover(force=True)
         await ensure_default_project(self.kube, self.config.namespace)
+
+    @property
+    def field_manager(self) -> str:
+        return self.operations.runner.field_manager
 
     def settings(self) -> Settings:
         return Settings.from_configmap(self.settings_cm.get(self.config.namespace, SETTINGS_CONFIGMAP))

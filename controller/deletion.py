@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from controller.clusters import Destination, kinds_namespaced
+from controller.host import ControllerHost
+from controller.memory import AppMemory
 from controller.status import now
 from controller.sync import delete_object
 from controller.workqueue import Refresh
@@ -50,9 +52,6 @@ from ferry.engine.tracking import ResourceKey, instance_label_value, owning_app
 from ferry.kube.client import Obj
 from ferry.kube.errors import Conflict, KubeError, NotFoundError
 from ferry.settings import RESOURCES_FINALIZER_BACKGROUND, RESOURCES_FINALIZERS
-
-if TYPE_CHECKING:
-    from controller.appcontroller import AppController, AppMemory
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +90,7 @@ def kept(obj: Obj, app_options: SyncOptions) -> bool:
 
 
 class Deletion:
-    def __init__(self, controller: AppController) -> None:
+    def __init__(self, controller: ControllerHost) -> None:
         self.c = controller
 
     # --- while the app lives -----------------------------------------------------------------------
@@ -184,7 +183,7 @@ class Deletion:
             if ResourceKey.of(desired) in existing:
                 continue
             try:
-                await destination.client.create(desired, field_manager=self.c.operations.runner.field_manager)
+                await destination.client.create(desired, field_manager=self.c.field_manager)
             except Conflict:
                 # exists, but the cache has not seen it yet (e.g. created by the last call): it
                 # has not reported, so it is still running, never done

@@ -11,7 +11,8 @@ import socket
 import click
 
 from controller import metrics
-from controller.appcontroller import AppController, ControllerConfig, StartupError
+from controller.appcontroller import AppController
+from controller.config import ControllerConfig, StartupError
 from ferry import servicetoken
 from ferry.cmdline import CONTEXT_SETTINGS, listen_options, logging_options, version_option
 from ferry.kube.client import KubeClient

@@ -25,13 +25,14 @@ import copy
 import datetime
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 
 from controller import metrics
 from controller.clusters import Destination, kinds_namespaced
 from controller.compare import compare
+from controller.host import ControllerHost
 from controller.permissions import NotPermitted, permitted_plan
 from controller.status import merge_patch
 from controller.sync import (
@@ -68,9 +69,6 @@ from ferry.kube.errors import Conflict, KubeError, NotFoundError
 from ferry.projects import object_refusal
 from ferry.settings import parse_duration
 from ferry.v1 import repo_pb2, types_pb2
-
-if TYPE_CHECKING:
-    from controller.appcontroller import AppController
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +123,7 @@ def _code(result: dict[str, Any] | None) -> ResultCode | None:
 
 
 class OperationDriver:
-    def __init__(self, controller: AppController) -> None:
+    def __init__(self, controller: ControllerHost) -> None:
         self.c = controller
         self.runner = SyncRunner()
         self._manifests: dict[tuple[str, str], list[Obj]] = {}  # (app, revision) -> manifests
