@@ -3,6 +3,7 @@ on a real control plane: what a user types, what they read, and the exit codes s
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import pty
@@ -437,6 +438,92 @@ def test_create_from_an_argo_cd_manifest(
     path.write_text(yaml.safe_dump({**manifest, "kind": "ApplicationSet"}))
     assert "kind must be Application" in admin_cli.fails(20, "app", "create", "-f", str(path))
     admin_cli.ok("app", "delete", "cli-argo", "-y", "--cascade=false")
+
+
+def test_admin_import_of_an_argo_cd_export(
+    admin_cli: Ferry, git_http: HttpServer, git_repo: Callable[[str], GitRepo], namespace: str, tmp_path: Path
+) -> None:
+    """``kubectl get -n argocd applications,appprojects,secrets,configmaps -o yaml`` in, ferry's
+    repositories, projects and applications out, with a line for everything else."""
+    repo = git_repo("cli-import")
+    repo.commit("init", {"app/cm.yaml": yaml.safe_dump(cm("imported"))})
+    url = git_http.git_url(repo.name)
+
+    def b64(value: str) -> str:
+        return base64.b64encode(value.encode()).decode()
+
+    argo = "argoproj.io/v1alpha1"
+    app: dict[str, Any] = {
+        "apiVersion": argo,
+        "kind": "Application",
+        "metadata": {"name": "cli-imported", "namespace": "argocd", "uid": "u-1", "resourceVersion": "5"},
+        "spec": {
+            "project": "cli-imported",
+            "source": {"repoURL": url, "path": "app", "targetRevision": "HEAD"},
+            "destination": {"server": IN_CLUSTER, "namespace": namespace},
+        },
+        "status": {"sync": {"status": "Synced"}},
+    }
+    items = [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": "repo-cli-import",
+                "namespace": "argocd",
+                "labels": {"argocd.argoproj.io/secret-type": "repository"},
+            },
+            "data": {"url": b64(url), "username": b64(GIT_USER), "password": b64(GIT_PASSWORD)},
+        },
+        app,
+        {**app, "metadata": {"name": "cli-orphan"}, "spec": {**app["spec"], "project": "no-such-project"}},
+        {
+            "apiVersion": argo,
+            "kind": "AppProject",
+            "metadata": {"name": "cli-imported", "namespace": "argocd"},
+            "spec": {
+                "sourceRepos": [url],
+                "destinations": [{"server": IN_CLUSTER, "namespace": namespace}],
+                "signatureKeys": [{"keyID": "4AEE18F83AFDEB23"}],
+            },
+        },
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "argocd-cm"}, "data": {"url": "x"}},
+    ]
+    export = tmp_path / "argocd.yaml"
+    export.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items}))
+
+    dry = admin_cli.ok("admin", "import", str(export), "--dry-run")
+    assert dry.splitlines()[0].split() == ["would", "import", "Secret", "repo-cli-import", "(repository)"]
+    assert "4 would be imported, 1 skipped, 0 failed" in dry
+    assert "not found" in admin_cli.fails(20, "app", "get", "cli-imported")
+
+    result = admin_cli.run("admin", "import", str(export))
+    try:
+        assert result.code == 20, result.err
+        lines = [line.split() for line in result.out.splitlines()]
+        outcomes = [line[:3] for line in lines if line and line[0] in ("imported", "failed", "skipped")]
+        assert outcomes == [
+            ["imported", "Secret", "repo-cli-import"],
+            ["imported", "AppProject", "cli-imported"],
+            ["imported", "Application", "cli-imported"],
+            ["failed", "Application", "cli-orphan"],
+            ["skipped", "ConfigMap", "argocd-cm"],
+        ]
+        assert "not carried over: spec.signatureKeys" in result.out
+        assert "no-such-project" in result.out
+        assert "converted: apiVersion argoproj.io/v1alpha1 -> ferrycd.io/v1alpha1" in result.out
+        assert "3 imported, 1 skipped, 1 failed" in result.out
+        assert result.err.strip() == "ferry: 1 object(s) could not be imported (see above)"
+        imported = json.loads(admin_cli.ok("app", "get", "cli-imported", "-o", "json"))
+        assert imported["spec"]["project"] == "cli-imported"
+        project = yaml.safe_load(admin_cli.ok("proj", "get", "cli-imported", "-o", "yaml"))
+        assert project["spec"]["sourceRepos"] == [url]
+        got = json.loads(admin_cli.ok("repo", "get", url, "-o", "json"))
+        assert got["hasCredentials"] is True
+    finally:
+        admin_cli.run("app", "delete", "cli-imported", "-y", "--cascade=false")
+        admin_cli.run("proj", "delete", "cli-imported", "-y")
+        admin_cli.run("repo", "rm", url)
 
 
 # --- repositories, clusters, projects, accounts -----------------------------------------------------
