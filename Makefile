@@ -109,6 +109,10 @@ run: install run-tools ## Start ferry locally (control plane, redis, every compo
 docs: $(VENV)/.installed ## Build the documentation site (docs/ -> site/) with MkDocs; --strict: a broken link fails
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
+.PHONY: chart
+chart: $(VENV)/.installed ## Regenerate deploy/chart/ferrycd (ferry's Helm chart) from deploy/base
+	$(PY) hack/chart.py
+
 .PHONY: docs-gen
 docs-gen: $(VENV)/.installed ## Regenerate docs/' CLI, API and metrics references from the parser, protos and registries
 	$(PY) hack/docs_gen.py
