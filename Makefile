@@ -45,7 +45,7 @@ tools: ## Build the test tools (Kubernetes, etcd, helm, kustomize, kwok, grpcurl
 .PHONY: protos
 protos: install ## Regenerate ferry/v1 from protos/
 	PY=$(PY) hack/protos.sh generate
-	$(PY) -m ferry.crds.generate
+	$(PY) hack/crds.py
 
 .PHONY: lint
 lint: install ## ruff, mypy --strict, import contracts, proto lint, generated-code drift
@@ -54,7 +54,7 @@ lint: install ## ruff, mypy --strict, import contracts, proto lint, generated-co
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	PY=$(PY) hack/protos.sh check
-	$(PY) -m ferry.crds.generate --check
+	$(PY) hack/crds.py --check
 	hack/tools.sh buf >/dev/null
 	PY=$(PY) hack/protos.sh lint
 

@@ -4,28 +4,17 @@ renders it into the base's objects — in another namespace and with other image
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
-from types import ModuleType
 from typing import Any
 
 import yaml
 
 from ferry_devenv.tools import tool
-from tests.integration.deploy.test_deploy import BASE, ROOT, kustomize_build
+from tests.integration.deploy.test_deploy import BASE, ROOT, hack_module, kustomize_build
 
 CHART = ROOT / "deploy" / "chart" / "ferrycd"
 Obj = dict[str, Any]
-
-
-def generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("chart", ROOT / "hack" / "chart.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def helm_template(*args: str) -> list[Obj]:
@@ -44,7 +33,7 @@ def keyed(objects: list[Obj]) -> dict[tuple[str, str], str]:
 
 
 def test_chart_is_generated_from_the_base() -> None:
-    chart = generator()
+    chart = hack_module("chart")
     files = chart.render(chart.build_base(str(tool("kustomize"))))
     committed = {str(p.relative_to(CHART)): p.read_text() for p in CHART.rglob("*") if p.is_file()}
     assert committed == files, "deploy/chart/ferrycd is stale: run make chart"
