@@ -19,6 +19,7 @@ import contextlib
 import datetime
 import hashlib
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,6 +30,7 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import client as k8s
+from kubernetes import watch as k8s_watch
 
 from ferry_devenv.controlplane import ControlPlane
 from ferry_devenv.gitrepo import GitRepo
@@ -375,6 +377,50 @@ class Scenario:
             lambda a: ((a.get("status") or {}).get("sync") or {}).get("revision") == head,
             what="new commit",
         )
+
+    @contextlib.contextmanager
+    def operation_messages(self, name: str) -> Iterator[list[str]]:
+        """Every operation message the app's status carries while the block runs, in order. Read
+        from a watch of the app (one event per status write), never by polling, so a message shown
+        for a moment on a loaded machine is not missed."""
+        seen: list[str] = []
+        api = self.custom()
+        listed = api.list_namespaced_custom_object(
+            GROUP, VERSION, CONTROL_NS, "applications", field_selector=f"metadata.name={name}"
+        )
+        position = {"version": str(listed["metadata"]["resourceVersion"])}
+        stopping = threading.Event()
+
+        def record() -> None:
+            while not stopping.is_set():
+                stream = k8s_watch.Watch()
+                for event in stream.stream(
+                    api.list_namespaced_custom_object,
+                    GROUP,
+                    VERSION,
+                    CONTROL_NS,
+                    "applications",
+                    field_selector=f"metadata.name={name}",
+                    resource_version=position["version"],
+                    timeout_seconds=5,  # a fresh watch every 5 s lets the block's end stop it
+                ):
+                    obj = event["object"]
+                    if event["type"] == "ERROR" or not isinstance(obj, dict):
+                        continue
+                    position["version"] = str(obj["metadata"]["resourceVersion"])
+                    text = message(obj)
+                    if text and (not seen or seen[-1] != text):
+                        seen.append(text)
+                    if stopping.is_set():
+                        stream.stop()
+
+        recorder = threading.Thread(target=record, name=f"messages-{name}", daemon=True)
+        recorder.start()
+        try:
+            yield seen
+        finally:
+            stopping.set()
+            recorder.join(timeout=15)
 
     def audit(self) -> Audit:
         return Audit(self.harness.plane.audit_log)

@@ -33,39 +33,25 @@ PRE_DELETE = "pre-delete-finalizer.ferrycd.io"
 POST_DELETE = "post-delete-finalizer.ferrycd.io"
 
 
-class Messages:
-    """Every operation message seen while waiting (a check for ``Scenario.wait`` that never
-    decides on its own)."""
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-
-    def __call__(self, app: dict[str, Any]) -> bool:
-        text = message(app)
-        if text and (not self.seen or self.seen[-1] != text):
-            self.seen.append(text)
-        return False
-
-
 def test_retry_with_backoff(scenario: Scenario) -> None:
     """A failing operation is retried per its ``retry`` (limit 2, 2 s doubling): each retry
     announced with its backoff, then Failed with retryCount 2; the next wave never applied."""
     name, _ = scenario.app("retry", [gauge("broken", "Degraded", **{WAVE: "0"}), cm("later", **{WAVE: "1"})])
-    messages = Messages()
     audit = scenario.audit()
-    token = scenario.sync(name, retry={"limit": 2, "backoff": {"duration": "2s", "factor": 2}})
-    app = scenario.wait(
-        name,
-        lambda a: messages(a) or (phase(a) == "Failed" and not a.get("operation") and _carries(a, token)),
-        timeout=90,
-        what="the retries to run out",
-    )
+    with scenario.operation_messages(name) as seen:
+        token = scenario.sync(name, retry={"limit": 2, "backoff": {"duration": "2s", "factor": 2}})
+        app = scenario.wait(
+            name,
+            lambda a: phase(a) == "Failed" and not a.get("operation") and _carries(a, token),
+            timeout=90,
+            what="the retries to run out",
+        )
     failure = (
         "one or more synchronization tasks completed unsuccessfully, reason: "
         "conformance.ferrycd.io/Gauge/broken: spec says Degraded"
     )
-    assert f"{failure}. Retrying attempt #1 in 2s" in messages.seen
-    assert f"{failure}. Retrying attempt #2 in 4s" in messages.seen
+    assert f"{failure}. Retrying attempt #1 in 2s" in seen
+    assert f"{failure}. Retrying attempt #2 in 4s" in seen
     assert operation(app)["retryCount"] == 2
     assert message(app) == failure
     assert [r["name"] for r in results(app)] == ["broken"]
@@ -84,20 +70,20 @@ def test_sync_timeout_terminates_and_retries(scenario: Scenario) -> None:
     hook deleted — with a clear message, and retried per its policy (here once)."""
     name, _ = scenario.app("timeout", [gauge("forever", "Progressing", **{HOOK: "PreSync"}), cm("never")])
     scenario.harness.set_settings({SYNC_TIMEOUT_KEY: "3"})
-    messages = Messages()
     audit = scenario.audit()
     try:
-        token = scenario.sync(name, retry={"limit": 1, "backoff": {"duration": "2s"}})
-        app = scenario.wait(
-            name,
-            lambda a: messages(a) or (phase(a) == "Failed" and not a.get("operation") and _carries(a, token)),
-            timeout=90,
-            what="the operation to time out twice",
-        )
+        with scenario.operation_messages(name) as seen:
+            token = scenario.sync(name, retry={"limit": 1, "backoff": {"duration": "2s"}})
+            app = scenario.wait(
+                name,
+                lambda a: phase(a) == "Failed" and not a.get("operation") and _carries(a, token),
+                timeout=90,
+                what="the operation to time out twice",
+            )
     finally:
         scenario.harness.set_settings({SYNC_TIMEOUT_KEY: None})
     terminated = "Operation terminated, triggered by controller sync timeout (3s)"
-    assert f"{terminated}. Retrying attempt #1 in 2s" in messages.seen
+    assert f"{terminated}. Retrying attempt #1 in 2s" in seen
     assert message(app) == terminated
     assert operation(app)["retryCount"] == 1
     hook = next(r for r in results(app) if r["name"] == "forever")
