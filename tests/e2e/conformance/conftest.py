@@ -385,7 +385,7 @@ class Scenario:
         for a moment on a loaded machine is not missed."""
         seen: list[str] = []
         api = self.custom()
-        listed: dict[str, Any] = api.list_namespaced_custom_object(
+        listed: Any = api.list_namespaced_custom_object(
             GROUP, VERSION, CONTROL_NS, "applications", field_selector=f"metadata.name={name}"
         )
         position = {"version": str(listed["metadata"]["resourceVersion"])}
