@@ -79,6 +79,8 @@ from reposerver.tree import CommitTree, clean_path
 log = logging.getLogger(__name__)
 
 _FAILURE_CACHEABLE = (InvalidArgument, ResourceExhausted, NotFound)
+# How often idle mirrors are looked for (they are removed after --mirror-max-idle).
+MIRROR_COLLECT_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,8 @@ class GeneratorConfig:
     allow_local_repos: bool = False
     # kustomize remote bases: "deny" (default) or "project" (--kustomize-remote-bases)
     kustomize_remote_bases: str = "deny"
+    # mirrors unused this long are removed (--mirror-max-idle); 0 keeps them for ever
+    mirror_max_idle_seconds: float = 7 * 24 * 3600.0
 
 
 def _params_hash(req: repo_pb2.ManifestRequest) -> str:
@@ -152,6 +156,16 @@ class Generator:
         # (repo, old, new) -> files changed between the commits: one tree diff serves every app
         # of a monorepo asking about the same pair of commits.
         self._changes: OrderedDict[tuple[str, str, str], asyncio.Future[set[str]]] = OrderedDict()
+
+    async def collect_mirrors(self, *, interval: float = MIRROR_COLLECT_SECONDS) -> None:
+        """Removes idle mirrors now and every ``interval`` seconds (a task for the server's life)."""
+        if self.config.mirror_max_idle_seconds <= 0:
+            return
+        while True:
+            moved = self.mirrors.collect(self.config.mirror_max_idle_seconds)
+            if moved:
+                await asyncio.to_thread(Mirrors.remove, moved)
+            await asyncio.sleep(interval)
 
     def _dependency_access(self, req: repo_pb2.ManifestRequest) -> DependencyAccess:
         return DependencyAccess(

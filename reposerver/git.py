@@ -316,9 +316,41 @@ def parse_ls_remote(text: str) -> _Refs:
     return _Refs(time.monotonic(), refs, head)
 
 
+# Written into a mirror when it is used (at most once per TOUCH_SECONDS): what garbage collection
+# of idle mirrors reads. git ignores unknown files in a repository directory.
+LAST_USED = "ferry-last-used"
+TOUCH_SECONDS = 3600.0
+_TRASH_PREFIX = ".collected-"
+
+
+def _touch(path: Path) -> None:
+    marker = path / LAST_USED
+    try:
+        if time.time() - marker.stat().st_mtime < TOUCH_SECONDS:
+            return
+    except FileNotFoundError:
+        pass
+    with contextlib.suppress(OSError):  # a mirror being discarded meanwhile
+        marker.touch()
+        os.utime(marker)
+
+
+def _last_used(path: Path) -> float:
+    for candidate in (path / LAST_USED, path):
+        with contextlib.suppress(OSError):
+            return candidate.stat().st_mtime
+    return 0.0
+
+
 @dataclass
 class Mirrors:
-    """Bare mirrors under ``root``, one per repository and credential identity (``mirror_key``)."""
+    """Bare mirrors under ``root``, one per repository and credential identity (``mirror_key``).
+
+    Every use touches the mirror's ``ferry-last-used`` marker; ``collect`` removes the mirrors
+    nobody used for longer than the repo server's ``--mirror-max-idle`` (one per credential
+    identity per repository would otherwise pile up for ever). It decides and moves a mirror
+    aside in one synchronous step on the event loop, so a request that uses the mirror either
+    touched it first (and it stays) or comes after (and clones it again)."""
 
     root: Path
     ref_cache_seconds: float = 60.0
@@ -332,7 +364,40 @@ class Mirrors:
         return self.root / hashlib.sha256(key.encode()).hexdigest()[:24]
 
     def _lock(self, url: str, creds: Credentials) -> asyncio.Lock:
-        return self._locks.setdefault(mirror_key(url, creds), asyncio.Lock())
+        return self._locks.setdefault(self.path_for(url, creds).name, asyncio.Lock())
+
+    def collect(self, max_idle_seconds: float, *, now: float | None = None) -> list[Path]:
+        """Moves every mirror unused for more than ``max_idle_seconds`` (and not being fetched)
+        out of the way; returns where they went, for ``remove`` to delete off the event loop."""
+        if not self.root.is_dir():
+            return []
+        now = time.time() if now is None else now
+        moved = []
+        for path in sorted(self.root.iterdir()):
+            if path.name.startswith(_TRASH_PREFIX):
+                moved.append(path)  # left over by a repo server that stopped mid-removal
+                continue
+            lock = self._locks.get(path.name)
+            if not path.is_dir() or (lock is not None and lock.locked()):
+                continue
+            if now - _last_used(path) <= max_idle_seconds:
+                continue
+            target = path.with_name(f"{_TRASH_PREFIX}{path.name}-{time.monotonic_ns()}")
+            with contextlib.suppress(OSError):
+                path.rename(target)
+                moved.append(target)
+                self._locks.pop(path.name, None)
+                metrics.MIRRORS_COLLECTED.inc()
+                log.info(
+                    "idle mirror removed",
+                    extra={"mirror": path.name, "idle_seconds": int(now - _last_used(target))},
+                )
+        return moved
+
+    @staticmethod
+    def remove(paths: list[Path]) -> None:
+        for path in paths:
+            shutil.rmtree(path, ignore_errors=True)
 
     async def _git(
         self, url: str, creds: Credentials, request_type: str, args: list[str], cwd: Path | None = None
@@ -443,6 +508,7 @@ class Mirrors:
         repo = self.open(url, creds)
         if self._has(repo, sha):
             assert repo is not None
+            _touch(self.path_for(url, creds))
             return repo
         async with self._lock(url, creds):
             repo = self.open(url, creds)  # another request may have fetched it while we waited
@@ -465,6 +531,7 @@ class Mirrors:
             if not self._has(repo, sha):
                 raise NotFound(f"commit {sha} not found in repository {normalize_url(url)}")
             assert repo is not None
+            _touch(self.path_for(url, creds))
             return repo
 
     def _discard(self, url: str, creds: Credentials, reason: str) -> None:
@@ -479,6 +546,7 @@ class Mirrors:
             repo = self.open(url, creds)
             if repo is None:
                 raise Unavailable(f"repository {normalize_url(url)}: mirror unreadable after fetch")
+            _touch(self.path_for(url, creds))
             return repo
 
     async def _fetch(self, url: str, creds: Credentials, sha: str | None) -> None:

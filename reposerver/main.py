@@ -119,6 +119,13 @@ def limits_from(options: dict[str, Any]) -> Limits:
     "disk, other tenants' mirrors included). Local paths are refused even with it.",
 )
 @click.option(
+    "--mirror-max-idle",
+    type=click.FloatRange(0),
+    default=7 * 24 * 3600.0,
+    show_envvar=True,
+    help="Seconds a Git mirror may go unused before it is removed (looked for hourly); 0 keeps them.",
+)
+@click.option(
     "--kustomize-remote-bases",
     type=click.Choice(["deny", "project"]),
     default="deny",
@@ -190,6 +197,7 @@ def command(
     exec_timeout: float,
     allow_local_repos: bool,
     kustomize_remote_bases: str,
+    mirror_max_idle: float,
     tool_cpu_limit: int,
     tool_memory_limit: int,
     tool_max_file_size: int,
@@ -237,6 +245,7 @@ def command(
         tools=tools,
         allow_local_repos=allow_local_repos,
         kustomize_remote_bases=kustomize_remote_bases,
+        mirror_max_idle_seconds=mirror_max_idle,
     )
     if allow_local_repos:
         log.warning("--allow-local-repos: file:// repository URLs are allowed (development only)")
@@ -246,20 +255,27 @@ def command(
 
     async def serve() -> None:
         cache = make_cache(redis, initiator="reposerver")
+        generator = Generator(config, cache)
+        collector = asyncio.create_task(generator.collect_mirrors(), name="mirror-collector")
         server = GrpcServer(
             address=address,
             port=port,
             services=[
                 ServiceRegistration(
                     repo_pb2.DESCRIPTOR.services_by_name["RepoService"].full_name,
-                    RepoService(Generator(config, cache)),
+                    RepoService(generator),
                     repo_pb2_grpc.add_RepoServiceServicer_to_server,
                 )
             ],
             interceptors=standard_interceptors(None if disable_auth else authenticate),
             tls=tls,
         )
-        await serve_until_signalled(server, on_stop=cache.close)
+
+        async def stop() -> None:
+            collector.cancel()
+            await cache.close()
+
+        await serve_until_signalled(server, on_stop=stop)
 
     cache_dir.mkdir(parents=True, exist_ok=True)
     start_metrics_server(address, metrics_port)

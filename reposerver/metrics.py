@@ -32,3 +32,6 @@ CACHE_REQUESTS = Counter(
 MIRROR_RECLONES = Counter(
     "ferry_git_mirror_reclone_total", "Mirrors found corrupt and cloned again.", ["repo"]
 )
+MIRRORS_COLLECTED = Counter(
+    "ferry_git_mirror_collected_total", "Mirrors removed after going unused for --mirror-max-idle."
+)
