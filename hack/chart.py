@@ -41,7 +41,13 @@ def _version() -> str:
 
 
 def build_base(kustomize: str) -> list[dict[str, Any]]:
-    out = subprocess.run([kustomize, "build", str(BASE)], check=True, capture_output=True, text=True).stdout
+    try:
+        done = subprocess.run([kustomize, "build", str(BASE)], capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise SystemExit(f"{kustomize} not found: run make tools (or set KUSTOMIZE)") from None
+    if done.returncode != 0:
+        raise SystemExit(f"kustomize build deploy/base failed: {done.stderr.strip()}")
+    out = done.stdout
     return [o for o in yaml.safe_load_all(out) if o]
 
 
