@@ -11,7 +11,7 @@ from typing import Any
 import click
 import click.shell_completion
 
-from cli import account, admin, app, cluster, project, repo, sso
+from cli import account, actions, admin, app, cluster, project, repo, sso
 from cli.base import EXIT_CODES, FerryGroup, client, settings
 from cli.config import Context
 from cli.connection import Client, CliError, Settings, resolve
@@ -217,6 +217,7 @@ def completion(shell: str) -> None:
     click.echo(completion_script(shell))
 
 
+app.app.add_command(actions.actions)  # ferry app actions
 for _group in (app.app, repo.repo, cluster.cluster, project.proj, account.account, admin.admin):
     command.add_command(_group)
 

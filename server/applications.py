@@ -17,8 +17,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
+import datetime
 import json
+import logging
 import re
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -29,6 +32,7 @@ from google.protobuf import json_format
 
 from ferry import clusters
 from ferry.convert import from_k8s, to_k8s
+from ferry.engine.actions import ActionError, actions_for, run_action
 from ferry.engine.diff import DiffOptions, diff
 from ferry.engine.health import HealthChecker, custom_rules_from_settings
 from ferry.engine.ignore import IgnoreRuleError, rule_from_spec
@@ -76,6 +80,11 @@ def caller() -> Caller:
     who = CALLER.get()
     assert isinstance(who, Caller), "the authentication interceptor sets the caller"
     return who
+
+
+log = logging.getLogger(__name__)
+# The field manager of what resource actions write (kubectl's own actions use "kubectl-rollout").
+ACTION_MANAGER = "ferry-server-action"
 
 
 def app_object(app: Obj) -> str:
@@ -774,6 +783,16 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
         self, request: application_pb2.ApplicationResourceRequest, context: Context
     ) -> application_pb2.ApplicationResourceResponse:
         app = self._get_checked(request.name)
+        _, _, live = await self._live_of_app(app, request)
+        return application_pb2.ApplicationResourceResponse(manifest=json.dumps(hide_one(live)))
+
+    async def _live_of_app(
+        self,
+        app: Obj,
+        request: application_pb2.ApplicationResourceRequest | application_pb2.ResourceActionRunRequest,
+    ) -> tuple[KubeClient, ResourceKey, Obj]:
+        """One live object of the app: named by the request, permitted by the project, and a
+        resource of the app (its status or its resource tree), else NOT_FOUND."""
         if not request.kind or not request.resource_name:
             raise InvalidArgument("kind and resourceName are required")
         key = ResourceKey(request.group, request.kind, request.namespace, request.resource_name)
@@ -790,7 +809,62 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
         live = await self._live(client, key, request.version or "v1")
         if live is None:
             raise NotFound(f"{key.kind}/{key.name} not found in namespace {key.namespace!r}")
-        return application_pb2.ApplicationResourceResponse(manifest=json.dumps(hide_one(live)))
+        return client, key, live
+
+    async def ListResourceActions(
+        self, request: application_pb2.ApplicationResourceRequest, context: Context
+    ) -> application_pb2.ResourceActionsListResponse:
+        app = self._get_checked(request.name)
+        _, _, live = await self._live_of_app(app, request)
+        return application_pb2.ResourceActionsListResponse(
+            actions=[
+                application_pb2.ResourceAction(name=a.name, disabled=a.disabled) for a in actions_for(live)
+            ]
+        )
+
+    async def RunResourceAction(
+        self, request: application_pb2.ResourceActionRunRequest, context: Context
+    ) -> application_pb2.ApplicationResponse:
+        """Argo CD's RunResourceAction: RBAC ``action/<group>/<kind>/<action>`` on the app, then
+        the action's patch of the live object, or the object it creates (a Job from a CronJob),
+        which the app's project must permit like any of the app's objects."""
+        app = self._get_checked(request.name)
+        if not request.action:
+            raise InvalidArgument("action is required")
+        self._enforce(f"action/{request.group}/{request.kind}/{request.action}", app_object(app))
+        client, key, live = await self._live_of_app(app, request)
+        try:
+            result = run_action(
+                live, request.action, now=datetime.datetime.now(datetime.UTC), suffix=secrets.token_hex(3)
+            )
+        except ActionError as err:
+            raise InvalidArgument(str(err)) from None
+        try:
+            if result.patch is not None:
+                info = await client.resource(live["apiVersion"], key.kind)
+                await client.patch(
+                    info,
+                    key.name,
+                    result.patch,
+                    namespace=key.namespace or None,
+                    field_manager=ACTION_MANAGER,
+                )
+            elif result.created is not None:
+                created = result.created
+                created_key = ResourceKey("batch", "Job", key.namespace, created["metadata"]["name"])
+                self._permitted(app, created_key)
+                await client.create(created, field_manager=ACTION_MANAGER)
+        except KubeError as err:
+            raise to_ferry(err, f"{key.kind}/{key.name}") from None
+        log.info(
+            "resource action run",
+            extra={
+                "application": request.name,
+                "action": request.action,
+                "resource": f"{key.kind}/{key.name}",
+            },
+        )
+        return application_pb2.ApplicationResponse()
 
     async def ListResourceEvents(
         self, request: application_pb2.ApplicationResourceEventsQuery, context: Context

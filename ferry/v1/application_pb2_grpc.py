@@ -106,6 +106,16 @@ class ApplicationServiceStub:
                 request_serializer=ferry_dot_v1_dot_application__pb2.ApplicationResourceRequest.SerializeToString,
                 response_deserializer=ferry_dot_v1_dot_application__pb2.ApplicationResourceResponse.FromString,
                 _registered_method=True)
+        self.ListResourceActions = channel.unary_unary(
+                '/ferry.v1.ApplicationService/ListResourceActions',
+                request_serializer=ferry_dot_v1_dot_application__pb2.ApplicationResourceRequest.SerializeToString,
+                response_deserializer=ferry_dot_v1_dot_application__pb2.ResourceActionsListResponse.FromString,
+                _registered_method=True)
+        self.RunResourceAction = channel.unary_unary(
+                '/ferry.v1.ApplicationService/RunResourceAction',
+                request_serializer=ferry_dot_v1_dot_application__pb2.ResourceActionRunRequest.SerializeToString,
+                response_deserializer=ferry_dot_v1_dot_application__pb2.ApplicationResponse.FromString,
+                _registered_method=True)
         self.ListResourceEvents = channel.unary_unary(
                 '/ferry.v1.ApplicationService/ListResourceEvents',
                 request_serializer=ferry_dot_v1_dot_application__pb2.ApplicationResourceEventsQuery.SerializeToString,
@@ -224,6 +234,21 @@ class ApplicationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListResourceActions(self, request, context):
+        """The actions one live resource of the application offers (Argo CD's resource actions:
+        restart, pause/resume, suspend/resume, create-job), each marked disabled when it cannot run now.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RunResourceAction(self, request, context):
+        """Runs one action on one live resource of the application; RBAC action/<group>/<kind>/<action>.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListResourceEvents(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -323,6 +348,16 @@ def add_ApplicationServiceServicer_to_server(servicer, server):
                     servicer.GetResource,
                     request_deserializer=ferry_dot_v1_dot_application__pb2.ApplicationResourceRequest.FromString,
                     response_serializer=ferry_dot_v1_dot_application__pb2.ApplicationResourceResponse.SerializeToString,
+            ),
+            'ListResourceActions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListResourceActions,
+                    request_deserializer=ferry_dot_v1_dot_application__pb2.ApplicationResourceRequest.FromString,
+                    response_serializer=ferry_dot_v1_dot_application__pb2.ResourceActionsListResponse.SerializeToString,
+            ),
+            'RunResourceAction': grpc.unary_unary_rpc_method_handler(
+                    servicer.RunResourceAction,
+                    request_deserializer=ferry_dot_v1_dot_application__pb2.ResourceActionRunRequest.FromString,
+                    response_serializer=ferry_dot_v1_dot_application__pb2.ApplicationResponse.SerializeToString,
             ),
             'ListResourceEvents': grpc.unary_unary_rpc_method_handler(
                     servicer.ListResourceEvents,
@@ -724,6 +759,60 @@ class ApplicationService:
             '/ferry.v1.ApplicationService/GetResource',
             ferry_dot_v1_dot_application__pb2.ApplicationResourceRequest.SerializeToString,
             ferry_dot_v1_dot_application__pb2.ApplicationResourceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListResourceActions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ferry.v1.ApplicationService/ListResourceActions',
+            ferry_dot_v1_dot_application__pb2.ApplicationResourceRequest.SerializeToString,
+            ferry_dot_v1_dot_application__pb2.ResourceActionsListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunResourceAction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ferry.v1.ApplicationService/RunResourceAction',
+            ferry_dot_v1_dot_application__pb2.ResourceActionRunRequest.SerializeToString,
+            ferry_dot_v1_dot_application__pb2.ApplicationResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -58,6 +58,12 @@ class ApplicationServiceStub:
     ResourceTree: _grpc.UnaryUnaryMultiCallable[_application_pb2.ResourcesQuery, _types_pb2.ApplicationTree]
     GetResource: _grpc.UnaryUnaryMultiCallable[_application_pb2.ApplicationResourceRequest, _application_pb2.ApplicationResourceResponse]
     """One live resource of the application, as a JSON manifest."""
+    ListResourceActions: _grpc.UnaryUnaryMultiCallable[_application_pb2.ApplicationResourceRequest, _application_pb2.ResourceActionsListResponse]
+    """The actions one live resource of the application offers (Argo CD's resource actions:
+    restart, pause/resume, suspend/resume, create-job), each marked disabled when it cannot run now.
+    """
+    RunResourceAction: _grpc.UnaryUnaryMultiCallable[_application_pb2.ResourceActionRunRequest, _application_pb2.ApplicationResponse]
+    """Runs one action on one live resource of the application; RBAC action/<group>/<kind>/<action>."""
     ListResourceEvents: _grpc.UnaryUnaryMultiCallable[_application_pb2.ApplicationResourceEventsQuery, _types_pb2.EventList]
     RevisionMetadata: _grpc.UnaryUnaryMultiCallable[_application_pb2.RevisionMetadataQuery, _types_pb2.RevisionMetadata]
     """Author, date, message and tags of a revision of the application's repository."""
@@ -93,6 +99,12 @@ class ApplicationServiceAsyncStub(ApplicationServiceStub):
     ResourceTree: _aio.UnaryUnaryMultiCallable[_application_pb2.ResourcesQuery, _types_pb2.ApplicationTree]  # type: ignore[assignment]
     GetResource: _aio.UnaryUnaryMultiCallable[_application_pb2.ApplicationResourceRequest, _application_pb2.ApplicationResourceResponse]  # type: ignore[assignment]
     """One live resource of the application, as a JSON manifest."""
+    ListResourceActions: _aio.UnaryUnaryMultiCallable[_application_pb2.ApplicationResourceRequest, _application_pb2.ResourceActionsListResponse]  # type: ignore[assignment]
+    """The actions one live resource of the application offers (Argo CD's resource actions:
+    restart, pause/resume, suspend/resume, create-job), each marked disabled when it cannot run now.
+    """
+    RunResourceAction: _aio.UnaryUnaryMultiCallable[_application_pb2.ResourceActionRunRequest, _application_pb2.ApplicationResponse]  # type: ignore[assignment]
+    """Runs one action on one live resource of the application; RBAC action/<group>/<kind>/<action>."""
     ListResourceEvents: _aio.UnaryUnaryMultiCallable[_application_pb2.ApplicationResourceEventsQuery, _types_pb2.EventList]  # type: ignore[assignment]
     RevisionMetadata: _aio.UnaryUnaryMultiCallable[_application_pb2.RevisionMetadataQuery, _types_pb2.RevisionMetadata]  # type: ignore[assignment]
     """Author, date, message and tags of a revision of the application's repository."""
@@ -209,6 +221,24 @@ class ApplicationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_application_pb2.ApplicationResourceResponse, _abc.Awaitable[_application_pb2.ApplicationResourceResponse]]:
         """One live resource of the application, as a JSON manifest."""
+
+    @_abc_1.abstractmethod
+    def ListResourceActions(
+        self,
+        request: _application_pb2.ApplicationResourceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_application_pb2.ResourceActionsListResponse, _abc.Awaitable[_application_pb2.ResourceActionsListResponse]]:
+        """The actions one live resource of the application offers (Argo CD's resource actions:
+        restart, pause/resume, suspend/resume, create-job), each marked disabled when it cannot run now.
+        """
+
+    @_abc_1.abstractmethod
+    def RunResourceAction(
+        self,
+        request: _application_pb2.ResourceActionRunRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_application_pb2.ApplicationResponse, _abc.Awaitable[_application_pb2.ApplicationResponse]]:
+        """Runs one action on one live resource of the application; RBAC action/<group>/<kind>/<action>."""
 
     @_abc_1.abstractmethod
     def ListResourceEvents(

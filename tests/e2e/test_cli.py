@@ -526,6 +526,87 @@ def test_admin_import_of_an_argo_cd_export(
         admin_cli.run("repo", "rm", url)
 
 
+def test_resource_actions(
+    admin_cli: Ferry, git_repo: Callable[[str], GitRepo], namespace: str, kube: k8s.ApiClient, tmp_path: Path
+) -> None:
+    """ferry app actions list|run (Argo CD's resource actions) on a synced app's Deployment and
+    CronJob, against the live objects; RBAC action/<group>/<kind>/<action> decides who may."""
+    cronjob = {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "nightly"},
+        "spec": {
+            "schedule": "0 3 * * *",
+            "jobTemplate": {
+                "spec": {
+                    "template": {
+                        "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}
+                    }
+                }
+            },
+        },
+    }
+    repo = git_repo("cli-actions")
+    repo.commit(
+        "init", {"app/web.yaml": yaml.safe_dump(deployment("web")), "app/cron.yaml": yaml.safe_dump(cronjob)}
+    )
+    cli = admin_cli
+    cli.ok(
+        "app", "create", "cli-actions", "--repo", f"file://{repo.bare}", "--path", "app",
+        "--dest-server", IN_CLUSTER, "--dest-namespace", namespace,
+    )  # fmt: skip
+    try:
+        cli.ok("app", "sync", "cli-actions", "--timeout", "120")
+        rows = table_rows(cli.ok("app", "actions", "list", "cli-actions", "--kind", "Deployment"))
+        assert rows == [
+            ["GROUP", "KIND", "NAME", "ACTION", "DISABLED"],
+            ["apps", "Deployment", "web", "restart", "false"],
+            ["apps", "Deployment", "web", "pause", "false"],
+            ["apps", "Deployment", "web", "resume", "true"],
+        ]
+        assert cli.ok("app", "actions", "run", "cli-actions", "restart", "--kind", "Deployment").strip() == (
+            "action 'restart' run on Deployment/web"
+        )
+        live: dict[str, Any] = kube.sanitize_for_serialization(
+            k8s.AppsV1Api(kube).read_namespaced_deployment("web", namespace)
+        )
+        assert "kubectl.kubernetes.io/restartedAt" in live["spec"]["template"]["metadata"]["annotations"]
+        assert "not available on Deployment web now" in cli.fails(
+            20, "app", "actions", "run", "cli-actions", "resume", "--kind", "Deployment"
+        )
+        assert "has no action 'scale'" in cli.fails(
+            20, "app", "actions", "run", "cli-actions", "scale", "--kind", "Deployment"
+        )
+
+        cli.ok("app", "actions", "run", "cli-actions", "create-job", "--kind", "CronJob", "--group", "batch")
+        jobs: dict[str, Any] = kube.sanitize_for_serialization(
+            k8s.BatchV1Api(kube).list_namespaced_job(namespace)
+        )
+        [job] = [j["metadata"] for j in jobs["items"] if j["metadata"]["name"].startswith("nightly-")]
+        assert job["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
+        assert [o["kind"] for o in job["ownerReferences"]] == ["CronJob"]
+        cli.ok("app", "actions", "run", "cli-actions", "suspend", "--kind", "CronJob")
+        cron: dict[str, Any] = kube.sanitize_for_serialization(
+            k8s.BatchV1Api(kube).read_namespaced_cron_job("nightly", namespace)
+        )
+        assert cron["spec"]["suspend"] is True
+
+        # a project token that may get but not run actions
+        cli.ok("proj", "role", "create", "default", "cli-viewer")
+        cli.ok("proj", "role", "add-policy", "default", "cli-viewer", "-a", "get", "-o", "*")
+        token = cli.ok("proj", "role", "create-token", "default", "cli-viewer", "-e", "1h", "-t").strip()
+        viewer = Ferry(tmp_path / "viewer-home", cli.server)
+        flags = ["--server", cli.server, "--insecure", "--auth-token", token]
+        assert "restart" in viewer.ok(*flags, "app", "actions", "list", "cli-actions", "--kind", "Deployment")
+        denied = viewer.fails(
+            20, *flags, "app", "actions", "run", "cli-actions", "restart", "--kind", "Deployment"
+        )
+        assert "cannot action/apps/Deployment/restart applications default/cli-actions" in denied
+    finally:
+        cli.run("proj", "role", "delete", "default", "cli-viewer")
+        cli.run("app", "delete", "cli-actions", "-y")
+
+
 # --- repositories, clusters, projects, accounts -----------------------------------------------------
 
 

@@ -694,7 +694,13 @@ CHECKS: list[Check] = [
     # ... but no Secrets outside the control namespace, and no writes there.
     *may_not(SERVER, "get list watch", "secrets", where=APP_NS),
     *may_not(SERVER, "get list watch", "secrets", where="cluster"),
-    *may_not(SERVER, "create update patch delete", "deployments", group="apps", where=APP_NS),
+    # resource actions (ferry-server-actions): patch workloads, create Jobs; nothing else
+    *may(SERVER, "patch", "deployments", group="apps", where=APP_NS),
+    *may(SERVER, "patch", "cronjobs", group="batch", where=APP_NS),
+    *may(SERVER, "create", "jobs", group="batch", where=APP_NS),
+    *may_not(SERVER, "create update delete", "deployments", group="apps", where=APP_NS),
+    *may_not(SERVER, "patch delete", "jobs", group="batch", where=APP_NS),
+    *may_not(SERVER, "patch", "configmaps", where=APP_NS),
     *may_not(SERVER, "delete", "deployments", group="apps", where="cluster"),
     *may_not(SERVER, "create get", "pods", subresource="exec", where=APP_NS),
     *may_not(SERVER, "create get", "pods", subresource="portforward", where=APP_NS),
