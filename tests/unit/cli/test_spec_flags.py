@@ -217,3 +217,20 @@ def test_tree_nests_children_under_parents() -> None:
         "Service/web",
     ]
     assert tree_lines(tree, APP)[0][1:] == ("Synced", "Healthy")
+
+
+def test_plugin_flags_name_the_plugin_and_upsert_env_by_name() -> None:
+    spec = apply_spec_flags({}, flags(config_management_plugin="cdk8s", plugin_env=("STAGE=dev", "A=1")))
+    assert spec["source"]["plugin"] == {
+        "name": "cdk8s",
+        "env": [{"name": "STAGE", "value": "dev"}, {"name": "A", "value": "1"}],
+    }
+    spec = apply_spec_flags(spec, flags(plugin_env=("STAGE=prod",)))
+    assert spec["source"]["plugin"]["env"] == [
+        {"name": "STAGE", "value": "prod"},
+        {"name": "A", "value": "1"},
+    ]
+    assert "plugin_env" in given(flags(plugin_env=("A=1",)))
+    with pytest.raises(CliError) as err:
+        apply_spec_flags({}, flags(plugin_env=("NOVALUE",)))
+    assert "--plugin-env takes NAME=VALUE" in err.value.message
