@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from ferry import servicetoken, subproc
+from ferry import cmp, servicetoken, subproc
 from ferry.cache import make_cache
 from ferry.cmdline import CONTEXT_SETTINGS, listen_options, logging_options, version_option
 from ferry.interceptors import bearer_token, standard_interceptors
@@ -126,6 +126,20 @@ def limits_from(options: dict[str, Any]) -> Limits:
     help="Remote bases in kustomizations (resources: URLs): deny refuses them; project lets "
     "kustomize fetch, anonymously in its sandbox, those the app's project's sourceRepos permit.",
 )
+@click.option(
+    "--plugin-socket-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(cmp.DEFAULT_SOCKET_DIR),
+    show_envvar=True,
+    help="Sockets of the config management plugins (ferry-cmp-server), one <name>[-<version>].sock each.",
+)
+@click.option(
+    "--plugin-timeout",
+    type=click.FloatRange(1),
+    default=190.0,
+    show_envvar=True,
+    help="Seconds one call to a config management plugin (init and generate) may take.",
+)
 # --- tool sandbox limits (docs/security/reposerver.md) ---
 @click.option(
     "--tool-cpu-limit",
@@ -190,6 +204,8 @@ def command(
     exec_timeout: float,
     allow_local_repos: bool,
     kustomize_remote_bases: str,
+    plugin_socket_dir: Path,
+    plugin_timeout: float,
     tool_cpu_limit: int,
     tool_memory_limit: int,
     tool_max_file_size: int,
@@ -237,6 +253,8 @@ def command(
         tools=tools,
         allow_local_repos=allow_local_repos,
         kustomize_remote_bases=kustomize_remote_bases,
+        plugin_socket_dir=plugin_socket_dir,
+        plugin_timeout=plugin_timeout,
     )
     if allow_local_repos:
         log.warning("--allow-local-repos: file:// repository URLs are allowed (development only)")
