@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from cmpserver.config import DEFAULT_CONFIG, PluginConfigError, load
+from cmpserver.isolation import IsolationMode, IsolationUnavailable, setup
 from cmpserver.plugin import Plugin
 from cmpserver.service import PluginService
 from ferry import cmp, subproc
@@ -92,6 +93,23 @@ log = logging.getLogger(__name__)
     show_envvar=True,
     help="Bytes of stdout and stderr one command may write before it is killed.",
 )
+@click.option(
+    "--isolation",
+    type=click.Choice([m.value for m in IsolationMode]),
+    default=IsolationMode.AUTO.value,
+    show_envvar=True,
+    help="namespace: each command sees only its app dir, its HOME and read-only system dirs "
+    "(user, mount and PID namespaces); none: the host's filesystem (the container isolates, as in "
+    "Argo CD); auto: namespace where the kernel allows it.",
+)
+@click.option(
+    "--isolation-bind",
+    "isolation_binds",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False),
+    show_envvar=True,
+    help="Another directory isolated commands see read-only (where the plugin's tools live).",
+)
 def command(
     config_path: Path,
     socket_dir: Path,
@@ -102,6 +120,8 @@ def command(
     tool_cpu_limit: int,
     tool_memory_limit: int,
     tool_max_output: int,
+    isolation: str,
+    isolation_binds: tuple[str, ...],
     **_logging: Any,
 ) -> None:
     """Serve ferry.v1.ConfigManagementPluginService for one config management plugin."""
@@ -120,12 +140,17 @@ def command(
         ),
         sandbox_root=work / "home",
     )
+    try:
+        isolated = setup(IsolationMode(isolation), work, isolation_binds)
+    except IsolationUnavailable as err:
+        raise click.UsageError(str(err)) from None
     plugin = Plugin(
         config,
         work_dir=work / "apps",
         timeout=exec_timeout,
         max_archive_bytes=max_archive_size,
         max_archive_entries=max_archive_entries,
+        isolation=isolated,
     )
     socket_dir.mkdir(parents=True, exist_ok=True)
     socket = cmp.socket_path(socket_dir, config.name, config.version)
@@ -155,7 +180,10 @@ def command(
 
         await serve_until_signalled(server, on_stop=remove_socket)
 
-    log.info("plugin loaded", extra={"plugin": plugin.full_name, "socket": str(socket)})
+    log.info(
+        "plugin loaded",
+        extra={"plugin": plugin.full_name, "socket": str(socket), "isolated": isolated.enabled},
+    )
     asyncio.run(serve())
 
 

@@ -32,6 +32,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from cmpserver.config import Command, PluginConfig
+from cmpserver.isolation import Isolation
 from ferry import cmp, subproc
 from ferry.convert import to_k8s
 from ferry.errors import InvalidArgument, ResourceExhausted
@@ -135,8 +136,10 @@ class Plugin:
         timeout: float = 90.0,
         max_archive_bytes: int = cmp.DEFAULT_MAX_ARCHIVE_BYTES,
         max_archive_entries: int = cmp.DEFAULT_MAX_ARCHIVE_ENTRIES,
+        isolation: Isolation | None = None,
     ) -> None:
         self.config = config
+        self.isolation = isolation or Isolation(False, work_dir / "roots")
         self.work_dir = work_dir
         self.timeout = timeout
         self.max_archive_bytes = max_archive_bytes
@@ -172,8 +175,11 @@ class Plugin:
         return root
 
     async def _run(self, phase: str, command: Command, root: Path, env: dict[str, str]) -> subproc.Completed:
+        new_root = self.isolation.new_root() if self.isolation.enabled else None
         try:
-            return await subproc.run(command.argv, timeout=self.timeout, env=env, cwd=root, check=True)
+            async with subproc.sandbox() as box:
+                argv = self.isolation.argv(command.argv, app=root, home=box.home, root=new_root or root)
+                return await subproc.run(argv, timeout=self.timeout, env=env, cwd=root, check=True, box=box)
         except subproc.ToolError as err:
             shown = " ".join(command.argv)
             if len(shown) > 200:
@@ -188,7 +194,11 @@ class Plugin:
                 f"(limit --exec-timeout={self.timeout:g}s of ferry-cmp-server)"
             ) from None
         except subproc.ToolLimitExceeded as err:
-            raise ResourceExhausted(f"plugin {self.full_name}: {phase}: {err.message}") from None
+            what = err.message.removeprefix(f"{err.tool} ")  # the tool is unshare when isolated
+            raise ResourceExhausted(f"plugin {self.full_name}: {phase} {what}") from None
+        finally:
+            if new_root is not None:
+                shutil.rmtree(new_root, ignore_errors=True)  # an empty mount point on the host
 
     async def match(self, req: cmp_pb2.PluginAppRequest) -> bool:
         """Argo CD's discover rules: fileName (a glob in the app dir), find.glob (a doublestar glob

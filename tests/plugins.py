@@ -58,6 +58,11 @@ class PluginHost:
                 str(self.root / "work" / name),
                 "--loglevel",
                 "debug",
+                # the test plugins' Python (this virtualenv and the interpreter it is made from)
+                "--isolation-bind",
+                sys.prefix,
+                "--isolation-bind",
+                sys.base_prefix,
                 *flags,
             ],
             log_path=self.root / "logs" / f"{name}.log",
