@@ -377,9 +377,13 @@ class Generator:
             tools=self.config.tools,
             limits=self.config.limits,
         )
-        discovering = explicit is None and source_type is SourceType.DIRECTORY and self.plugins is not None
-        if source_type is SourceType.PLUGIN or (discovering and self.plugins and self.plugins.installed()):
-            return await self._render_plugin(ctx, required=source_type is SourceType.PLUGIN)
+        # as in Argo CD, an app without an explicit type goes to a plugin whose discover rule
+        # matches before the built-in detection applies
+        discovering = explicit is None and self.plugins is not None and bool(self.plugins.installed())
+        if source_type is SourceType.PLUGIN or discovering:
+            rendered = await self._render_plugin(ctx, required=source_type is SourceType.PLUGIN)
+            if rendered is not None:
+                return rendered
         start = time.monotonic()
         metrics.RENDERS.labels(str(source_type)).inc()
         try:
@@ -396,9 +400,10 @@ class Generator:
         finally:
             metrics.RENDER_SECONDS.labels(str(source_type)).observe(time.monotonic() - start)
 
-    async def _render_plugin(self, ctx: RenderContext, *, required: bool) -> RenderResult:
-        """A plugin source (``required``), or a plain directory a plugin's discover rule may claim."""
-        app = await asyncio.to_thread(pack_app, ctx)
+    async def _render_plugin(self, ctx: RenderContext, *, required: bool) -> RenderResult | None:
+        """A plugin source (``required``), or an app a plugin's discover rule may claim (None when
+        none does: the built-in renderers take it)."""
+        app = pack_app(ctx)
         name = ctx.source.plugin.name
         if not name and self.plugins is not None:
             name = await discover(self.plugins, app) or ""
@@ -410,7 +415,7 @@ class Generator:
                     f"source.plugin.name or install a plugin whose discover rule fits (installed: "
                     f"{shown or 'none'})"
                 )
-            return await render_directory(ctx)
+            return None
         start = time.monotonic()
         metrics.RENDERS.labels(str(SourceType.PLUGIN)).inc()
         try:

@@ -8,8 +8,9 @@ render's. The plugin sees the app's directory only, so that directory (and what 
 resolve to) is the render's input: a commit that changes nothing under it reuses the render.
 
 Which plugin: ``plugin.name`` names one (an unknown name is FAILED_PRECONDITION naming it and the
-installed plugins); a ``plugin`` block without a name, or an app the built-in detection finds to
-be a plain directory, goes to the first plugin, in socket-name order, whose discover rule matches.
+installed plugins); a ``plugin`` block without a name, or an app without an explicit type, goes to
+the first plugin, in socket-name order, whose discover rule matches — before the built-in
+detection, as in Argo CD (util/app/discovery checks plugins first).
 """
 
 from __future__ import annotations

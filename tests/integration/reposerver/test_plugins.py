@@ -1,8 +1,9 @@
 """Config management plugins end to end: a ferry-reposerver sends apps to real ferry-cmp-server
 processes (Argo CD plugin.yaml files, shell and Python commands) over their Unix sockets. Named
-plugins, discovery by fileName and by command, Argo's environment and parameters, init, errors
-that reach the caller (a failing plugin's stderr, timeouts and output limits naming the flag, an
-unknown plugin naming the installed ones), and the manifest cache."""
+plugins, discovery by fileName and by command (before the built-in detection, as in Argo CD),
+Argo's environment and parameters, init, errors that reach the caller (a failing plugin's stderr,
+timeouts and output limits naming the flag, an unknown plugin naming the installed ones), and the
+manifest cache."""
 
 from __future__ import annotations
 
@@ -194,7 +195,7 @@ def test_python_plugin_reads_parameters_after_init(client: RepoClient, repo: Git
     }
 
 
-def test_discovery_by_file_name_and_by_command_after_builtin_detection(
+def test_discovery_by_file_name_and_by_command_before_builtin_detection(
     client: RepoClient, repo: GitRepo
 ) -> None:
     repo.commit(
@@ -205,7 +206,9 @@ def test_discovery_by_file_name_and_by_command_after_builtin_detection(
             "plain/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: plain\n",
             "kust/kustomization.yaml": "resources: [cm.yaml]\n",
             "kust/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kust\n",
-            "kust/also.cue": "package kust\n",
+            "kust-cue/kustomization.yaml": "resources: [cm.yaml]\n",
+            "kust-cue/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kust\n",
+            "kust-cue/also.cue": "package kust\n",
         },
     )
     url = f"file://{repo.bare}"
@@ -217,7 +220,12 @@ def test_discovery_by_file_name_and_by_command_after_builtin_detection(
     assert names("cue") == ["from-cue"]
     assert names("marked") == ["from-marker"]
     assert names("plain") == ["plain"]  # no discover rule fits: a plain directory
-    assert names("kust") == ["kust"]  # Kustomize by built-in detection, before any plugin
+    assert names("kust") == ["kust"]  # no plugin claims it: Kustomize by built-in detection
+    # as in Argo CD, a matching discover rule wins over the built-in detection (a plugin that
+    # post-processes kustomize output discovers kustomizations)...
+    assert names("kust-cue") == ["from-cue"]
+    # ...and an explicit type block wins over discovery
+    assert names("kust-cue", kustomize=types_pb2.ApplicationSourceKustomize()) == ["kust"]
     # a plugin block without a name asks for discovery explicitly
     assert names("cue", plugin=types_pb2.ApplicationSourcePlugin()) == ["from-cue"]
     code, message = status_of(lambda: names("plain", plugin=types_pb2.ApplicationSourcePlugin()))
