@@ -1,11 +1,12 @@
 """Plugin sources: an app rendered by a config management plugin, a ferry-cmp-server (Argo CD's
 sidecar) listening on ``<--plugin-socket-dir>/<name>[-<version>].sock``.
 
-The app's directory is materialized from the commit (in-repository links copied, links that leave
-the repository refused, git's own files never written), packed (ferry.cmp.pack) and sent to the
-plugin; the plugin's output is parsed here, under the repo server's manifest limits, like any other
-render's. The plugin sees the app's directory only, so that directory (and what links in it
-resolve to) is the render's input: a commit that changes nothing under it reuses the render.
+The app's directory is materialized from the commit, hidden files included (in-repository links
+copied, links that leave the repository refused, git's own files never written), packed
+(ferry.cmp.pack) and sent to the plugin; the plugin's output is parsed here, under the repo
+server's manifest limits, like any other render's. The plugin sees the app's directory only, so
+that directory (and what links in it resolve to) is the render's input: a commit that changes
+nothing under it reuses the render.
 
 Which plugin: ``plugin.name`` names one (an unknown name is FAILED_PRECONDITION naming it and the
 installed plugins); a ``plugin`` block without a name, or an app without an explicit type, goes to
@@ -125,9 +126,15 @@ class PackedApp:
 
 def pack_app(ctx: RenderContext) -> PackedApp:
     """The app's directory as the plugin receives it, and the repository paths it holds."""
+    # hidden files are written only when asked for by name: a plugin gets them (.sops.yaml, ...)
+    hidden = [
+        f
+        for f in ctx.tree.walk_files(ctx.path, recurse=True)
+        if any(part.startswith(".") for part in f.removeprefix(ctx.path).split("/"))
+    ]
     workdir = Path(tempfile.mkdtemp(prefix="ferry-plugin-"))
     try:
-        linked = ctx.tree.materialize(workdir, [ctx.path])
+        linked = ctx.tree.materialize(workdir, [ctx.path, *hidden])
         app_dir = workdir / ctx.path if ctx.path else workdir
         app_dir.mkdir(parents=True, exist_ok=True)
         archive = cmp.pack(app_dir)

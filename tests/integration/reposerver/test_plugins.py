@@ -142,7 +142,15 @@ def objects(client: RepoClient, source: types_pb2.ApplicationSource, **kw: Any) 
 
 
 def test_shell_plugin_fills_a_configmap_from_argo_environment(client: RepoClient, repo: GitRepo) -> None:
-    sha = repo.commit("app", {"apps/web/input.txt": "hello\n", "apps/other/secret.txt": "not for web\n"})
+    sha = repo.commit(
+        "app",
+        {
+            "apps/web/input.txt": "hello\n",
+            "apps/web/.sops.yaml": "creation_rules: []\n",
+            "apps/web/.config/tool.yaml": "a: 1\n",
+            "apps/other/secret.txt": "not for web\n",
+        },
+    )
     source = plugin_source(
         repo,
         "apps/web",
@@ -170,7 +178,7 @@ def test_shell_plugin_fills_a_configmap_from_argo_environment(client: RepoClient
     # the sandbox: a private empty HOME, no user git config, and only the app's own files
     assert data["GIT_CONFIG_GLOBAL"] == "/dev/null"
     assert "ferry-sandbox-" in data["HOME"]
-    assert data["FILES"].split() == ["./input.txt"]
+    assert data["FILES"].split() == ["./.config/tool.yaml", "./.sops.yaml", "./input.txt"]
 
 
 def test_python_plugin_reads_parameters_after_init(client: RepoClient, repo: GitRepo) -> None:
