@@ -19,6 +19,22 @@ from tests.conftest import RunningServer, start_reposerver
 
 PYTHON = sys.executable
 
+# Argo CD's own example shape: a shell generate that fills a ConfigMap from the environment.
+ENV_CM = """
+generate:
+  command: [sh, -c]
+  args:
+    - |
+      echo "apiVersion: v1"
+      echo "kind: ConfigMap"
+      echo "metadata:"
+      echo "  name: $ARGOCD_APP_NAME-env"
+      echo "data:"
+      env | grep -E '^(ARGOCD_|PARAM_|HOME=|GIT_CONFIG_GLOBAL=)' | grep -v ARGOCD_APP_PARAMETERS | sort \\
+        | while IFS='=' read -r k v; do echo "  $k: \\"$v\\""; done
+      echo "  FILES: \\"$(find . -type f | sort | tr '\\n' ' ')\\""
+"""
+
 
 def plugin_yaml(name: str, spec: str, version: str = "") -> str:
     head = (

@@ -19,23 +19,7 @@ from ferry.devenv.process import new_workdir
 from ferry.v1 import types_pb2
 from tests.conftest import RunningServer
 from tests.integration.reposerver.conftest import RepoClient, status_of
-from tests.plugins import PYTHON, PluginHost, plugin_host, reposerver_for
-
-# Argo CD's own example shape: a shell generate that fills a ConfigMap from the environment.
-ENV_CM = """
-generate:
-  command: [sh, -c]
-  args:
-    - |
-      echo "apiVersion: v1"
-      echo "kind: ConfigMap"
-      echo "metadata:"
-      echo "  name: $ARGOCD_APP_NAME-env"
-      echo "data:"
-      env | grep -E '^(ARGOCD_|PARAM_|HOME=|GIT_CONFIG_GLOBAL=)' | grep -v ARGOCD_APP_PARAMETERS | sort \\
-        | while IFS='=' read -r k v; do echo "  $k: \\"$v\\""; done
-      echo "  FILES: \\"$(find . -type f | sort | tr '\\n' ' ')\\""
-"""
+from tests.plugins import ENV_CM, PYTHON, PluginHost, plugin_host, reposerver_for
 
 PARAMS = f"""
 init:
