@@ -17,7 +17,7 @@ from cmpserver.isolation import IsolationMode, IsolationUnavailable, setup
 from cmpserver.plugin import Plugin
 from cmpserver.service import PluginService
 from ferry import cmp, subproc
-from ferry.cmdline import CONTEXT_SETTINGS, logging_options, version_option
+from ferry.cmdline import CONTEXT_SETTINGS, logging_options, tool_limit_options, tool_limits, version_option
 from ferry.interceptors import standard_interceptors
 from ferry.serving import GrpcServer, ServiceRegistration, serve_until_signalled
 from ferry.v1 import cmp_pb2, cmp_pb2_grpc
@@ -72,27 +72,7 @@ log = logging.getLogger(__name__)
     show_envvar=True,
     help="Files and directories an app's archive may have.",
 )
-@click.option(
-    "--tool-cpu-limit",
-    type=click.IntRange(1),
-    default=subproc.Limits.cpu_seconds,
-    show_envvar=True,
-    help="CPU seconds one command of the plugin may use (RLIMIT_CPU).",
-)
-@click.option(
-    "--tool-memory-limit",
-    type=click.IntRange(16 * 1024**2),
-    default=subproc.Limits.memory_bytes,
-    show_envvar=True,
-    help="Bytes of memory (data segment, RLIMIT_DATA) one command may use.",
-)
-@click.option(
-    "--tool-max-output",
-    type=click.IntRange(1024),
-    default=subproc.Limits.output_bytes,
-    show_envvar=True,
-    help="Bytes of stdout and stderr one command may write before it is killed.",
-)
+@tool_limit_options("one command of the plugin")
 @click.option(
     "--isolation",
     type=click.Choice([m.value for m in IsolationMode]),
@@ -117,12 +97,9 @@ def command(
     exec_timeout: float,
     max_archive_size: int,
     max_archive_entries: int,
-    tool_cpu_limit: int,
-    tool_memory_limit: int,
-    tool_max_output: int,
     isolation: str,
     isolation_binds: tuple[str, ...],
-    **_logging: Any,
+    **options: Any,
 ) -> None:
     """Serve ferry.v1.ConfigManagementPluginService for one config management plugin."""
     try:
@@ -131,15 +108,7 @@ def command(
         raise click.UsageError(str(err)) from None
     work = work_dir or Path(tempfile.mkdtemp(prefix=f"ferry-cmp-{config.name}-"))
     work.mkdir(mode=0o700, parents=True, exist_ok=True)
-    subproc.configure(
-        limits=subproc.Limits(
-            cpu_seconds=tool_cpu_limit,
-            memory_bytes=tool_memory_limit,
-            file_bytes=subproc.Limits.file_bytes,
-            output_bytes=tool_max_output,
-        ),
-        sandbox_root=work / "home",
-    )
+    subproc.configure(limits=tool_limits(options), sandbox_root=work / "home")  # the rest: logging
     try:
         isolated = setup(IsolationMode(isolation), work, isolation_binds)
     except IsolationUnavailable as err:

@@ -104,8 +104,11 @@ def plugin_host(label: str) -> Iterator[PluginHost]:
             shutil.rmtree(host.root, ignore_errors=True)
 
 
-def reposerver_for(host: PluginHost, cache: Path, *flags: str) -> RunningServer:
-    return start_reposerver(
+@contextmanager
+def reposerver_for(host: PluginHost, *flags: str) -> Iterator[tuple[RunningServer, Path]]:
+    """A ferry-reposerver using the host's plugins, and its cache directory."""
+    cache = new_workdir("plugin-reposerver-cache")
+    server = start_reposerver(
         cache,
         "--plugin-socket-dir",
         str(host.socket_dir),
@@ -116,3 +119,8 @@ def reposerver_for(host: PluginHost, cache: Path, *flags: str) -> RunningServer:
         "--allow-local-repos",
         *flags,
     )
+    try:
+        yield server, cache
+    finally:
+        server.stop()
+        shutil.rmtree(cache, ignore_errors=True)

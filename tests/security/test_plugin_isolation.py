@@ -7,7 +7,6 @@ which is what the isolation is for (and what makes this test able to fail)."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,6 @@ from typing import Any
 import pytest
 
 from ferry.devenv.gitrepo import GitRepo
-from ferry.devenv.process import new_workdir
 from ferry.v1 import types_pb2
 from tests.conftest import SERVICE_KEY, RunningServer
 from tests.integration.reposerver.conftest import RepoClient
@@ -65,11 +63,8 @@ def host() -> Iterator[PluginHost]:
 
 @pytest.fixture(scope="module")
 def reposerver(host: PluginHost) -> Iterator[tuple[RunningServer, Path]]:
-    cache = new_workdir("plugin-isolation-cache")
-    server = reposerver_for(host, cache)
-    yield server, cache
-    server.stop()
-    shutil.rmtree(cache, ignore_errors=True)
+    with reposerver_for(host) as running:
+        yield running
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ and a plugin app reports the plugin's failure as a ComparisonError naming it."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,7 +13,6 @@ from kubernetes import client as k8s
 
 from ferry.devenv.controlplane import ControlPlane
 from ferry.devenv.gitrepo import GitRepo
-from ferry.devenv.process import new_workdir
 from tests.conftest import GROUP, VERSION, RunningServer, start_controller
 from tests.integration.controller.conftest import Apps, health_status, sync_status
 from tests.plugins import ENV_CM, plugin_host, reposerver_for
@@ -25,10 +23,8 @@ IN_CLUSTER = "https://kubernetes.default.svc"
 @pytest.fixture
 def plugin_controller(control_plane: ControlPlane, namespace: str) -> Iterator[RunningServer]:
     """A controller for ``namespace`` (its control namespace) with a plugin-enabled repo server."""
-    cache = new_workdir("plugin-apps-cache")
-    with plugin_host("plugin-apps") as host:
+    with plugin_host("plugin-apps") as host, reposerver_for(host) as (reposerver, _cache):
         host.start("envcm", ENV_CM)
-        reposerver = reposerver_for(host, cache)
         controller = start_controller(control_plane, namespace, reposerver.address, "--loglevel", "debug")
         controller.proc.wait_until(
             lambda: (
@@ -44,8 +40,6 @@ def plugin_controller(control_plane: ControlPlane, namespace: str) -> Iterator[R
             yield controller
         finally:
             controller.stop()
-            reposerver.stop()
-            shutil.rmtree(cache, ignore_errors=True)
 
 
 class NamespacedApps(Apps):

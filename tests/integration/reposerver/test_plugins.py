@@ -7,7 +7,6 @@ manifest cache."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,7 +14,6 @@ import grpc
 import pytest
 
 from ferry.devenv.gitrepo import GitRepo
-from ferry.devenv.process import new_workdir
 from ferry.v1 import types_pb2
 from tests.conftest import RunningServer
 from tests.integration.reposerver.conftest import RepoClient, status_of
@@ -93,11 +91,8 @@ def plugins() -> Iterator[PluginHost]:
 
 @pytest.fixture(scope="module")
 def plugin_reposerver(plugins: PluginHost) -> Iterator[RunningServer]:
-    cache = new_workdir("plugin-reposerver-cache")
-    server = reposerver_for(plugins, cache)
-    yield server
-    server.stop()
-    shutil.rmtree(cache, ignore_errors=True)
+    with reposerver_for(plugins) as (server, _cache):
+        yield server
 
 
 @pytest.fixture
