@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 @logging_options
 @click.option(
     "--config",
-    "config_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=Path(DEFAULT_CONFIG),
     show_envvar=True,
@@ -91,7 +90,7 @@ log = logging.getLogger(__name__)
     help="Another directory isolated commands see read-only (where the plugin's tools live).",
 )
 def command(
-    config_path: Path,
+    config: Path,
     socket_dir: Path,
     work_dir: Path | None,
     exec_timeout: float,
@@ -103,10 +102,10 @@ def command(
 ) -> None:
     """Serve ferry.v1.ConfigManagementPluginService for one config management plugin."""
     try:
-        config = load(config_path)
+        plugin_config = load(config)
     except PluginConfigError as err:
         raise click.UsageError(str(err)) from None
-    work = work_dir or Path(tempfile.mkdtemp(prefix=f"ferry-cmp-{config.name}-"))
+    work = work_dir or Path(tempfile.mkdtemp(prefix=f"ferry-cmp-{plugin_config.name}-"))
     work.mkdir(mode=0o700, parents=True, exist_ok=True)
     subproc.configure(limits=tool_limits(options), sandbox_root=work / "home")  # the rest: logging
     try:
@@ -114,7 +113,7 @@ def command(
     except IsolationUnavailable as err:
         raise click.UsageError(str(err)) from None
     plugin = Plugin(
-        config,
+        plugin_config,
         work_dir=work / "apps",
         timeout=exec_timeout,
         max_archive_bytes=max_archive_size,
@@ -122,7 +121,7 @@ def command(
         isolation=isolated,
     )
     socket_dir.mkdir(parents=True, exist_ok=True)
-    socket = cmp.socket_path(socket_dir, config.name, config.version)
+    socket = cmp.socket_path(socket_dir, plugin_config.name, plugin_config.version)
     with contextlib.suppress(FileNotFoundError):
         socket.unlink()  # a previous run's; binding fails on an existing file
 
