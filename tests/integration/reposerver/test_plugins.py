@@ -1,13 +1,15 @@
 """Config management plugins end to end: a ferry-reposerver sends apps to real ferry-cmp-server
 processes (Argo CD plugin.yaml files, shell and Python commands) over their Unix sockets. Named
 plugins, discovery by fileName and by command (before the built-in detection, as in Argo CD),
-Argo's environment and parameters, init, errors that reach the caller (a failing plugin's stderr,
-timeouts and output limits naming the flag, an unknown plugin naming the installed ones), and the
-manifest cache."""
+Argo's environment and parameters, init, lockRepo, errors that reach the caller (a failing plugin's
+stderr, timeouts and output limits naming the flag, an unknown plugin naming the installed ones),
+and the manifest cache."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -75,6 +77,34 @@ generate:
   command: [sh, -c, 'head -c 5000000 /dev/zero | tr "\\0" "a"']
 """
 
+# lockRepo: one render of a repository at a time. Both see ARGOCD_ENV_DIR, a directory outside
+# the app (hence --isolation none), where the runs meet.
+LOCKED = """
+generate:
+  command: [sh, -c]
+  args:
+    - |
+      mkdir "$ARGOCD_ENV_DIR/running" || { echo "another render of this repository is running" >&2; exit 1; }
+      sleep 1
+      rmdir "$ARGOCD_ENV_DIR/running"
+      printf 'apiVersion: v1\\nkind: ConfigMap\\nmetadata:\\n  name: %s\\n' "$ARGOCD_APP_NAME"
+lockRepo: true
+"""
+
+# The control: without lockRepo two renders run at once (each waits, bounded, to see the other).
+UNLOCKED = """
+generate:
+  command: [sh, -c]
+  args:
+    - |
+      touch "$ARGOCD_ENV_DIR/$ARGOCD_APP_NAME"
+      i=0
+      while [ "$(ls "$ARGOCD_ENV_DIR" | wc -l)" -lt 2 ]; do
+        i=$((i + 1)); [ "$i" -gt 300 ] && { echo "ran alone" >&2; exit 1; }; sleep 0.1
+      done
+      printf 'apiVersion: v1\\nkind: ConfigMap\\nmetadata:\\n  name: %s\\n' "$ARGOCD_APP_NAME"
+"""
+
 
 @pytest.fixture(scope="module")
 def plugins() -> Iterator[PluginHost]:
@@ -86,6 +116,8 @@ def plugins() -> Iterator[PluginHost]:
         host.start("failing", FAILING)
         host.start("slow", SLOW, "--exec-timeout", "1")
         host.start("chatty", CHATTY, "--tool-max-output", "1048576")
+        host.start("locked", LOCKED, "--isolation", "none")
+        host.start("unlocked", UNLOCKED, "--isolation", "none")
         yield host
 
 
@@ -268,3 +300,16 @@ def test_renders_are_cached_by_commit_inputs_and_plugin_settings(client: RepoCli
     repo.commit("app change", {"apps/web/input.txt": "v2\n"})
     objects(client, changed)
     assert client.renders() == before + 2
+
+
+@pytest.mark.parametrize("plugin", ["locked", "unlocked"])
+def test_lock_repo_runs_one_render_of_a_repository_at_a_time(
+    client: RepoClient, repo: GitRepo, plugin: str, tmp_path: Path
+) -> None:
+    repo.commit("app", {"app/x.txt": "x\n"})
+    meeting = tmp_path / "meeting"
+    meeting.mkdir()
+    source = plugin_source(repo, "app", plugin, env=[types_pb2.EnvEntry(name="DIR", value=str(meeting))])
+    with ThreadPoolExecutor(2) as pool:
+        rendered = list(pool.map(lambda app: objects(client, source, app_name=app), ["first", "second"]))
+    assert sorted(cm["metadata"]["name"] for [cm] in rendered) == ["first", "second"]
