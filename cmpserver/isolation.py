@@ -32,10 +32,13 @@ log = logging.getLogger(__name__)
 # are recreated as symlinks.
 SYSTEM_DIRS: tuple[str, ...] = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 
+# What the helper prints (exit 127) when the command cannot be started in the isolated root.
+MISSING_MARK = "ferry-plugin-isolation: cannot start "
+
 # Runs as PID 1 of the new namespaces, in the plugin server's own Python (-S: no site imports):
 # every mount is a system call, not a process (a shell and mount(8) per step cost ~90 ms).
 _HELPER = r"""
-import ctypes, os, platform, sys
+import ctypes, os, platform, sys, warnings  # all imported before the old root goes
 libc = ctypes.CDLL(None, use_errno=True)
 RDONLY, NOSUID, NODEV, NOEXEC, REMOUNT, BIND, REC = 1, 2, 4, 8, 32, 4096, 16384
 KEPT = NOSUID | NODEV | NOEXEC | 1024 | 2048 | 4096  # + noatime, nodiratime, relatime (locked)
@@ -53,6 +56,7 @@ def read_only(target):
         mount(None, point, None, REMOUNT | BIND | RDONLY | flags)
 root, app, home, binds = sys.argv[1:5]
 command = sys.argv[5:]
+MISSING = "@MISSING@"
 mount("ferry-plugin", root, "tmpfs", NOSUID | NODEV, "mode=0755,size=64m")
 for name in ("dev", "tmp", "proc", ".old"):
     os.mkdir(f"{root}/{name}")
@@ -77,8 +81,13 @@ check(libc.syscall({"x86_64": 155, "aarch64": 41}[platform.machine()], b".", b".
 check(libc.umount2(b"/.old", 2), "detach the old root")
 os.rmdir("/.old")
 os.chdir(app)
-os.execvp(command[0], command)
+try:
+    os.execvp(command[0], command)
+except OSError as err:
+    print(f"{MISSING}{command[0]}: {err.strerror}", file=sys.stderr, flush=True)
+    os._exit(127)
 """
+_HELPER = _HELPER.replace("@MISSING@", MISSING_MARK)
 
 
 class IsolationMode(StrEnum):

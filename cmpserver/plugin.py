@@ -32,10 +32,10 @@ from collections import defaultdict
 from pathlib import Path
 
 from cmpserver.config import Command, PluginConfig
-from cmpserver.isolation import Isolation
+from cmpserver.isolation import MISSING_MARK, Isolation
 from ferry import cmp, subproc
 from ferry.convert import to_k8s
-from ferry.errors import InvalidArgument, ResourceExhausted
+from ferry.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 from ferry.redact import strip_userinfo
 from ferry.v1 import cmp_pb2, types_pb2
 
@@ -180,7 +180,11 @@ class Plugin:
             async with subproc.sandbox() as box:
                 argv = self.isolation.argv(command.argv, app=root, home=box.home, root=new_root or root)
                 return await subproc.run(argv, timeout=self.timeout, env=env, cwd=root, check=True, box=box)
+        except subproc.ToolMissing:
+            raise self._missing(phase, command) from None
         except subproc.ToolError as err:
+            if err.returncode == 127 and MISSING_MARK in err.stderr:
+                raise self._missing(phase, command) from None
             shown = " ".join(command.argv)
             if len(shown) > 200:
                 shown = shown[:200] + "..."
@@ -199,6 +203,13 @@ class Plugin:
         finally:
             if new_root is not None:
                 shutil.rmtree(new_root, ignore_errors=True)  # an empty mount point on the host
+
+    def _missing(self, phase: str, command: Command) -> FailedPrecondition:
+        where = " or in the isolated root (--isolation-bind)" if self.isolation.enabled else ""
+        return FailedPrecondition(
+            f"plugin {self.full_name}: {phase} command {command.argv[0]!r} is not installed in the plugin "
+            f"server's image (not found on PATH{where})"
+        )
 
     async def match(self, req: cmp_pb2.PluginAppRequest) -> bool:
         """Argo CD's discover rules: fileName (a glob in the app dir), find.glob (a doublestar glob

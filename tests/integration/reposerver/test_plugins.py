@@ -67,6 +67,11 @@ generate:
   args: ['echo "cannot render: bad input, see https://deploy:hunter2@git.example/x.git" >&2; exit 3']
 """
 
+MISSING_TOOL = """
+generate:
+  command: [cdk8s-not-installed, synth]
+"""
+
 SLOW = """
 generate:
   command: [sh, -c, 'sleep 60']
@@ -114,6 +119,7 @@ def plugins() -> Iterator[PluginHost]:
         host.start("cue", CUE)
         host.start("marker", MARKER)
         host.start("failing", FAILING)
+        host.start("missing-tool", MISSING_TOOL)
         host.start("slow", SLOW, "--exec-timeout", "1")
         host.start("chatty", CHATTY, "--tool-max-output", "1048576")
         host.start("locked", LOCKED, "--isolation", "none")
@@ -268,6 +274,13 @@ def test_failing_plugin_stderr_reaches_the_caller_redacted(client: RepoClient, r
     assert "(exit 3)" in message
     assert "cannot render: bad input" in message
     assert "hunter2" not in message
+
+
+def test_a_missing_tool_is_named(client: RepoClient, repo: GitRepo) -> None:
+    repo.commit("app", {"app/x.txt": "x\n"})
+    code, message = status_of(lambda: objects(client, plugin_source(repo, "app", "missing-tool")))
+    assert code is grpc.StatusCode.FAILED_PRECONDITION
+    assert "plugin missing-tool: generate command 'cdk8s-not-installed' is not installed" in message
 
 
 def test_timeout_and_output_limits_name_the_limit(client: RepoClient, repo: GitRepo) -> None:
