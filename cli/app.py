@@ -379,6 +379,20 @@ def _cluster(spec: Obj) -> str:
     return str(destination.get("server") or destination.get("name") or "")
 
 
+def _plugin_fields(plugin: Obj | None) -> list[tuple[str, str]]:
+    """The config management plugin lines of ``ferry app get`` (none without a plugin)."""
+    if plugin is None:
+        return []
+    fields = [("Plugin", plugin.get("name") or "(discovered)")]
+    env = ", ".join(f"{e.get('name', '')}={e.get('value', '')}" for e in plugin.get("env") or [])
+    if env:
+        fields.append(("Plugin Env", env))
+    names = ", ".join(p.get("name", "") for p in plugin.get("parameters") or [])
+    if names:
+        fields.append(("Plugin Parameters", names))
+    return fields
+
+
 def describe(app_obj: Obj, wide: bool = False) -> None:
     """``ferry app get``'s human view: the summary, conditions, the operation and the resources."""
     spec, status = app_obj.get("spec") or {}, app_obj.get("status") or {}
@@ -397,6 +411,7 @@ def describe(app_obj: Obj, wide: bool = False) -> None:
         ("Repo", source.get("repoURL", "")),
         ("Chart" if source.get("chart") else "Path", source.get("chart") or source.get("path", "")),
         ("Target", target),
+        *_plugin_fields(source.get("plugin")),
         ("Sync Policy", _sync_policy(spec)),
         ("Sync Status", sync_text),
         (
