@@ -360,50 +360,37 @@ def _sample(
     step("registering the repository and creating an auto-synced application")
     ferry_cli(cli_home, "login", server, "--insecure", "--username", "admin", "--password", password)
     ferry_cli(cli_home, "repo", "add", repo_url, "--upsert")
-    ferry_cli(
-        cli_home,
-        "app",
-        "create",
-        APP_NAME,
-        "--repo",
-        repo_url,
-        "--path",
-        "guestbook",
-        "--dest-server",
-        IN_CLUSTER,
-        "--dest-namespace",
-        APP_NAMESPACE,
-        "--sync-policy",
-        "auto",
-        "--self-heal",
-        "--auto-prune",
-        "--sync-option",
-        "CreateNamespace=true",
-        "--upsert",
-    )
-    ferry_cli(
-        cli_home,
-        "app",
-        "create",
-        PLUGIN_APP_NAME,
-        "--repo",
-        repo_url,
-        "--path",
-        "guestbook-env",
-        "--dest-server",
-        IN_CLUSTER,
-        "--dest-namespace",
-        APP_NAMESPACE,
-        "--sync-policy",
-        "auto",
-        "--sync-option",
-        "CreateNamespace=true",
-        "--config-management-plugin",
-        "env-configmap-v1.0",
-        "--plugin-env",
-        "GREETING=hello from a plugin",
-        "--upsert",
-    )
+    for name, path, *extra in (
+        (APP_NAME, "guestbook", "--self-heal", "--auto-prune"),
+        (
+            PLUGIN_APP_NAME,
+            "guestbook-env",
+            "--config-management-plugin",
+            "env-configmap-v1.0",
+            "--plugin-env",
+            "GREETING=hello from a plugin",
+        ),
+    ):
+        ferry_cli(
+            cli_home,
+            "app",
+            "create",
+            name,
+            "--repo",
+            repo_url,
+            "--path",
+            path,
+            "--dest-server",
+            IN_CLUSTER,
+            "--dest-namespace",
+            APP_NAMESPACE,
+            "--sync-policy",
+            "auto",
+            "--sync-option",
+            "CreateNamespace=true",
+            "--upsert",
+            *extra,
+        )
     for name in (APP_NAME, PLUGIN_APP_NAME):
         step(f"waiting for '{name}' to be Synced and Healthy")
         ferry_cli(cli_home, "app", "wait", name, "--sync", "--health", "--timeout", "300")
