@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-SUITES = ["engine", "reposerver", "sandbox", "rbac", "controller", "sync", "api", "loop"]
+SUITES = ["engine", "reposerver", "sandbox", "plugins", "rbac", "controller", "sync", "api", "loop"]
 
 
 def main(argv: list[str]) -> None:

@@ -100,6 +100,12 @@ SPEC_OPTIONS: list[Callable[[F], F]] = [
     click.option("--directory-recurse", is_flag=True, default=None, help="Read directories recursively."),
     click.option("--jsonnet-ext-var-str", multiple=True, help="Jsonnet external variable NAME=VALUE."),
     click.option("--jsonnet-tla-str", multiple=True, help="Jsonnet top-level argument NAME=VALUE."),
+    click.option(
+        "--config-management-plugin", default=None, help="Config management plugin that renders the source."
+    ),
+    click.option(
+        "--plugin-env", multiple=True, help="Plugin environment variable NAME=VALUE (ARGOCD_ENV_NAME)."
+    ),
 ]
 
 
@@ -133,6 +139,8 @@ SPEC_KEYS = (
     "directory_recurse",
     "jsonnet_ext_var_str",
     "jsonnet_tla_str",
+    "config_management_plugin",
+    "plugin_env",
 )
 
 
@@ -193,6 +201,13 @@ def apply_spec_flags(spec: Obj, flags: dict[str, Any]) -> Obj:
             entries = jsonnet.setdefault(field, [])
             for name, value in _pairs(flags.get(flag) or (), "--" + flag.replace("_", "-")):
                 _upsert(entries, "name", {"name": name, "value": value})
+    if flags.get("config_management_plugin") is not None or flags.get("plugin_env"):
+        plugin = source.setdefault("plugin", {})
+        if flags.get("config_management_plugin") is not None:
+            plugin["name"] = flags["config_management_plugin"]
+        env = plugin.setdefault("env", [])
+        for name, value in _pairs(flags.get("plugin_env") or (), "--plugin-env"):
+            _upsert(env, "name", {"name": name, "value": value})
     return spec
 
 
@@ -364,6 +379,20 @@ def _cluster(spec: Obj) -> str:
     return str(destination.get("server") or destination.get("name") or "")
 
 
+def _plugin_fields(plugin: Obj | None) -> list[tuple[str, str]]:
+    """The config management plugin lines of ``ferry app get`` (none without a plugin)."""
+    if plugin is None:
+        return []
+    fields = [("Plugin", plugin.get("name") or "(discovered)")]
+    env = ", ".join(f"{e.get('name', '')}={e.get('value', '')}" for e in plugin.get("env") or [])
+    if env:
+        fields.append(("Plugin Env", env))
+    names = ", ".join(p.get("name", "") for p in plugin.get("parameters") or [])
+    if names:
+        fields.append(("Plugin Parameters", names))
+    return fields
+
+
 def describe(app_obj: Obj, wide: bool = False) -> None:
     """``ferry app get``'s human view: the summary, conditions, the operation and the resources."""
     spec, status = app_obj.get("spec") or {}, app_obj.get("status") or {}
@@ -382,6 +411,7 @@ def describe(app_obj: Obj, wide: bool = False) -> None:
         ("Repo", source.get("repoURL", "")),
         ("Chart" if source.get("chart") else "Path", source.get("chart") or source.get("path", "")),
         ("Target", target),
+        *_plugin_fields(source.get("plugin")),
         ("Sync Policy", _sync_policy(spec)),
         ("Sync Status", sync_text),
         (

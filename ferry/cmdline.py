@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ferry import __version__
+from ferry import __version__, subproc
 from ferry.logs import LOG_FORMATS, LOG_LEVELS, configure_logging
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -80,3 +80,52 @@ def listen_options(*, port: int, metrics_port: int | None) -> Callable[[F], F]:
         )(func)
 
     return decorate
+
+
+_TOOL_LIMITS: tuple[tuple[str, str, click.ParamType[Any], str], ...] = (
+    ("tool-cpu-limit", "cpu_seconds", click.IntRange(1), "CPU seconds {what} may use (RLIMIT_CPU)."),
+    (
+        "tool-memory-limit",
+        "memory_bytes",
+        click.IntRange(16 * 1024**2),
+        "Bytes of memory (data segment, RLIMIT_DATA) {what} may use.",
+    ),
+    (
+        "tool-max-file-size",
+        "file_bytes",
+        click.IntRange(1024**2),
+        "Largest file in bytes {what} may write (RLIMIT_FSIZE; bounds git pack files too).",
+    ),
+    (
+        "tool-max-output",
+        "output_bytes",
+        click.IntRange(1024),
+        "Bytes of stdout and stderr {what} may write before it is killed.",
+    ),
+)
+
+
+def tool_limit_options(what: str) -> Callable[[F], F]:
+    """The sandbox limits of ferry.subproc as flags (``--tool-cpu-limit``, ``--tool-memory-limit``,
+    ``--tool-max-file-size``, ``--tool-max-output``); ``what`` names what they bound in the help."""
+
+    def decorate(func: F) -> F:
+        for flag, field, kind, text in reversed(_TOOL_LIMITS):
+            func = click.option(
+                f"--{flag}",
+                type=kind,
+                default=getattr(subproc.Limits, field),
+                show_envvar=True,
+                show_default=True,
+                help=text.format(what=what),
+            )(func)
+        return func
+
+    return decorate
+
+
+def tool_limits(options: dict[str, Any]) -> subproc.Limits:
+    """The Limits the tool limit flags give; takes their values out of ``options``."""
+    return subproc.Limits(
+        **{field: options.pop(flag.replace("-", "_")) for flag, field, _, _ in _TOOL_LIMITS}
+    )

@@ -57,6 +57,8 @@ class GrpcServer:
     interceptors: Sequence[grpc.aio.ServerInterceptor] = ()
     tls: TlsConfig | None = None
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    # Serve on this Unix socket instead of address:port (a plugin server's socket).
+    unix_socket: str = ""
     bound_port: int = field(default=0, init=False)
     _server: grpc.aio.Server | None = field(default=None, init=False)
     _health: health.aio.HealthServicer | None = field(default=None, init=False)
@@ -78,7 +80,7 @@ class GrpcServer:
             [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
             server,
         )
-        target = f"{self.address}:{self.port}"
+        target = f"unix:{self.unix_socket}" if self.unix_socket else f"{self.address}:{self.port}"
         if self.tls is None:
             self.bound_port = server.add_insecure_port(target)
         else:
@@ -90,7 +92,8 @@ class GrpcServer:
         for name in names:
             await health_servicer.set(name, serving)
         self._server, self._health = server, health_servicer
-        log.info("gRPC server listening", extra={"address": f"{self.address}:{self.bound_port}"})
+        shown = target if self.unix_socket else f"{self.address}:{self.bound_port}"
+        log.info("gRPC server listening", extra={"address": shown})
         return self.bound_port
 
     async def stop(self, grace: float | None = 5.0) -> None:

@@ -7,7 +7,9 @@ ferry-controller and ferry-server, which check the repo server's and Redis's cer
 certificates, keys and the password live in the run's work directory (keys mode 0600) and go with
 it. It serves a sample Git repository with a small app (Deployment + Service + ConfigMap),
 registers it, creates an auto-synced Application, waits until it is Synced and Healthy, and prints
-the addresses, the admin password and ``ferry`` commands to try. Ctrl-C stops everything it
+the addresses, the admin password and ``ferry`` commands to try. One config management plugin runs
+too (ferry-cmp-server with a shell ``generate`` that fills a ConfigMap from ``ARGOCD_ENV_*``), with a
+second app rendered by it. Ctrl-C stops everything it
 started.
 """
 
@@ -40,12 +42,36 @@ from ferry_devenv.tools import tool
 NAMESPACE = "ferry"
 APP_NAME = "guestbook"
 APP_NAMESPACE = "guestbook"
+PLUGIN_APP_NAME = "guestbook-env"
+# An Argo CD plugin.yaml as it would be in a sidecar: a ConfigMap from the app's ARGOCD_ENV_*.
+EXAMPLE_PLUGIN = """\
+apiVersion: argoproj.io/v1alpha1
+kind: ConfigManagementPlugin
+metadata:
+  name: env-configmap
+spec:
+  version: v1.0
+  generate:
+    command: [sh, -c]
+    args:
+      - |
+        echo "apiVersion: v1"
+        echo "kind: ConfigMap"
+        echo "metadata:"
+        echo "  name: $ARGOCD_APP_NAME"
+        echo "data:"
+        echo "  revision: \\"$ARGOCD_APP_REVISION\\""
+        env | grep '^ARGOCD_ENV_' | sort | while IFS='=' read -r k v; do
+          echo "  ${k#ARGOCD_ENV_}: \\"$v\\""
+        done
+"""
 IN_CLUSTER = "https://kubernetes.default.svc"
 BIN = Path(sys.executable).parent
 
 
 def sample_app() -> dict[str, str]:
-    """The sample repository's files: a web Deployment, its Service and a ConfigMap."""
+    """The sample repository's files: a web Deployment, its Service and a ConfigMap; and a
+    directory the example plugin renders."""
     labels = {"app": "guestbook-ui"}
     deployment = {
         "apiVersion": "apps/v1",
@@ -85,6 +111,7 @@ def sample_app() -> dict[str, str]:
         "guestbook/deployment.yaml": yaml.safe_dump(deployment, sort_keys=False),
         "guestbook/service.yaml": yaml.safe_dump(service, sort_keys=False),
         "guestbook/configmap.yaml": yaml.safe_dump(config, sort_keys=False),
+        "guestbook-env/README.md": "Rendered by the env-configmap plugin (ferry-cmp-server).\n",
     }
 
 
@@ -113,12 +140,18 @@ class Stack:
         self.stoppers.clear()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def process(self, name: str, args: list[str], env: dict[str, str], ready_port: int) -> ManagedProcess:
+    def process(
+        self, name: str, args: list[str], env: dict[str, str], ready_port: int = 0, ready_socket: str = ""
+    ) -> ManagedProcess:
+        """Starts a ferry executable; returns once it listens on ``ready_port`` or ``ready_socket``."""
         proc = ManagedProcess(
             name, [str(BIN / name), *args], log_path=self.workdir / f"{name}.log", env={**os.environ, **env}
         ).start()
         self.stoppers.append((name, proc.stop))
-        proc.wait_until(lambda: port_open(ready_port), timeout=90, what=f"port {ready_port}")
+        if ready_socket:
+            proc.wait_until(Path(ready_socket).is_socket, timeout=90, what=f"socket {ready_socket}")
+        else:
+            proc.wait_until(lambda: port_open(ready_port), timeout=90, what=f"port {ready_port}")
         return proc
 
 
@@ -220,6 +253,23 @@ def _start_components(
 ) -> tuple[str, int, str]:
     """ferry-reposerver, ferry-controller (which installs the CRDs) and ferry-server."""
     env = {"FERRY_SERVICE_KEY": secrets.token_hex(24), **mesh.env()}
+    step("starting ferry-cmp-server (the example config management plugin env-configmap)")
+    sockets = stack.workdir / "plugins"
+    plugin_yaml = stack.workdir / "env-configmap.yaml"
+    plugin_yaml.write_text(EXAMPLE_PLUGIN)
+    stack.process(
+        "ferry-cmp-server",
+        [
+            "--config",
+            str(plugin_yaml),
+            "--socket-dir",
+            str(sockets),
+            "--work-dir",
+            str(stack.workdir / "cmp"),
+        ],
+        {},
+        ready_socket=str(sockets / "env-configmap-v1.0.sock"),
+    )
     repo_port = free_port()
     step("starting ferry-reposerver")
     stack.process(
@@ -235,6 +285,8 @@ def _start_components(
             str(tool("helm")),
             "--kustomize-path",
             str(tool("kustomize")),
+            "--plugin-socket-dir",
+            str(sockets),
             *redis_args,
         ],
         env,
@@ -308,29 +360,40 @@ def _sample(
     step("registering the repository and creating an auto-synced application")
     ferry_cli(cli_home, "login", server, "--insecure", "--username", "admin", "--password", password)
     ferry_cli(cli_home, "repo", "add", repo_url, "--upsert")
-    ferry_cli(
-        cli_home,
-        "app",
-        "create",
-        APP_NAME,
-        "--repo",
-        repo_url,
-        "--path",
-        "guestbook",
-        "--dest-server",
-        IN_CLUSTER,
-        "--dest-namespace",
-        APP_NAMESPACE,
-        "--sync-policy",
-        "auto",
-        "--self-heal",
-        "--auto-prune",
-        "--sync-option",
-        "CreateNamespace=true",
-        "--upsert",
-    )
-    step(f"waiting for '{APP_NAME}' to be Synced and Healthy")
-    ferry_cli(cli_home, "app", "wait", APP_NAME, "--sync", "--health", "--timeout", "300")
+    for name, path, *extra in (
+        (APP_NAME, "guestbook", "--self-heal", "--auto-prune"),
+        (
+            PLUGIN_APP_NAME,
+            "guestbook-env",
+            "--config-management-plugin",
+            "env-configmap-v1.0",
+            "--plugin-env",
+            "GREETING=hello from a plugin",
+        ),
+    ):
+        ferry_cli(
+            cli_home,
+            "app",
+            "create",
+            name,
+            "--repo",
+            repo_url,
+            "--path",
+            path,
+            "--dest-server",
+            IN_CLUSTER,
+            "--dest-namespace",
+            APP_NAMESPACE,
+            "--sync-policy",
+            "auto",
+            "--sync-option",
+            "CreateNamespace=true",
+            "--upsert",
+            *extra,
+        )
+    for name in (APP_NAME, PLUGIN_APP_NAME):
+        step(f"waiting for '{name}' to be Synced and Healthy")
+        ferry_cli(cli_home, "app", "wait", name, "--sync", "--health", "--timeout", "300")
     elapsed = time.monotonic() - started
     redis = f"{inside['redis']} (TLS, password)" if inside["redis"] else "not installed: in-process caches"
     print(
@@ -354,6 +417,8 @@ Try:
   kubectl --kubeconfig {kubeconfig} -n {APP_NAMESPACE} scale deployment guestbook-ui --replicas 3
       (self-heal puts it back to 1)
   ferry app history {APP_NAME}
+  kubectl --kubeconfig {kubeconfig} -n {APP_NAMESPACE} get configmap {PLUGIN_APP_NAME} -o yaml
+      (rendered by the env-configmap plugin; try ferry app set {PLUGIN_APP_NAME} --plugin-env GREETING=hi)
 """,
         flush=True,
     )

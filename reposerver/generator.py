@@ -40,7 +40,7 @@ import pygit2
 from ferry import subproc
 from ferry.cache import Cache
 from ferry.convert import to_k8s
-from ferry.errors import FerryError, InvalidArgument, NotFound, ResourceExhausted
+from ferry.errors import FailedPrecondition, FerryError, InvalidArgument, NotFound, ResourceExhausted
 from ferry.redact import strip_userinfo
 from ferry.repourl import identity, parse
 from ferry.v1 import repo_pb2, types_pb2
@@ -65,6 +65,7 @@ from reposerver.render.dependencies import DependencyAccess
 from reposerver.render.directory import render_directory
 from reposerver.render.helm import render_helm
 from reposerver.render.kustomize import images_in, render_kustomize
+from reposerver.render.plugin import Plugins, discover, pack_app, render_plugin
 from reposerver.revision import is_full_sha, is_short_sha, resolve_from_refs
 from reposerver.source import (
     KUSTOMIZATION_FILES,
@@ -99,10 +100,15 @@ class GeneratorConfig:
     kustomize_remote_bases: str = "deny"
     # mirrors unused this long are removed (--mirror-max-idle); 0 keeps them for ever
     mirror_max_idle_seconds: float = 7 * 24 * 3600.0
+    # config management plugins' sockets (--plugin-socket-dir); none when None
+    plugin_socket_dir: Path | None = None
+    plugin_timeout: float = 190.0
 
 
-def _params_hash(req: repo_pb2.ManifestRequest) -> str:
-    """Everything besides the commit that decides a render's output."""
+def _params_hash(req: repo_pb2.ManifestRequest, plugins: list[str] | None = None) -> str:
+    """Everything besides the commit that decides a render's output. ``plugins``: the installed
+    plugins' full names (name-version): installing, removing or upgrading one can change which
+    plugin renders an app (discovery) and what it renders."""
     source = to_k8s(req.application_source)
     for key in ("repoURL", "targetRevision"):
         source.pop(key, None)
@@ -118,6 +124,7 @@ def _params_hash(req: repo_pb2.ManifestRequest) -> str:
         "helmRepos": [
             [identity(r.repo), credential_identity(r), r.name, r.pass_credentials] for r in req.helm_repos
         ],
+        "plugins": plugins or [],
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:24]
 
@@ -149,6 +156,11 @@ class Generator:
             index_cache_seconds=config.ref_cache_seconds,
             max_index_bytes=config.limits.helm_max_index_bytes,
             max_chart_bytes=config.limits.helm_max_chart_bytes,
+        )
+        self.plugins = (
+            Plugins(config.plugin_socket_dir, timeout=config.plugin_timeout)
+            if config.plugin_socket_dir is not None
+            else None
         )
         self._slots = asyncio.Semaphore(max(1, config.parallelism))
         self._repo_slots = PerKeySlots(config.limits.per_repo_slots(max(1, config.parallelism)))
@@ -229,7 +241,9 @@ class Generator:
         revision = req.revision or source.target_revision
         sha = await self.resolve(repo, revision, no_cache=req.no_cache)
         # keyed by the credentials that fetched it too: a request without them is never served it
-        key = f"{mirror_key(repo.repo, Credentials.from_repository(repo))}|{path}|{_params_hash(req)}"
+        installed = self.plugins.installed() if self.plugins is not None else None
+        params = _params_hash(req, installed)
+        key = f"{mirror_key(repo.repo, Credentials.from_repository(repo))}|{path}|{params}"
         if not req.no_cache:
             cached = await self._cached(key, sha, repo)
             if cached is not None:
@@ -360,7 +374,8 @@ class Generator:
                 f"path {path or '/'!r} does not exist in {strip_userinfo(repo.repo)} at {sha[:12]}"
             )
         source, _ = apply_overrides(tree, path, req.application_source, req.app_name)
-        source_type = explicit_type(source) or detect_type(tree, path)
+        explicit = explicit_type(source)
+        source_type = explicit or detect_type(tree, path)
         ctx = RenderContext(
             tree=tree,
             path=path,
@@ -376,6 +391,13 @@ class Generator:
             tools=self.config.tools,
             limits=self.config.limits,
         )
+        # as in Argo CD, an app without an explicit type goes to a plugin whose discover rule
+        # matches before the built-in detection applies
+        discovering = explicit is None and self.plugins is not None and bool(self.plugins.installed())
+        if source_type is SourceType.PLUGIN or discovering:
+            rendered = await self._render_plugin(ctx, required=source_type is SourceType.PLUGIN)
+            if rendered is not None:
+                return rendered
         start = time.monotonic()
         metrics.RENDERS.labels(str(source_type)).inc()
         try:
@@ -391,6 +413,29 @@ class Generator:
             ) from None
         finally:
             metrics.RENDER_SECONDS.labels(str(source_type)).observe(time.monotonic() - start)
+
+    async def _render_plugin(self, ctx: RenderContext, *, required: bool) -> RenderResult | None:
+        """A plugin source (``required``), or an app a plugin's discover rule may claim (None when
+        none does: the built-in renderers take it)."""
+        app = pack_app(ctx)
+        name = ctx.source.plugin.name
+        if not name and self.plugins is not None:
+            name = await discover(self.plugins, app) or ""
+        if not name:
+            if required:
+                shown = ", ".join(self.plugins.installed()) if self.plugins is not None else ""
+                raise FailedPrecondition(
+                    f"no config management plugin matches the app at {ctx.path or '/'!r}: give "
+                    f"source.plugin.name or install a plugin whose discover rule fits (installed: "
+                    f"{shown or 'none'})"
+                )
+            return None
+        start = time.monotonic()
+        metrics.RENDERS.labels(str(SourceType.PLUGIN)).inc()
+        try:
+            return await render_plugin(ctx, self.plugins, name, app)
+        finally:
+            metrics.RENDER_SECONDS.labels(str(SourceType.PLUGIN)).observe(time.monotonic() - start)
 
     async def _generate_chart(
         self, req: repo_pb2.ManifestRequest, repo: types_pb2.Repository
@@ -522,7 +567,7 @@ class Generator:
             )
             manifests = [json.loads(m) for m in (await self.generate(req)).manifests]
             response.kustomize.CopyFrom(repo_pb2.KustomizeAppSpec(images=images_in(manifests)))
-        else:
+        elif source_type is SourceType.DIRECTORY:
             response.directory.CopyFrom(repo_pb2.DirectoryAppSpec())
         return response
 

@@ -12,9 +12,16 @@ from typing import Any
 
 import click
 
-from ferry import servicetoken, subproc
+from ferry import cmp, servicetoken, subproc
 from ferry.cache import make_cache
-from ferry.cmdline import CONTEXT_SETTINGS, listen_options, logging_options, version_option
+from ferry.cmdline import (
+    CONTEXT_SETTINGS,
+    listen_options,
+    logging_options,
+    tool_limit_options,
+    tool_limits,
+    version_option,
+)
 from ferry.interceptors import bearer_token, standard_interceptors
 from ferry.mesh import redis_config, redis_options, serving_tls, serving_tls_options
 from ferry.serving import GrpcServer, ServiceRegistration, serve_until_signalled, start_metrics_server
@@ -133,40 +140,22 @@ def limits_from(options: dict[str, Any]) -> Limits:
     help="Remote bases in kustomizations (resources: URLs): deny refuses them; project lets "
     "kustomize fetch, anonymously in its sandbox, those the app's project's sourceRepos permit.",
 )
-# --- tool sandbox limits (docs/security/reposerver.md) ---
 @click.option(
-    "--tool-cpu-limit",
-    type=click.IntRange(1),
-    default=subproc.Limits.cpu_seconds,
+    "--plugin-socket-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(cmp.DEFAULT_SOCKET_DIR),
     show_envvar=True,
-    show_default=True,
-    help="CPU seconds one helm, kustomize or git process may use (RLIMIT_CPU).",
+    help="Sockets of the config management plugins (ferry-cmp-server), one <name>[-<version>].sock each.",
 )
 @click.option(
-    "--tool-memory-limit",
-    type=click.IntRange(16 * 1024**2),
-    default=subproc.Limits.memory_bytes,
+    "--plugin-timeout",
+    type=click.FloatRange(1),
+    default=190.0,
     show_envvar=True,
-    show_default=True,
-    help="Bytes of memory (data segment, RLIMIT_DATA) one tool process may use.",
+    help="Seconds one call to a config management plugin (init and generate) may take.",
 )
-@click.option(
-    "--tool-max-file-size",
-    type=click.IntRange(1024**2),
-    default=subproc.Limits.file_bytes,
-    show_envvar=True,
-    show_default=True,
-    help="Largest file in bytes a tool may write (RLIMIT_FSIZE; bounds git pack files too).",
-)
-@click.option(
-    "--tool-max-output",
-    type=click.IntRange(1024**2),
-    default=subproc.Limits.output_bytes,
-    show_envvar=True,
-    show_default=True,
-    help="Bytes of stdout and stderr one tool run may write before it is killed.",
-)
-# --- end of tool sandbox limits ---
+# tool sandbox limits (docs/security/reposerver.md)
+@tool_limit_options("one helm, kustomize or git process")
 @click.option("--helm-path", default="", show_envvar=True, help="helm binary (found on PATH when empty).")
 @click.option(
     "--kustomize-path", default="", show_envvar=True, help="kustomize binary (found on PATH when empty)."
@@ -198,10 +187,8 @@ def command(
     allow_local_repos: bool,
     kustomize_remote_bases: str,
     mirror_max_idle: float,
-    tool_cpu_limit: int,
-    tool_memory_limit: int,
-    tool_max_file_size: int,
-    tool_max_output: int,
+    plugin_socket_dir: Path,
+    plugin_timeout: float,
     helm_path: str,
     kustomize_path: str,
     service_key_file: str,
@@ -214,6 +201,7 @@ def command(
     **options: Any,
 ) -> None:
     """Serve ferry.v1.RepoService: render manifests from Git and Helm repositories."""
+    tool = tool_limits(options)
     limits = limits_from(options)  # the rest are the logging options
     key = servicetoken.load_key(key_file=service_key_file or None)
     if not key and not disable_auth:
@@ -224,14 +212,7 @@ def command(
     if tls is None:
         log.warning("serving gRPC without TLS (--disable-tls): repository credentials travel in clear")
     redis = redis_config(redis_url, redis_password_file, redis_ca_file)
-    subproc.configure(
-        limits=subproc.Limits(
-            cpu_seconds=tool_cpu_limit,
-            memory_bytes=tool_memory_limit,
-            file_bytes=tool_max_file_size,
-            output_bytes=tool_max_output,
-        )
-    )
+    subproc.configure(limits=tool)
     tools = Tools(
         helm=helm_path or shutil.which("helm") or "helm",
         kustomize=kustomize_path or shutil.which("kustomize") or "kustomize",
@@ -246,6 +227,8 @@ def command(
         allow_local_repos=allow_local_repos,
         kustomize_remote_bases=kustomize_remote_bases,
         mirror_max_idle_seconds=mirror_max_idle,
+        plugin_socket_dir=plugin_socket_dir,
+        plugin_timeout=plugin_timeout,
     )
     if allow_local_repos:
         log.warning("--allow-local-repos: file:// repository URLs are allowed (development only)")

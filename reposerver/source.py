@@ -29,14 +29,16 @@ class SourceType(StrEnum):
     HELM = "Helm"
     KUSTOMIZE = "Kustomize"
     DIRECTORY = "Directory"
+    PLUGIN = "Plugin"
 
 
 def explicit_type(source: types_pb2.ApplicationSource) -> SourceType | None:
-    """The type the spec asks for with exactly one of helm / kustomize / directory."""
+    """The type the spec asks for with exactly one of helm / kustomize / directory / plugin."""
     present = {
         SourceType.HELM: source.HasField("helm"),
         SourceType.KUSTOMIZE: source.HasField("kustomize"),
         SourceType.DIRECTORY: source.HasField("directory"),
+        SourceType.PLUGIN: source.HasField("plugin"),
     }
     chosen = [kind for kind, has in present.items() if has]
     if len(chosen) > 1:

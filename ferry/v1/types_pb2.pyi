@@ -273,6 +273,7 @@ class ApplicationSource(_message.Message):
     KUSTOMIZE_FIELD_NUMBER: _builtins.int
     DIRECTORY_FIELD_NUMBER: _builtins.int
     CHART_FIELD_NUMBER: _builtins.int
+    PLUGIN_FIELD_NUMBER: _builtins.int
     repo_url: _builtins.str
     path: _builtins.str
     target_revision: _builtins.str
@@ -285,6 +286,10 @@ class ApplicationSource(_message.Message):
     def kustomize(self) -> Global___ApplicationSourceKustomize: ...
     @_builtins.property
     def directory(self) -> Global___ApplicationSourceDirectory: ...
+    @_builtins.property
+    def plugin(self) -> Global___ApplicationSourcePlugin:
+        """Render with a config management plugin (a ferry-cmp-server next to the repo server)."""
+
     def __init__(
         self,
         *,
@@ -295,14 +300,124 @@ class ApplicationSource(_message.Message):
         kustomize: Global___ApplicationSourceKustomize | None = ...,
         directory: Global___ApplicationSourceDirectory | None = ...,
         chart: _builtins.str = ...,
+        plugin: Global___ApplicationSourcePlugin | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["directory", b"directory", "helm", b"helm", "kustomize", b"kustomize"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["directory", b"directory", "helm", b"helm", "kustomize", b"kustomize", "plugin", b"plugin"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["chart", b"chart", "directory", b"directory", "helm", b"helm", "kustomize", b"kustomize", "path", b"path", "repo_url", b"repo_url", "target_revision", b"target_revision"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chart", b"chart", "directory", b"directory", "helm", b"helm", "kustomize", b"kustomize", "path", b"path", "plugin", b"plugin", "repo_url", b"repo_url", "target_revision", b"target_revision"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ApplicationSource: _TypeAlias = ApplicationSource  # noqa: Y015
+
+@_typing.final
+class ApplicationSourcePlugin(_message.Message):
+    """Argo CD's ApplicationSourcePlugin: which config management plugin renders the source, with
+    what environment and parameters. Without name, the first plugin whose discover rule matches.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    ENV_FIELD_NUMBER: _builtins.int
+    PARAMETERS_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    @_builtins.property
+    def env(self) -> _containers.RepeatedCompositeFieldContainer[Global___EnvEntry]:
+        """Passed to the plugin's commands as ARGOCD_ENV_<name>."""
+
+    @_builtins.property
+    def parameters(self) -> _containers.RepeatedCompositeFieldContainer[Global___ApplicationSourcePluginParameter]: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        env: _abc.Iterable[Global___EnvEntry] | None = ...,
+        parameters: _abc.Iterable[Global___ApplicationSourcePluginParameter] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["env", b"env", "name", b"name", "parameters", b"parameters"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApplicationSourcePlugin: _TypeAlias = ApplicationSourcePlugin  # noqa: Y015
+
+@_typing.final
+class EnvEntry(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    value: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        value: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EnvEntry: _TypeAlias = EnvEntry  # noqa: Y015
+
+@_typing.final
+class ApplicationSourcePluginParameter(_message.Message):
+    """One plugin parameter: a string, an array or a map (Argo CD's string / array / map)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class MapEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    NAME_FIELD_NUMBER: _builtins.int
+    STRING_FIELD_NUMBER: _builtins.int
+    MAP_FIELD_NUMBER: _builtins.int
+    ARRAY_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    string: _builtins.str
+    @_builtins.property
+    def map(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    @_builtins.property
+    def array(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        string: _builtins.str | None = ...,
+        map: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        array: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_string", b"_string", "string", b"string"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_string", b"_string", "array", b"array", "map", b"map", "name", b"name", "string", b"string"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__string: _TypeAlias = _typing.Literal["string"]  # noqa: Y015
+    _WhichOneofArgType__string: _TypeAlias = _typing.Literal["_string", b"_string"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__string) -> _WhichOneofReturnType__string | None: ...
+
+Global___ApplicationSourcePluginParameter: _TypeAlias = ApplicationSourcePluginParameter  # noqa: Y015
 
 @_typing.final
 class ApplicationSourceHelm(_message.Message):

@@ -1,4 +1,5 @@
-"""``make run``: from nothing to a synced, healthy sample app, then Ctrl-C stops everything. The
+"""``make run``: from nothing to a synced, healthy sample app (and one rendered by the example
+config management plugin), then Ctrl-C stops everything. The
 mesh it starts is locked: the repo server speaks TLS only (a plaintext client gets nothing, a
 client with its CA lists its services), Redis speaks TLS only and refuses clients without the
 password."""
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import pytest
 import redis
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
 
 from ferry_devenv.servers import CHECKOUT
 from ferry_devenv.tools import tool
@@ -123,6 +126,22 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
         assert status["health"]["status"] == "Healthy"
         kinds = sorted(r["kind"] for r in status["resources"])
         assert kinds == ["ConfigMap", "Deployment", "Service"]
+        # the example config management plugin rendered the second app
+        plugin_app = subprocess.run(
+            [FERRY, "app", "get", "guestbook-env", "-o", "json"],
+            check=True,
+            env=cli_env,
+            capture_output=True,
+            timeout=60,
+        )
+        shown_app = json.loads(plugin_app.stdout)
+        assert shown_app["spec"]["source"]["plugin"]["name"] == "env-configmap-v1.0"
+        assert shown_app["status"]["sync"]["status"] == "Synced"
+        assert [r["kind"] for r in shown_app["status"]["resources"]] == ["ConfigMap"]
+        api = k8s_config.new_client_from_config(config_file=ready["kubeconfig"])
+        with api:
+            generated = k8s.CoreV1Api(api).read_namespaced_config_map("guestbook-env", "guestbook")
+        assert (generated.data or {})["GREETING"] == "hello from a plugin"
         assert_mesh_is_locked(ready)
     finally:
         proc.send_signal(signal.SIGINT)

@@ -21,6 +21,7 @@ def test_the_wheel_ships_the_components_and_not_the_development_environment() ->
         "server",
         "controller",
         "reposerver",
+        "cmpserver",
         "cli",
         "notifications",
     }

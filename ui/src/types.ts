@@ -15,11 +15,25 @@ export interface ObjectMeta {
   deletionTimestamp?: string;
 }
 
+export interface ApplicationSourcePluginParameter {
+  name?: string;
+  string?: string;
+  array?: string[];
+  map?: Record<string, string>;
+}
+
+export interface ApplicationSourcePlugin {
+  name?: string;
+  env?: { name?: string; value?: string }[];
+  parameters?: ApplicationSourcePluginParameter[];
+}
+
 export interface ApplicationSource {
   repoURL?: string;
   path?: string;
   targetRevision?: string;
   chart?: string;
+  plugin?: ApplicationSourcePlugin;
 }
 
 export interface ApplicationDestination {

@@ -42,6 +42,8 @@ import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from cmpserver.config import parse as parse_plugin
+from cmpserver.main import command as cmp_server_command
 from controller.main import command as controller_command
 from ferry import crds
 from ferry.v1 import application_pb2, application_pb2_grpc, session_pb2, session_pb2_grpc
@@ -70,6 +72,7 @@ def hack_module(name: str) -> ModuleType:
 
 BASE = ROOT / "deploy" / "base"
 DEX_COMPONENT = ROOT / "deploy" / "components" / "dex"
+PLUGIN_COMPONENT = ROOT / "deploy" / "components" / "plugin-example"
 IMAGE = "ferrycd/ferry:latest"
 FIELD_MANAGER = "ferry-deploy-test"
 RBAC_KINDS = ("ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
@@ -170,12 +173,24 @@ def with_dex(tmp_path_factory: pytest.TempPathFactory) -> list[Obj]:
     return kustomize_build(workdir)
 
 
-BUILDS = ("base", "with_dex")
+@pytest.fixture(scope="module")
+def with_plugin(tmp_path_factory: pytest.TempPathFactory) -> list[Obj]:
+    """deploy/base with the example plugin sidecar component, enabled as docs/plugins.md shows."""
+    workdir = tmp_path_factory.mktemp("with-plugin")
+    (workdir / "kustomization.yaml").write_text(
+        DEX_OVERLAY.format(
+            base=os.path.relpath(BASE, workdir), dex=os.path.relpath(PLUGIN_COMPONENT, workdir)
+        )
+    )
+    return kustomize_build(workdir)
+
+
+BUILDS = ("base", "with_dex", "with_plugin")
 
 
 @pytest.fixture(params=BUILDS)
 def build(request: pytest.FixtureRequest) -> list[Obj]:
-    """Each installation: the base alone, and with the Dex component."""
+    """Each installation: the base alone, with the Dex component, with the plugin sidecar."""
     objects: list[Obj] = request.getfixturevalue(request.param)
     return objects
 
@@ -321,6 +336,7 @@ COMMANDS: dict[str, tuple[click.Command, str]] = {
     "ferry-controller": (controller_command, "FERRY_CONTROLLER"),
     "ferry-reposerver": (reposerver_command, "FERRY_REPOSERVER"),
     "ferry-dex": (dex_command, "FERRY_DEX"),
+    "ferry-cmp-server": (cmp_server_command, "FERRY_CMP_SERVER"),
 }
 
 
@@ -408,6 +424,31 @@ def test_workloads(build: list[Obj], request: pytest.FixtureRequest) -> None:
         names = {p["name"] for p in selected[0]["spec"]["template"]["spec"]["containers"][0]["ports"]}
         for port in service["spec"]["ports"]:
             assert port["targetPort"] in names, (service["metadata"]["name"], port)
+
+
+def test_plugin_component_runs_a_plugin_server_beside_the_repo_server(with_plugin: list[Obj]) -> None:
+    """The sidecar's environment is ferry-cmp-server's flags, its plugin.yaml loads, and its socket
+    lands where the repo server looks (both mount one volume at --plugin-socket-dir's default)."""
+    pod = named(with_plugin, "Deployment", "ferry-reposerver")["spec"]["template"]["spec"]
+    repo_server, sidecar = pod["containers"]
+    assert sidecar["args"] == ["ferry-cmp-server"]
+    env = {e["name"]: e["value"] for e in sidecar["env"]}
+    assert set(env) <= command_envvars(sidecar["args"]), set(env) - command_envvars(sidecar["args"])
+
+    def mounts(container: Obj) -> dict[str, str]:
+        return {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+
+    socket_dir = env["FERRY_CMP_SERVER_SOCKET_DIR"]
+    default_dir = next(p for p in reposerver_command.params if p.name == "plugin_socket_dir").default
+    assert str(default_dir) == socket_dir
+    assert mounts(repo_server)["cmp-plugins"] == mounts(sidecar)["cmp-plugins"] == socket_dir
+    assert {"cmp-plugins", "cmp-config", "cmp-tmp"} <= {v["name"] for v in pod["volumes"]}
+    config = named(with_plugin, "ConfigMap", "ferry-cmp-env-configmap")
+    assert env["FERRY_CMP_SERVER_CONFIG"] == mounts(sidecar)["cmp-config"] + "/plugin.yaml"
+    plugin = parse_plugin(config["data"]["plugin.yaml"])
+    assert (plugin.name, plugin.version) == ("env-configmap", "v1.0")
+    assert sidecar["securityContext"]["readOnlyRootFilesystem"] is True
+    assert env["FERRY_CMP_SERVER_WORK_DIR"].startswith(mounts(sidecar)["cmp-tmp"])
 
 
 def test_dockerfile_copies_every_package() -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from cli.app import apply_spec_flags, given, tree_lines, wait_state
+from cli.app import apply_spec_flags, describe, given, tree_lines, wait_state
 from cli.base import parse_duration
 from cli.connection import CliError
 from cli.progress import operation_done, resource_rows, short_revision
@@ -217,3 +217,44 @@ def test_tree_nests_children_under_parents() -> None:
         "Service/web",
     ]
     assert tree_lines(tree, APP)[0][1:] == ("Synced", "Healthy")
+
+
+def test_plugin_flags_name_the_plugin_and_upsert_env_by_name() -> None:
+    spec = apply_spec_flags({}, flags(config_management_plugin="cdk8s", plugin_env=("STAGE=dev", "A=1")))
+    assert spec["source"]["plugin"] == {
+        "name": "cdk8s",
+        "env": [{"name": "STAGE", "value": "dev"}, {"name": "A", "value": "1"}],
+    }
+    spec = apply_spec_flags(spec, flags(plugin_env=("STAGE=prod",)))
+    assert spec["source"]["plugin"]["env"] == [
+        {"name": "STAGE", "value": "prod"},
+        {"name": "A", "value": "1"},
+    ]
+    assert "plugin_env" in given(flags(plugin_env=("A=1",)))
+    with pytest.raises(CliError) as err:
+        apply_spec_flags({}, flags(plugin_env=("NOVALUE",)))
+    assert "--plugin-env takes NAME=VALUE" in err.value.message
+
+
+def test_app_get_shows_the_plugin(capsys: pytest.CaptureFixture[str]) -> None:
+    app = {
+        "metadata": {"name": "web"},
+        "spec": {
+            "source": {
+                "repoURL": "https://git/x.git",
+                "path": "web",
+                "plugin": {
+                    "name": "cdk8s-v1.0",
+                    "env": [{"name": "STAGE", "value": "prod"}],
+                    "parameters": [{"name": "replicas", "string": "3"}],
+                },
+            }
+        },
+    }
+    describe(app)
+    out = capsys.readouterr().out
+    assert "Plugin:             cdk8s-v1.0" in out
+    assert "Plugin Env:         STAGE=prod" in out
+    assert "Plugin Parameters:  replicas" in out
+    describe({"metadata": {"name": "plain"}, "spec": {"source": {"repoURL": "r", "path": "p"}}})
+    assert "Plugin" not in capsys.readouterr().out

@@ -12,6 +12,7 @@ import { HealthStatus, PhaseStatus, SyncStatus } from "../components/Status";
 import { manifestYaml, resourceDiff } from "../lib/diff";
 import { containersOf, hasLogs } from "../lib/logs";
 import { operationRows, progressOf, PRUNE_POLICIES, SYNC_OPTIONS, syncable, syncRequest } from "../lib/operation";
+import { pluginSummary } from "../lib/plugin";
 import { ago, shortRevision } from "../lib/status";
 import { buildTree, groupKind, resourceKey, type TreeNode } from "../lib/tree";
 import { navigate } from "../router";
@@ -233,6 +234,7 @@ export function ApplicationPage({ name, resource }: { name: string; resource?: s
 
   const status = app.status ?? {};
   const src = app.spec.source ?? {};
+  const plugin = pluginSummary(src.plugin);
   const op = status.operationState;
   const running = op?.phase === "Running" || op?.phase === "Terminating";
   const automated = Boolean(app.spec.syncPolicy?.automated && app.spec.syncPolicy.automated.enabled !== false);
@@ -296,6 +298,19 @@ export function ApplicationPage({ name, resource }: { name: string; resource?: s
           <dd class="mono">{src.path || src.chart || "."}</dd>
           <dt>Target revision</dt>
           <dd>{src.targetRevision || "HEAD"}</dd>
+          {plugin && (
+            <>
+              <dt>Plugin</dt>
+              <dd data-testid="plugin">
+                <span class="mono">{plugin.name}</span>
+                {[...plugin.env.map((e) => `env ${e}`), ...plugin.parameters.map((p) => `parameter ${p}`)].map((line) => (
+                  <div class="mono muted" key={line}>
+                    {line}
+                  </div>
+                ))}
+              </dd>
+            </>
+          )}
           <dt>Compared to</dt>
           <dd class="mono" title={status.sync?.revision} data-testid="sync-revision">
             {shortRevision(status.sync?.revision) || "—"}
