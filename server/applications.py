@@ -60,7 +60,7 @@ from ferry.settings import (
 from ferry.tree import build_tree, pods_of, tree_key
 from ferry.v1 import application_pb2, application_pb2_grpc, repo_pb2, types_pb2
 from server import argo
-from server.project import check_project
+from server.project import check_project, check_sync_windows
 from server.sessions import Caller, require
 from server.state import ServerState
 
@@ -522,6 +522,7 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
         name = app["metadata"]["name"]
         if self._operation_running(app):
             raise FailedPrecondition(f'another operation is already in progress on application "{name}"')
+        check_sync_windows(self.s.project(str((app.get("spec") or {}).get("project") or "default")), app)
         operation: dict[str, Any] = {"sync": sync, "initiatedBy": {"username": caller().username}}
         if retry:
             operation["retry"] = retry
