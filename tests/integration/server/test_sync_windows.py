@@ -29,9 +29,9 @@ def project_with(name: str, *windows: types_pb2.SyncWindow) -> types_pb2.AppProj
     )
 
 
-def always_deny(**extra: object) -> types_pb2.SyncWindow:
+def always_deny(*, manual_sync: bool = False) -> types_pb2.SyncWindow:
     return types_pb2.SyncWindow(
-        kind="deny", schedule="* * * * *", duration="24h", applications=["*"], **extra
+        kind="deny", schedule="* * * * *", duration="24h", applications=["*"], manual_sync=manual_sync
     )
 
 
