@@ -385,6 +385,20 @@ def _selector_options(command: Any) -> Any:
     return command
 
 
+def _window_fields(flags: dict[str, Any]) -> Obj:
+    """The window fields the shared flags give (those left empty are left out)."""
+    fields: Obj = {
+        "schedule": flags["schedule"],
+        "duration": flags["duration"],
+        "timeZone": flags["time_zone"],
+        "description": flags["description"],
+        "applications": _globs(flags["applications"]),
+        "namespaces": _globs(flags["namespaces"]),
+        "clusters": _globs(flags["clusters"]),
+    }
+    return {k: v for k, v in fields.items() if v}
+
+
 @windows.command("add")
 @click.argument("project")
 @click.option(
@@ -397,74 +411,40 @@ def _selector_options(command: Any) -> Any:
 )
 @click.pass_context
 def windows_add(
-    ctx: click.Context,
-    project: str,
-    kind: str,
-    applications: tuple[str, ...],
-    namespaces: tuple[str, ...],
-    clusters: tuple[str, ...],
-    schedule: str,
-    duration: str,
-    time_zone: str,
-    description: str,
-    manual_sync: bool,
-    use_and_operator: bool,
+    ctx: click.Context, /, project: str, kind: str, manual_sync: bool, use_and_operator: bool, **flags: Any
 ) -> None:
     """Add a sync window to PROJECT (the server checks the schedule, duration and time zone)."""
-    if not schedule or not duration:
+    window: Obj = {"kind": kind, "timeZone": "UTC", **_window_fields(flags)}
+    if "schedule" not in window or "duration" not in window:
         raise usage(
             "a sync window needs --schedule and --duration (e.g. --schedule '0 22 * * *' --duration 1h)"
         )
-    window: Obj = {"kind": kind, "schedule": schedule, "duration": duration, "timeZone": time_zone or "UTC"}
-    for key, values in (("applications", applications), ("namespaces", namespaces), ("clusters", clusters)):
-        if _globs(values):
-            window[key] = _globs(values)
     if not any(key in window for key in ("applications", "namespaces", "clusters")):
         raise usage("a sync window applies to nothing without --applications, --namespaces or --clusters")
     if manual_sync:
         window["manualSync"] = True
     if use_and_operator:
         window["andOperator"] = True
-    if description:
-        window["description"] = description
     current = _get(ctx, project)
     _windows(current).append(window)
     _update(ctx, current)
     click.echo(f"sync window {len(_windows(current)) - 1} added to project '{project}'")
 
 
+def _by_id(command: Any) -> Any:
+    """PROJECT ID arguments (IDs are positions in spec.syncWindows, as `proj windows list` shows)."""
+    return click.argument("project")(click.argument("window_id", metavar="ID", type=int)(command))
+
+
 @windows.command("update")
-@click.argument("project")
-@click.argument("window_id", metavar="ID", type=int)
+@_by_id
 @_selector_options
 @click.pass_context
-def windows_update(
-    ctx: click.Context,
-    project: str,
-    window_id: int,
-    applications: tuple[str, ...],
-    namespaces: tuple[str, ...],
-    clusters: tuple[str, ...],
-    schedule: str,
-    duration: str,
-    time_zone: str,
-    description: str,
-) -> None:
+def windows_update(ctx: click.Context, /, project: str, window_id: int, **flags: Any) -> None:
     """Change a sync window; a list given replaces the whole list (IDs from `proj windows list`)."""
     current = _get(ctx, project)
     window = _window(current, window_id)
-    changes: Obj = {
-        "schedule": schedule,
-        "duration": duration,
-        "timeZone": time_zone,
-        "description": description,
-    }
-    changes |= {
-        "applications": _globs(applications),
-        "namespaces": _globs(namespaces),
-        "clusters": _globs(clusters),
-    }
-    changes = {k: v for k, v in changes.items() if v}
+    changes = _window_fields(flags)
     if not changes:
         raise usage(
             "give what to change: --schedule, --duration, --applications, --namespaces, --clusters, ..."
@@ -474,8 +454,7 @@ def windows_update(
 
 
 @windows.command("delete")
-@click.argument("project")
-@click.argument("window_id", metavar="ID", type=int)
+@_by_id
 @click.pass_context
 def windows_delete(ctx: click.Context, project: str, window_id: int) -> None:
     """Delete a sync window (IDs from `proj windows list`; later windows' IDs move down by one)."""
@@ -495,8 +474,7 @@ def _set_manual_sync(ctx: click.Context, project: str, window_id: int, enabled: 
 
 
 @windows.command("enable-manual-sync")
-@click.argument("project")
-@click.argument("window_id", metavar="ID", type=int)
+@_by_id
 @click.pass_context
 def windows_enable_manual_sync(ctx: click.Context, project: str, window_id: int) -> None:
     """Let manual syncs run when the window would block them."""
@@ -504,8 +482,7 @@ def windows_enable_manual_sync(ctx: click.Context, project: str, window_id: int)
 
 
 @windows.command("disable-manual-sync")
-@click.argument("project")
-@click.argument("window_id", metavar="ID", type=int)
+@_by_id
 @click.pass_context
 def windows_disable_manual_sync(ctx: click.Context, project: str, window_id: int) -> None:
     """Hold manual syncs too when the window blocks."""

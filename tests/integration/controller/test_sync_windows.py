@@ -15,7 +15,13 @@ from kubernetes import client as k8s
 
 from ferry.devenv.gitrepo import GitRepo
 from tests.conftest import CONTROL_NS, GROUP, VERSION
-from tests.integration.controller.conftest import Apps, operation_phase, request_sync, sync_status
+from tests.integration.controller.conftest import (
+    Apps,
+    app_project,
+    operation_phase,
+    request_sync,
+    sync_status,
+)
 from tests.integration.controller.test_sync import cm, configmaps
 
 ALWAYS_DENY = {"kind": "deny", "schedule": "* * * * *", "duration": "24h", "applications": ["*"]}
@@ -35,22 +41,14 @@ class Project:
 
 @pytest.fixture
 def project(kube: k8s.ApiClient) -> Iterator[Project]:
-    name = f"windows-{uuid.uuid4().hex[:6]}"
-    body = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "AppProject",
-        "metadata": {"name": name, "namespace": CONTROL_NS},
-        "spec": {
-            "sourceRepos": ["*"],
-            "destinations": [{"server": "*", "namespace": "*"}],
-            "clusterResourceWhitelist": [{"group": "*", "kind": "*"}],
-            "syncWindows": [ALWAYS_DENY],
-        },
+    spec = {
+        "sourceRepos": ["*"],
+        "destinations": [{"server": "*", "namespace": "*"}],
+        "clusterResourceWhitelist": [{"group": "*", "kind": "*"}],
+        "syncWindows": [ALWAYS_DENY],
     }
-    api = k8s.CustomObjectsApi(kube)
-    api.create_namespaced_custom_object(GROUP, VERSION, CONTROL_NS, "appprojects", body)
-    yield Project(kube, name)
-    api.delete_namespaced_custom_object(GROUP, VERSION, CONTROL_NS, "appprojects", name)
+    with app_project(kube, f"windows-{uuid.uuid4().hex[:6]}", spec) as name:
+        yield Project(kube, name)
 
 
 def window_condition(app: dict[str, Any]) -> str:
