@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
+import datetime
 import json
 import re
 import time
@@ -33,6 +34,7 @@ from ferry.engine.diff import DiffOptions, diff
 from ferry.engine.health import HealthChecker, custom_rules_from_settings
 from ferry.engine.ignore import IgnoreRuleError, rule_from_spec
 from ferry.engine.secrets import hide_one, hide_secret_data, is_secret
+from ferry.engine.syncwindows import SyncWindow, destination_of, evaluate, project_windows
 from ferry.engine.tracking import ResourceKey, owning_app, with_tracking
 from ferry.errors import (
     Aborted,
@@ -867,6 +869,26 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
             "GetRevisionMetadata", query, "revision metadata"
         )
         return metadata
+
+    async def GetApplicationSyncWindows(
+        self, request: application_pb2.ApplicationSyncWindowsQuery, context: Context
+    ) -> application_pb2.ApplicationSyncWindowsResponse:
+        app = self._get_checked(request.name)
+        project = self.s.project(str((app.get("spec") or {}).get("project") or "default"))
+        entries = project_windows(project)
+        state = evaluate(entries, destination_of(app), datetime.datetime.now(datetime.UTC))
+
+        def shown(windows: tuple[SyncWindow, ...]) -> list[types_pb2.SyncWindow]:
+            return [from_k8s(dict(entries[w.index]), types_pb2.SyncWindow) for w in windows]
+
+        return application_pb2.ApplicationSyncWindowsResponse(
+            active_windows=shown(state.active),
+            assigned_windows=shown(state.matching),
+            can_sync=state.can_sync(manual=True),
+            can_auto_sync=state.can_sync(manual=False),
+            next_change=f"{state.next_change:%Y-%m-%dT%H:%M:%SZ}" if state.next_change else "",
+            blocked_by="" if state.can_sync(manual=False) else state.reason(manual=False),
+        )
 
     # --- streams -----------------------------------------------------------------------------------
 

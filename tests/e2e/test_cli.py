@@ -572,7 +572,7 @@ def test_project_commands_and_role_tokens(admin_cli: Ferry, tmp_path: Path) -> N
     assert "not found" in cli.fails(20, "proj", "get", "cli-team")
 
 
-def test_project_sync_window_commands(admin_cli: Ferry) -> None:
+def test_project_sync_window_commands(admin_cli: Ferry, web_repo: GitRepo, namespace: str) -> None:
     cli = admin_cli
     cli.ok("proj", "create", "cli-windows", "--dest", f"{IN_CLUSTER},*", "--src", "*")
     try:
@@ -597,6 +597,17 @@ def test_project_sync_window_commands(admin_cli: Ferry) -> None:
         assert rows[2][2:] == [
             "allow", "0 22 * * *", "1h", "-", "-", "in-cluster", "Enabled", "Europe/Amsterdam", "Disabled"
         ]  # fmt: skip
+        # an app the deny window applies to: app get shows the state, a sync is refused
+        cli.ok(
+            "app", "create", "web-windows", "--project", "cli-windows", "--repo", f"file://{web_repo.bare}",
+            "--path", "app", "--dest-server", IN_CLUSTER, "--dest-namespace", namespace,
+        )  # fmt: skip
+        shown = cli.ok("app", "get", "web-windows")
+        assert "SyncWindow:         Sync Denied" in shown
+        assert "Assigned Windows:   deny:* * * * *:24h" in shown
+        refused = cli.fails(20, "app", "sync", "web-windows")
+        assert "Cannot sync: Blocked by sync window deny:* * * * *:24h" in refused
+        cli.ok("app", "delete", "web-windows", "-y", "--cascade=false")
         cli.ok("proj", "windows", "enable-manual-sync", "cli-windows", "0")
         cli.ok("proj", "windows", "disable-manual-sync", "cli-windows", "1")
         cli.ok("proj", "windows", "update", "cli-windows", "1", "--duration", "2h")
