@@ -632,7 +632,7 @@ class AppController:
         memory.comparison = comparison
         if comparison is not None and destination is not None:
             await self._publish_tree(name, comparison, destination)
-        decision = self.automation.decide(app, comparison, memory.revision, windows=self.sync_windows(app))
+        decision = self._decide(app, comparison, memory.revision)
         conditions += [*await self._manifest_checks(app, memory), *decision.conditions]
         status = comparison_status(
             app, comparison, revision=memory.revision, source_type=memory.source_type, conditions=conditions
@@ -654,6 +654,14 @@ class AppController:
         self._schedule_periodic(name, memory)
         server = self.destinations.server_label(destination.config) if destination else ""
         metrics.RECONCILE.labels(server).observe(time.monotonic() - started)
+
+    def _decide(self, app: Obj, comparison: Comparison | None, revision: str) -> Decision:
+        # the sync windows only matter to an auto-sync that could happen: the cron schedules are
+        # read then, not at every reconcile of every app
+        wanted = comparison is not None and str(comparison.sync_status) == "OutOfSync"
+        if wanted and automated_policy(app.get("spec") or {}) is not None:  # {} is auto-sync too
+            return self.automation.decide(app, comparison, revision, windows=self.sync_windows(app))
+        return self.automation.decide(app, comparison, revision)
 
     def _schedule_decision(self, name: str, decision: Decision) -> None:
         """Timers for when automation wants to look again: the self-heal backoff, and the next
