@@ -188,16 +188,17 @@ class OperationDriver:
             return None
         held = await self._held_by_window(app, state)
         if held is not None:
-            return held if held > 0 else None
-        try:
-            delay = await self._advance(app, state)
-        except NotPermitted as err:  # the project refuses some objects: Failed, nothing applied
-            refused = {**state, "syncResult": {**state["syncResult"], "resources": err.results}}
-            await self._finish(app, refused, OperationPhase.FAILED, str(err))
-            return None
-        except OperationError as err:
-            await self._finish(app, state, OperationPhase.ERROR, str(err))
-            return None
+            delay = held or None  # 0: no edge of its own, the project's change wakes it
+        else:
+            try:
+                delay = await self._advance(app, state)
+            except NotPermitted as err:  # the project refuses some objects: Failed, nothing applied
+                refused = {**state, "syncResult": {**state["syncResult"], "resources": err.results}}
+                await self._finish(app, refused, OperationPhase.FAILED, str(err))
+                return None
+            except OperationError as err:
+                await self._finish(app, state, OperationPhase.ERROR, str(err))
+                return None
         if delay is not None and timeout > 0 and elapsed is not None:
             delay = min(delay, max(0.0, timeout - elapsed))  # the timeout is enforced on time
         return delay

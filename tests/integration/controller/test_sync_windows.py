@@ -1,10 +1,12 @@
 """Sync windows on the real control plane: a project's always-open deny window holds back an
 auto-sync (the app's condition names the window) and a manual operation (Running, its message
 naming the window); removing the window, or letting manual syncs through it, lets them run — the
-project change wakes the app, nothing polls."""
+project change wakes the app, nothing polls. The sync timeout still ends a held operation on
+time."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -112,3 +114,40 @@ def test_a_manual_operation_waits_in_a_deny_window_until_it_allows_manual_syncs(
     project.set_windows([{**ALWAYS_DENY, "manualSync": True}])
     app = apps.wait(name, lambda a: operation_phase(a) == "Succeeded", what="the manual sync to run")
     assert f"{name}-cm" in configmaps(kube, namespace)
+
+
+@contextlib.contextmanager
+def sync_timeout(kube: k8s.ApiClient, seconds: str) -> Iterator[None]:
+    """ferry-cm's controller.sync.timeout.seconds for the duration of the block."""
+    core = k8s.CoreV1Api(kube)
+    key = "controller.sync.timeout.seconds"
+    try:
+        core.patch_namespaced_config_map("ferry-cm", CONTROL_NS, {"data": {key: seconds}})
+        created = False
+    except k8s.ApiException as err:
+        if err.status != 404:
+            raise
+        body = k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name="ferry-cm"), data={key: seconds})
+        core.create_namespaced_config_map(CONTROL_NS, body)
+        created = True
+    try:
+        yield
+    finally:
+        if created:
+            core.delete_namespaced_config_map("ferry-cm", CONTROL_NS)
+        else:
+            core.patch_namespaced_config_map("ferry-cm", CONTROL_NS, {"data": {key: None}})
+
+
+def test_the_sync_timeout_ends_an_operation_a_window_holds_on_time(
+    apps: Apps, project: Project, git_repo: Callable[[str], GitRepo], kube: k8s.ApiClient, namespace: str
+) -> None:
+    # the window's next edge is weeks away: only the timeout can end the held operation soon
+    name = make_app(apps, git_repo, f"timeout-{namespace}", namespace, project=project.name)
+    apps.wait(name, lambda a: sync_status(a) == "OutOfSync", what="compared")
+    with sync_timeout(kube, "2"):
+        request_sync(apps, name)
+        app = apps.wait(name, lambda a: operation_phase(a) == "Failed", what="the held operation to time out")
+    state = app["status"]["operationState"]
+    assert state["message"] == "Operation terminated, triggered by controller sync timeout (2s)"
+    assert f"{name}-cm" not in configmaps(kube, namespace)
