@@ -175,18 +175,19 @@ class SyncWindow:
         return _aware(at).astimezone(_zone(self.time_zone))
 
     def last_start(self, at: datetime.datetime) -> datetime.datetime:
-        """The latest time at or before ``at`` the schedule fired."""
+        """The latest time at or before ``at`` the schedule fired (in UTC)."""
         # croniter's get_prev is strictly before its start: start a microsecond later so a
-        # window that opens exactly at ``at`` counts
+        # window that opens exactly at ``at`` counts (added before going local: local arithmetic
+        # drops the fold of a repeated hour when clocks go back)
         start: datetime.datetime = croniter(
-            self.schedule, self._local(at) + datetime.timedelta(microseconds=1)
+            self.schedule, self._local(at + datetime.timedelta(microseconds=1))
         ).get_prev(datetime.datetime)
-        return start
+        return start.astimezone(datetime.UTC)  # arithmetic in UTC: local time would lose the fold
 
     def next_start(self, at: datetime.datetime) -> datetime.datetime:
-        """The first time strictly after ``at`` the schedule fires."""
+        """The first time strictly after ``at`` the schedule fires (in UTC)."""
         start: datetime.datetime = croniter(self.schedule, self._local(at)).get_next(datetime.datetime)
-        return start
+        return start.astimezone(datetime.UTC)
 
     def active(self, at: datetime.datetime) -> bool:
         """Open at ``at``: the schedule fired at most ``duration`` before (start included, end not)."""
@@ -196,14 +197,14 @@ class SyncWindow:
         """When the window next opens (if closed at ``at``) or closes (if open). For a window that
         overlapping occurrences keep open, the time it is known to stay open until, at least."""
         if not self.active(at):
-            return self.next_start(at).astimezone(datetime.UTC)
+            return self.next_start(at)
         end = self.last_start(at) + self.duration
         for _ in range(_MAX_EXTENSIONS):
             latest = self.last_start(end)  # an occurrence starting by the end keeps it open
             if latest + self.duration <= end:
                 break
             end = latest + self.duration
-        return end.astimezone(datetime.UTC)
+        return end
 
 
 def _selects(

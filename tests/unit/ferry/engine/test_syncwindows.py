@@ -7,6 +7,8 @@ import datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ferry.engine.syncwindows import (
     Destination,
@@ -209,6 +211,30 @@ def test_a_window_written_around_the_api_that_cannot_be_read_blocks_its_apps() -
 # --- next edge ------------------------------------------------------------------------------------
 
 
+def utc(day: tuple[int, int], hour: int, minute: int) -> datetime.datetime:
+    return datetime.datetime(2026, *day, hour, minute, tzinfo=UTC)
+
+
+def test_when_clocks_go_back_a_time_that_happens_twice_opens_the_window_twice() -> None:
+    # Amsterdam, 2026-10-25: 02:30 local is 00:30 UTC (CEST) and again 01:30 UTC (CET)
+    w = SyncWindow.parse(0, window("deny", "30 2 * * *", "30m", timeZone="Europe/Amsterdam"))
+    back = (10, 25)
+    assert w.active(utc(back, 0, 45))
+    assert w.next_change(utc(back, 0, 45)) == utc(back, 1, 0)  # 03:00 CEST, not 03:00 CET
+    assert not w.active(utc(back, 1, 15))
+    assert w.next_change(utc(back, 1, 15)) == utc(back, 1, 30)
+    assert w.active(utc(back, 1, 45))
+    assert w.next_change(utc(back, 1, 45)) == utc(back, 2, 0)
+
+
+def test_when_clocks_go_forward_a_time_that_never_happens_opens_the_window_after_the_gap() -> None:
+    # Amsterdam, 2026-03-29: 02:00-03:00 local does not exist; 02:30 opens at 03:00 CEST (01:00 UTC)
+    w = SyncWindow.parse(0, window("deny", "30 2 * * *", "1h", timeZone="Europe/Amsterdam"))
+    forward = (3, 29)
+    assert w.next_change(utc(forward, 0, 0)) == utc(forward, 1, 0)
+    assert w.active(utc(forward, 1, 30))
+
+
 def test_next_change_is_the_next_opening_of_a_closed_window() -> None:
     assert evaluate([window("deny")], APP, at(12)).next_change == at(22)
 
@@ -244,3 +270,36 @@ def test_a_window_that_never_closes_reports_a_time_it_stays_open_until() -> None
     edge = w.next_change(at(10))
     assert edge > at(10) + datetime.timedelta(hours=24)  # far ahead, and no change before it
     assert w.active(edge - datetime.timedelta(minutes=1))
+
+
+# --- properties ------------------------------------------------------------------------------------
+
+SCHEDULES = ["* * * * *", "0 22 * * *", "30 2 * * *", "0,30 9-17 * * 1-5", "15 */6 * * *", "0 0 1 * *"]
+DURATIONS = ["1m", "45m", "1h", "90m", "8h", "24h", "50h"]
+ZONES = ["UTC", "Europe/Amsterdam", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"]
+
+
+# days on which clocks change in these zones (2026), so that examples land around the changes too
+CLOCK_CHANGES = [(3, 8), (3, 29), (4, 5), (10, 4), (10, 25), (11, 1)]
+
+
+@given(
+    schedule=st.sampled_from(SCHEDULES),
+    duration=st.sampled_from(DURATIONS),
+    zone=st.sampled_from(ZONES),
+    day=st.one_of(st.sampled_from(CLOCK_CHANGES), st.tuples(st.integers(1, 12), st.integers(1, 28))),
+    seconds=st.integers(-24 * 3600, 48 * 3600),
+)
+@settings(max_examples=400, deadline=None)
+def test_nothing_changes_before_the_next_change(
+    schedule: str, duration: str, zone: str, day: tuple[int, int], seconds: int
+) -> None:
+    w = SyncWindow.parse(0, window("deny", schedule, duration, timeZone=zone))
+    t = datetime.datetime(2026, *day, tzinfo=UTC) + datetime.timedelta(seconds=seconds)
+    edge = w.next_change(t)
+    assert edge > t
+    before = w.active(t)
+    for probe in (t + (edge - t) / 2, edge - datetime.timedelta(microseconds=1)):
+        assert w.active(probe) is before, (t, probe, edge)
+    if not before:
+        assert w.active(edge)  # a closed window's next change is its opening
