@@ -393,8 +393,28 @@ def _plugin_fields(plugin: Obj | None) -> list[tuple[str, str]]:
     return fields
 
 
-def describe(app_obj: Obj, wide: bool = False) -> None:
-    """``ferry app get``'s human view: the summary, conditions, the operation and the resources."""
+def _window_fields(windows: Obj | None) -> list[tuple[str, str]]:
+    """Argo CD's SyncWindow and Assigned Windows lines, when windows apply to the app."""
+    assigned = (windows or {}).get("assignedWindows") or []
+    if not assigned:
+        return []
+    assert windows is not None
+    state = (
+        "Sync Allowed"
+        if windows.get("canAutoSync")
+        else "Manual Allowed"
+        if windows.get("canSync")
+        else "Sync Denied"
+    )
+    labels = ",".join(
+        f"{w.get('kind', '')}:{w.get('schedule', '')}:{w.get('duration', '')}" for w in assigned
+    )
+    return [("SyncWindow", state), ("Assigned Windows", labels)]
+
+
+def describe(app_obj: Obj, wide: bool = False, windows: Obj | None = None) -> None:
+    """``ferry app get``'s human view: the summary, conditions, the operation and the resources;
+    ``windows`` is the app's GetApplicationSyncWindows answer."""
     spec, status = app_obj.get("spec") or {}, app_obj.get("status") or {}
     source, destination = spec.get("source") or {}, spec.get("destination") or {}
     sync, health = status.get("sync") or {}, status.get("health") or {}
@@ -412,6 +432,7 @@ def describe(app_obj: Obj, wide: bool = False) -> None:
         ("Chart" if source.get("chart") else "Path", source.get("chart") or source.get("path", "")),
         ("Target", target),
         *_plugin_fields(source.get("plugin")),
+        *_window_fields(windows),
         ("Sync Policy", _sync_policy(spec)),
         ("Sync Status", sync_text),
         (
@@ -507,7 +528,10 @@ def get(ctx: click.Context, name: str, output: str | None, refresh: bool, hard_r
         tree = to_k8s(c.call(c.apps, "ResourceTree", application_pb2.ResourcesQuery(application_name=name)))
         table(["KIND/NAME", "STATUS", "HEALTH"], tree_lines(tree, app_obj))
     else:
-        describe(app_obj, wide=output == "wide")
+        windows = c.call(
+            c.apps, "GetApplicationSyncWindows", application_pb2.ApplicationSyncWindowsQuery(name=name)
+        )
+        describe(app_obj, wide=output == "wide", windows=to_k8s(windows))
 
 
 def list_all(c: Client, query: application_pb2.ApplicationQuery) -> list[Obj]:

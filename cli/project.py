@@ -1,8 +1,10 @@
 """``ferry proj ...``: AppProjects — which sources and destinations their applications may use,
-and their roles with tokens for CI."""
+their roles with tokens for CI, and their sync windows (``ferry proj windows ...``, as
+``argocd proj windows ...``)."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import click
@@ -11,6 +13,7 @@ import yaml
 from cli.base import client, confirmed, group, output_option, parse_duration, read_file, usage
 from cli.output import structured, table
 from ferry.convert import from_k8s, to_k8s
+from ferry.engine.syncwindows import SyncWindow, SyncWindowError
 from ferry.v1 import project_pb2, types_pb2
 
 Obj = dict[str, Any]
@@ -333,3 +336,194 @@ def role_create_token(
         ),
     )
     click.echo(reply.token if token_only else f"Token: {reply.token}")
+
+
+windows = group("windows", "Manage a project's sync windows (when its applications may sync).")
+proj.add_command(windows)
+
+
+def _globs(values: tuple[str, ...]) -> list[str]:
+    """Repeated and comma-separated flag values, as Argo CD's string slices read them."""
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+def _windows(project: Obj) -> list[Obj]:
+    entries: list[Obj] = project.setdefault("spec", {}).setdefault("syncWindows", [])
+    return entries
+
+
+def _window(project: Obj, window_id: int) -> Obj:
+    entries = _windows(project)
+    if not 0 <= window_id < len(entries):
+        ids = ", ".join(str(i) for i in range(len(entries))) or "none"
+        raise usage(
+            f"window with id '{window_id}' not found in project '{project['metadata']['name']}' (ids: {ids})"
+        )
+    return entries[window_id]
+
+
+_SELECTORS = (
+    click.option(
+        "--applications",
+        multiple=True,
+        help="Application names (globs, comma separated) the window applies to.",
+    ),
+    click.option("--namespaces", multiple=True, help="Destination namespaces (globs, comma separated)."),
+    click.option(
+        "--clusters", multiple=True, help="Destination clusters, server URL or name (globs, comma separated)."
+    ),
+    click.option("--schedule", default="", help='When the window opens, in cron format (e.g. "0 22 * * *").'),
+    click.option("--duration", default="", help="How long it stays open (e.g. 1h, 30m, 1h30m)."),
+    click.option("--time-zone", default="", help="Time zone of the schedule (default UTC)."),
+    click.option("--description", default="", help="What the window is for (e.g. a ticket number)."),
+)
+
+
+def _selector_options(command: Any) -> Any:
+    for option in reversed(_SELECTORS):
+        command = option(command)
+    return command
+
+
+def _window_fields(flags: dict[str, Any]) -> Obj:
+    """The window fields the shared flags give (those left empty are left out)."""
+    fields: Obj = {
+        "schedule": flags["schedule"],
+        "duration": flags["duration"],
+        "timeZone": flags["time_zone"],
+        "description": flags["description"],
+        "applications": _globs(flags["applications"]),
+        "namespaces": _globs(flags["namespaces"]),
+        "clusters": _globs(flags["clusters"]),
+    }
+    return {k: v for k, v in fields.items() if v}
+
+
+@windows.command("add")
+@click.argument("project")
+@click.option(
+    "-k", "--kind", type=click.Choice(["allow", "deny"]), required=True, help="allow or deny syncs."
+)
+@_selector_options
+@click.option("--manual-sync", is_flag=True, help="Let manual syncs run when the window would block them.")
+@click.option(
+    "--use-and-operator", is_flag=True, help="Apply to apps matching every given selector instead of any one."
+)
+@click.pass_context
+def windows_add(
+    ctx: click.Context, /, project: str, kind: str, manual_sync: bool, use_and_operator: bool, **flags: Any
+) -> None:
+    """Add a sync window to PROJECT (the server checks the schedule, duration and time zone)."""
+    window: Obj = {"kind": kind, "timeZone": "UTC", **_window_fields(flags)}
+    if "schedule" not in window or "duration" not in window:
+        raise usage(
+            "a sync window needs --schedule and --duration (e.g. --schedule '0 22 * * *' --duration 1h)"
+        )
+    if not any(key in window for key in ("applications", "namespaces", "clusters")):
+        raise usage("a sync window applies to nothing without --applications, --namespaces or --clusters")
+    if manual_sync:
+        window["manualSync"] = True
+    if use_and_operator:
+        window["andOperator"] = True
+    current = _get(ctx, project)
+    _windows(current).append(window)
+    _update(ctx, current)
+    click.echo(f"sync window {len(_windows(current)) - 1} added to project '{project}'")
+
+
+def _by_id(command: Any) -> Any:
+    """PROJECT ID arguments (IDs are positions in spec.syncWindows, as `proj windows list` shows)."""
+    return click.argument("project")(click.argument("window_id", metavar="ID", type=int)(command))
+
+
+@windows.command("update")
+@_by_id
+@_selector_options
+@click.pass_context
+def windows_update(ctx: click.Context, /, project: str, window_id: int, **flags: Any) -> None:
+    """Change a sync window; a list given replaces the whole list (IDs from `proj windows list`)."""
+    current = _get(ctx, project)
+    window = _window(current, window_id)
+    changes = _window_fields(flags)
+    if not changes:
+        raise usage(
+            "give what to change: --schedule, --duration, --applications, --namespaces, --clusters, ..."
+        )
+    window.update(changes)
+    _update(ctx, current)
+
+
+@windows.command("delete")
+@_by_id
+@click.pass_context
+def windows_delete(ctx: click.Context, project: str, window_id: int) -> None:
+    """Delete a sync window (IDs from `proj windows list`; later windows' IDs move down by one)."""
+    current = _get(ctx, project)
+    _windows(current).remove(_window(current, window_id))
+    _update(ctx, current)
+
+
+def _set_manual_sync(ctx: click.Context, project: str, window_id: int, enabled: bool) -> None:
+    current = _get(ctx, project)
+    window = _window(current, window_id)
+    if enabled:
+        window["manualSync"] = True
+    else:
+        window.pop("manualSync", None)
+    _update(ctx, current)
+
+
+@windows.command("enable-manual-sync")
+@_by_id
+@click.pass_context
+def windows_enable_manual_sync(ctx: click.Context, project: str, window_id: int) -> None:
+    """Let manual syncs run when the window would block them."""
+    _set_manual_sync(ctx, project, window_id, True)
+
+
+@windows.command("disable-manual-sync")
+@_by_id
+@click.pass_context
+def windows_disable_manual_sync(ctx: click.Context, project: str, window_id: int) -> None:
+    """Hold manual syncs too when the window blocks."""
+    _set_manual_sync(ctx, project, window_id, False)
+
+
+def _enabled(value: object) -> str:
+    return "Enabled" if value else "Disabled"
+
+
+@windows.command("list")
+@click.argument("project")
+@output_option("json", "yaml")
+@click.pass_context
+def windows_list(ctx: click.Context, project: str, output: str | None) -> None:
+    """List a project's sync windows, with whether each is open now."""
+    entries = _windows(_get(ctx, project))
+    if output:
+        structured(entries, output)
+        return
+    now = datetime.datetime.now(datetime.UTC)
+    rows = []
+    for index, entry in enumerate(entries):
+        try:
+            status = "Active" if SyncWindow.parse(index, entry).active(now) else "Inactive"
+        except SyncWindowError:
+            status = "Invalid"
+        rows.append(
+            (
+                index,
+                status,
+                entry.get("kind", ""),
+                entry.get("schedule", ""),
+                entry.get("duration", ""),
+                ",".join(entry.get("applications") or []) or "-",
+                ",".join(entry.get("namespaces") or []) or "-",
+                ",".join(entry.get("clusters") or []) or "-",
+                _enabled(entry.get("manualSync")),
+                entry.get("timeZone") or "UTC",
+                _enabled(entry.get("andOperator")),
+            )
+        )
+    headers = ["ID", "STATUS", "KIND", "SCHEDULE", "DURATION", "APPLICATIONS", "NAMESPACES", "CLUSTERS"]
+    table([*headers, "MANUALSYNC", "TIMEZONE", "USEANDOPERATOR"], rows)

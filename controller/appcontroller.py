@@ -9,7 +9,8 @@ Concurrency model:
   manifests already rendered), and the periodic refresh (LATEST, ``timeout.reconciliation`` +
   jitter after the last LATEST compare).
 - ``status_processors`` workers take keys; one app is reconciled by one worker at a time. Nothing
-  waits while holding a worker: retries and periodic refreshes are timers on the queue.
+  waits while holding a worker: retries and periodic refreshes are timers on the queue, and so is
+  the wait of an auto-sync a sync window blocks (a timer for the next window edge, no polling).
 - Sync operations have their own pool of workers (``operation_processors``).
 - Sharding (``shards`` > 1, controller/sharding.py): only apps whose destination cluster is in a
   shard this process holds are reconciled; others are skipped when taken from a queue. Gaining a
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import hashlib
 import json
 import logging
@@ -31,7 +33,7 @@ from typing import Any, TypeVar
 import grpc
 
 from controller import metrics
-from controller.automation import Automation, SelfHealPolicy, automated_policy
+from controller.automation import Automation, Decision, SelfHealPolicy, automated_policy
 from controller.claims import Claims
 from controller.clusters import Destination, DestinationError, Destinations
 from controller.compare import Comparison, DryRunCache, compare
@@ -48,6 +50,7 @@ from ferry.cache import Cache, make_cache
 from ferry.convert import from_k8s
 from ferry.engine.health import HealthChecker
 from ferry.engine.ignore import IgnoreRule, IgnoreRuleError, rule_from_spec
+from ferry.engine.syncwindows import WindowState, destination_of, evaluate, project_windows
 from ferry.engine.tracking import instance_label_value
 from ferry.kube.client import KubeClient, Obj, ResourceInfo
 from ferry.kube.config import ClusterConfig
@@ -328,6 +331,8 @@ class AppController:
         for app in self.apps.items():
             if ((app.get("spec") or {}).get("project") or "default") == project:
                 self.queue.add(app["metadata"]["name"], Refresh.RECENT)
+                if _operation_pending(app):  # an operation a sync window held may run now
+                    self.op_queue.add(app["metadata"]["name"])
 
     def _on_secret(self, event: str, new: Obj | None, old: Obj | None) -> None:
         obj = new or old
@@ -576,7 +581,7 @@ class AppController:
         memory.comparison = comparison
         if comparison is not None and destination is not None:
             await self._publish_tree(name, comparison, destination)
-        decision = self.automation.decide(app, comparison, memory.revision)
+        decision = self._decide(app, comparison, memory.revision)
         conditions += [*await self._manifest_checks(app, memory), *decision.conditions]
         status = comparison_status(
             app, comparison, revision=memory.revision, source_type=memory.source_type, conditions=conditions
@@ -588,8 +593,7 @@ class AppController:
         await self._write_status(app, status)
         if decision.operation is not None:
             await self._request_operation(name, decision.operation)
-        if decision.retry_after is not None:
-            self.queue.add_after(name, decision.retry_after, Refresh.RECENT, slot="self-heal")
+        self._schedule_decision(name, decision)
         failures = memory.transient_failures if memory.manifest_error else memory.cluster_failures
         if failures:
             # the repo server or the cluster is down or overloaded: try again soon, backing off,
@@ -599,6 +603,23 @@ class AppController:
         self._schedule_periodic(name, memory)
         server = self.destinations.server_label(destination.config) if destination else ""
         metrics.RECONCILE.labels(server).observe(time.monotonic() - started)
+
+    def _decide(self, app: Obj, comparison: Comparison | None, revision: str) -> Decision:
+        # the sync windows only matter to an auto-sync that could happen: the cron schedules are
+        # read then, not at every reconcile of every app
+        wanted = comparison is not None and str(comparison.sync_status) == "OutOfSync"
+        if wanted and automated_policy(app.get("spec") or {}) is not None:  # {} is auto-sync too
+            return self.automation.decide(app, comparison, revision, windows=self.sync_windows(app))
+        return self.automation.decide(app, comparison, revision)
+
+    def _schedule_decision(self, name: str, decision: Decision) -> None:
+        """Timers for when automation wants to look again: the self-heal backoff, and the next
+        edge of the sync windows that block an auto-sync (no polling while blocked)."""
+        if decision.retry_after is not None:
+            self.queue.add_after(name, decision.retry_after, Refresh.RECENT, slot="self-heal")
+        if decision.window_edge is not None:
+            wait = (decision.window_edge - datetime.datetime.now(datetime.UTC)).total_seconds()
+            self.queue.add_after(name, max(0.0, wait), Refresh.RECENT, slot="sync-window")
 
     async def _manifest_checks(self, app: Obj, memory: AppMemory) -> list[tuple[str, str]]:
         """What the rendered manifests ask for beyond the comparison: SharedResourceWarnings for
@@ -665,6 +686,17 @@ class AppController:
         if conditions:
             return conditions, None
         return conditions, self.destinations.get(config)
+
+    def sync_windows(self, app: Obj, at: datetime.datetime | None = None) -> WindowState | None:
+        """The app's project's sync windows for the app at ``at`` (now by default); None when
+        the project has none."""
+        project = self.projects.get(
+            self.config.namespace, (app.get("spec") or {}).get("project") or "default"
+        )
+        entries = project_windows(project)
+        if not entries:
+            return None
+        return evaluate(entries, destination_of(app), at or datetime.datetime.now(datetime.UTC))
 
     def _refusal(self, app: Obj, destination: Destination) -> ObjectRefusal | None:
         """The project's per-object rules for the app's manifests (the sync checks the same)."""

@@ -12,6 +12,9 @@ guards Argo CD users rely on.
   (``sync.autoHealAttemptsCount``) and only a new revision (or a sync by hand) resets it — so two
   apps fighting over one object (SharedResourceWarning) back off instead of flapping at full
   speed, and a restarted controller keeps the backoff.
+- Sync windows (the project's ``spec.syncWindows``): an auto-sync they block is not requested;
+  a ``SyncWindowWarning`` condition names the windows, and the decision carries the next time a
+  window opens or closes so the app is looked at again exactly then.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from typing import Any
 from controller.compare import Comparison
 from ferry.engine.annotations import parse_time
 from ferry.engine.status import OperationPhase
+from ferry.engine.syncwindows import WindowState
+
+SYNC_WINDOW_CONDITION = "SyncWindowWarning"
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,16 @@ class Decision:
     operation: dict[str, Any] | None = None
     retry_after: float | None = None  # check again after this many seconds (self-heal backoff)
     conditions: list[tuple[str, str]] = field(default_factory=list)
+    # a sync window blocks the auto-sync: check again when the windows next change
+    window_edge: datetime.datetime | None = None
+
+
+def window_blocked_message(windows: WindowState) -> str:
+    """Why a sync window holds the auto-sync back, and until when at least."""
+    message = f"Sync is blocked by sync window {windows.reason(manual=False)}"
+    if windows.next_change is not None:
+        message += f"; auto-sync waits for the windows to change at {windows.next_change:%Y-%m-%dT%H:%M:%SZ}"
+    return message
 
 
 def automated_policy(spec: dict[str, Any]) -> dict[str, Any] | None:
@@ -58,7 +74,16 @@ class Automation:
     def __init__(self, policy: SelfHealPolicy | None = None) -> None:
         self.policy = policy or SelfHealPolicy()
 
-    def decide(self, app: dict[str, Any], comparison: Comparison | None, revision: str) -> Decision:
+    def decide(
+        self,
+        app: dict[str, Any],
+        comparison: Comparison | None,
+        revision: str,
+        *,
+        windows: WindowState | None = None,
+    ) -> Decision:
+        """Whether to request an auto-sync now; ``windows`` is the state of the project's sync
+        windows for the app at this time (None: no window applies)."""
         spec = app.get("spec") or {}
         automated = automated_policy(spec)
         if automated is None or comparison is None or not revision:
@@ -129,4 +154,9 @@ class Automation:
         options = (spec.get("syncPolicy") or {}).get("syncOptions")
         if options:
             sync["syncOptions"] = list(options)
+        if windows is not None and not windows.can_sync(manual=False):
+            return Decision(
+                conditions=[(SYNC_WINDOW_CONDITION, window_blocked_message(windows))],
+                window_edge=windows.next_change,
+            )
         return Decision(operation={"sync": sync, "initiatedBy": {"automated": True}, "retry": retry})

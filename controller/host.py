@@ -11,6 +11,7 @@ the driver and the deletion are built.
 
 from __future__ import annotations
 
+import datetime
 from typing import Any, Protocol
 
 from controller.clusters import Destination, Destinations
@@ -19,6 +20,7 @@ from controller.config import ControllerConfig
 from controller.memory import AppMemory
 from controller.workqueue import WorkQueue
 from ferry.engine.health import HealthChecker
+from ferry.engine.syncwindows import WindowState
 from ferry.kube.client import KubeClient, Obj, ResourceInfo
 from ferry.kube.informer import Informer
 from ferry.repocreds import RepoCredentials
@@ -67,3 +69,5 @@ class ControllerHost(Protocol):
     ) -> None: ...
 
     async def _write_status(self, app: Obj, status: dict[str, Any], *, force: bool = False) -> None: ...
+
+    def sync_windows(self, app: Obj, at: datetime.datetime | None = None) -> WindowState | None: ...

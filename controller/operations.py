@@ -10,6 +10,10 @@ of the app's live objects changes. Waiting never holds a worker.
 
 Every step, before anything is applied, ``_check_before_apply`` checks what the project allows;
 the first step dry-runs every object and applies nothing if one is refused.
+A step the project's sync windows block (an automated operation, or a manual one without
+``manualSync`` on the blocking windows) does nothing: the operation stays Running with the
+message "Sync operation blocked by sync window: <windows>" and goes on at the windows' next edge
+(a timer) or when the project changes.
 
 Ends: Succeeded (history appended, trimmed to revisionHistoryLimit, default 10), Failed (retried
 per ``operation.retry``: phase stays Running with ``finishedAt`` set until the backoff passes),
@@ -74,6 +78,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_HISTORY_LIMIT = 10
 TERMINATED = "Operation terminated"
+WINDOW_BLOCKED = "Sync operation blocked by sync window"  # Argo CD's words, then the windows
 SYNC_TIMEOUT_SETTING = "controller.sync.timeout.seconds"
 APPLIED_SETTLE_SECONDS = 0.5  # after applying, let the watches see the objects before judging them
 MAX_WARNINGS_IN_MESSAGE = 5
@@ -179,18 +184,41 @@ class OperationDriver:
                 app, state, f"{TERMINATED}, triggered by controller sync timeout ({timeout:g}s)", retry=True
             )
             return None
-        try:
-            delay = await self._advance(app, state)
-        except NotPermitted as err:  # the project refuses some objects: Failed, nothing applied
-            refused = {**state, "syncResult": {**state["syncResult"], "resources": err.results}}
-            await self._finish(app, refused, OperationPhase.FAILED, str(err))
-            return None
-        except OperationError as err:
-            await self._finish(app, state, OperationPhase.ERROR, str(err))
-            return None
+        held = await self._held_by_window(app, state)
+        if held is not None:
+            delay = held or None  # 0: no edge of its own, the project's change wakes it
+        else:
+            try:
+                delay = await self._advance(app, state)
+            except NotPermitted as err:  # the project refuses some objects: Failed, nothing applied
+                refused = {**state, "syncResult": {**state["syncResult"], "resources": err.results}}
+                await self._finish(app, refused, OperationPhase.FAILED, str(err))
+                return None
+            except OperationError as err:
+                await self._finish(app, state, OperationPhase.ERROR, str(err))
+                return None
         if delay is not None and timeout > 0 and elapsed is not None:
             delay = min(delay, max(0.0, timeout - elapsed))  # the timeout is enforced on time
         return delay
+
+    async def _held_by_window(self, app: Obj, state: dict[str, Any]) -> float | None:
+        """None when the project's sync windows let the operation go on. Otherwise, as in Argo CD,
+        it stays Running, applies nothing, and its message names the windows; the result is the
+        seconds until the windows next change (0: they never do by themselves — a change of the
+        project wakes the operation)."""
+        initiated = (state.get("operation") or {}).get("initiatedBy") or {}
+        at = datetime.datetime.now(datetime.UTC)
+        windows = self.c.sync_windows(app, at)
+        manual = not initiated.get("automated")
+        if windows is None or windows.can_sync(manual=manual):
+            return None
+        message = f"{WINDOW_BLOCKED}: {windows.reason(manual=manual)}"
+        if state.get("message") != message:
+            await self._write_state(app, {**state, "message": message})
+            log.info("operation held by a sync window", extra={"application": app["metadata"]["name"]})
+        if windows.next_change is None:
+            return 0.0
+        return max(0.001, (windows.next_change - at).total_seconds())
 
     # --- start and finish --------------------------------------------------------------------------
 

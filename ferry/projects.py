@@ -8,6 +8,7 @@ import fnmatch
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ferry.engine.syncwindows import window_problems
 from ferry.engine.tracking import ResourceKey
 from ferry.kube.errors import Conflict
 from ferry.repourl import DEFAULT_PORTS, BadRepoURL, RepoURL, parse, try_parse
@@ -227,8 +228,9 @@ _SERVICE_ACCOUNT_DISALLOWED = set("!*[]{}\\/")
 
 
 def spec_problems(project: Mapping[str, Any]) -> list[str]:
-    """What is wrong with an AppProject's destinations and destinationServiceAccounts, as Argo
-    CD's ``ValidateProject`` sees it (the API refuses such a project with INVALID_ARGUMENT).
+    """What is wrong with an AppProject's destinations, destinationServiceAccounts and
+    syncWindows, as Argo CD's ``ValidateProject`` sees it (the API refuses such a project with
+    INVALID_ARGUMENT).
 
     ``destinationServiceAccounts`` (``server``, ``namespace`` globs without ``!``, and the
     ``defaultServiceAccount`` a sync to that destination would impersonate) is parsed and
@@ -259,7 +261,7 @@ def spec_problems(project: Mapping[str, Any]) -> list[str]:
         if (server, namespace) in seen:
             problems.append(f"{where}: destinationServiceAccount '{server}/{namespace}' already added")
         seen.add((server, namespace))
-    return problems
+    return problems + window_problems(spec.get("syncWindows") or [])
 
 
 # Why the app's project refuses an object (None: permitted), given its key and whether its kind

@@ -37,6 +37,7 @@ from ferry.engine.diff import DiffOptions, diff
 from ferry.engine.health import HealthChecker, custom_rules_from_settings
 from ferry.engine.ignore import IgnoreRuleError, rule_from_spec
 from ferry.engine.secrets import hide_one, hide_secret_data, is_secret
+from ferry.engine.syncwindows import SyncWindow, destination_of, evaluate, project_windows
 from ferry.engine.tracking import ResourceKey, owning_app, with_tracking
 from ferry.errors import (
     Aborted,
@@ -64,7 +65,7 @@ from ferry.settings import (
 from ferry.tree import build_tree, pods_of, tree_key
 from ferry.v1 import application_pb2, application_pb2_grpc, repo_pb2, types_pb2
 from server import argo
-from server.project import check_project
+from server.project import check_project, check_sync_windows
 from server.sessions import Caller, require
 from server.state import ServerState
 
@@ -531,6 +532,7 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
         name = app["metadata"]["name"]
         if self._operation_running(app):
             raise FailedPrecondition(f'another operation is already in progress on application "{name}"')
+        check_sync_windows(self.s.project(str((app.get("spec") or {}).get("project") or "default")), app)
         operation: dict[str, Any] = {"sync": sync, "initiatedBy": {"username": caller().username}}
         if retry:
             operation["retry"] = retry
@@ -940,6 +942,26 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
             "GetRevisionMetadata", query, "revision metadata"
         )
         return metadata
+
+    async def GetApplicationSyncWindows(
+        self, request: application_pb2.ApplicationSyncWindowsQuery, context: Context
+    ) -> application_pb2.ApplicationSyncWindowsResponse:
+        app = self._get_checked(request.name)
+        project = self.s.project(str((app.get("spec") or {}).get("project") or "default"))
+        entries = project_windows(project)
+        state = evaluate(entries, destination_of(app), datetime.datetime.now(datetime.UTC))
+
+        def shown(windows: tuple[SyncWindow, ...]) -> list[types_pb2.SyncWindow]:
+            return [from_k8s(dict(entries[w.index]), types_pb2.SyncWindow) for w in windows]
+
+        return application_pb2.ApplicationSyncWindowsResponse(
+            active_windows=shown(state.active),
+            assigned_windows=shown(state.matching),
+            can_sync=state.can_sync(manual=True),
+            can_auto_sync=state.can_sync(manual=False),
+            next_change=f"{state.next_change:%Y-%m-%dT%H:%M:%SZ}" if state.next_change else "",
+            blocked_by="" if state.can_sync(manual=False) else state.reason(manual=False),
+        )
 
     # --- streams -----------------------------------------------------------------------------------
 

@@ -649,6 +649,71 @@ class RevisionMetadataQuery(_message.Message):
 Global___RevisionMetadataQuery: _TypeAlias = RevisionMetadataQuery  # noqa: Y015
 
 @_typing.final
+class ApplicationSyncWindowsQuery(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApplicationSyncWindowsQuery: _TypeAlias = ApplicationSyncWindowsQuery  # noqa: Y015
+
+@_typing.final
+class ApplicationSyncWindowsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTIVE_WINDOWS_FIELD_NUMBER: _builtins.int
+    ASSIGNED_WINDOWS_FIELD_NUMBER: _builtins.int
+    CAN_SYNC_FIELD_NUMBER: _builtins.int
+    CAN_AUTO_SYNC_FIELD_NUMBER: _builtins.int
+    NEXT_CHANGE_FIELD_NUMBER: _builtins.int
+    BLOCKED_BY_FIELD_NUMBER: _builtins.int
+    can_sync: _builtins.bool
+    """Whether a manual sync may run now (Argo CD's canSync)."""
+    can_auto_sync: _builtins.bool
+    """Whether an automated sync (auto-sync, self-heal) may run now."""
+    next_change: _builtins.str
+    """When a window of the application next opens or closes (RFC 3339); empty when none applies."""
+    blocked_by: _builtins.str
+    """The windows that block automated syncs (and manual ones when can_sync is false), as
+    kind:schedule:duration; empty when none blocks.
+    """
+    @_builtins.property
+    def active_windows(self) -> _containers.RepeatedCompositeFieldContainer[_types_pb2.SyncWindow]:
+        """The windows that apply to the application and are open now."""
+
+    @_builtins.property
+    def assigned_windows(self) -> _containers.RepeatedCompositeFieldContainer[_types_pb2.SyncWindow]:
+        """Every window of the project that applies to the application."""
+
+    def __init__(
+        self,
+        *,
+        active_windows: _abc.Iterable[_types_pb2.SyncWindow] | None = ...,
+        assigned_windows: _abc.Iterable[_types_pb2.SyncWindow] | None = ...,
+        can_sync: _builtins.bool = ...,
+        can_auto_sync: _builtins.bool = ...,
+        next_change: _builtins.str = ...,
+        blocked_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_windows", b"active_windows", "assigned_windows", b"assigned_windows", "blocked_by", b"blocked_by", "can_auto_sync", b"can_auto_sync", "can_sync", b"can_sync", "next_change", b"next_change"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApplicationSyncWindowsResponse: _TypeAlias = ApplicationSyncWindowsResponse  # noqa: Y015
+
+@_typing.final
 class ApplicationWatchEvent(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -126,6 +126,11 @@ class ApplicationServiceStub:
                 request_serializer=ferry_dot_v1_dot_application__pb2.RevisionMetadataQuery.SerializeToString,
                 response_deserializer=ferry_dot_v1_dot_types__pb2.RevisionMetadata.FromString,
                 _registered_method=True)
+        self.GetApplicationSyncWindows = channel.unary_unary(
+                '/ferry.v1.ApplicationService/GetApplicationSyncWindows',
+                request_serializer=ferry_dot_v1_dot_application__pb2.ApplicationSyncWindowsQuery.SerializeToString,
+                response_deserializer=ferry_dot_v1_dot_application__pb2.ApplicationSyncWindowsResponse.FromString,
+                _registered_method=True)
         self.Watch = channel.unary_stream(
                 '/ferry.v1.ApplicationService/Watch',
                 request_serializer=ferry_dot_v1_dot_application__pb2.ApplicationQuery.SerializeToString,
@@ -262,6 +267,14 @@ class ApplicationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetApplicationSyncWindows(self, request, context):
+        """The sync windows of the application's project that apply to it, and whether they let it
+        sync now (Argo CD's GetApplicationSyncWindows).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Watch(self, request, context):
         """Streams ADDED / MODIFIED / DELETED events, resumable from a resourceVersion.
         """
@@ -368,6 +381,11 @@ def add_ApplicationServiceServicer_to_server(servicer, server):
                     servicer.RevisionMetadata,
                     request_deserializer=ferry_dot_v1_dot_application__pb2.RevisionMetadataQuery.FromString,
                     response_serializer=ferry_dot_v1_dot_types__pb2.RevisionMetadata.SerializeToString,
+            ),
+            'GetApplicationSyncWindows': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetApplicationSyncWindows,
+                    request_deserializer=ferry_dot_v1_dot_application__pb2.ApplicationSyncWindowsQuery.FromString,
+                    response_serializer=ferry_dot_v1_dot_application__pb2.ApplicationSyncWindowsResponse.SerializeToString,
             ),
             'Watch': grpc.unary_stream_rpc_method_handler(
                     servicer.Watch,
@@ -867,6 +885,33 @@ class ApplicationService:
             '/ferry.v1.ApplicationService/RevisionMetadata',
             ferry_dot_v1_dot_application__pb2.RevisionMetadataQuery.SerializeToString,
             ferry_dot_v1_dot_types__pb2.RevisionMetadata.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetApplicationSyncWindows(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ferry.v1.ApplicationService/GetApplicationSyncWindows',
+            ferry_dot_v1_dot_application__pb2.ApplicationSyncWindowsQuery.SerializeToString,
+            ferry_dot_v1_dot_application__pb2.ApplicationSyncWindowsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -67,6 +67,10 @@ class ApplicationServiceStub:
     ListResourceEvents: _grpc.UnaryUnaryMultiCallable[_application_pb2.ApplicationResourceEventsQuery, _types_pb2.EventList]
     RevisionMetadata: _grpc.UnaryUnaryMultiCallable[_application_pb2.RevisionMetadataQuery, _types_pb2.RevisionMetadata]
     """Author, date, message and tags of a revision of the application's repository."""
+    GetApplicationSyncWindows: _grpc.UnaryUnaryMultiCallable[_application_pb2.ApplicationSyncWindowsQuery, _application_pb2.ApplicationSyncWindowsResponse]
+    """The sync windows of the application's project that apply to it, and whether they let it
+    sync now (Argo CD's GetApplicationSyncWindows).
+    """
     Watch: _grpc.UnaryStreamMultiCallable[_application_pb2.ApplicationQuery, _application_pb2.ApplicationWatchEvent]
     """Streams ADDED / MODIFIED / DELETED events, resumable from a resourceVersion."""
     PodLogs: _grpc.UnaryStreamMultiCallable[_application_pb2.ApplicationPodLogsQuery, _application_pb2.LogEntry]
@@ -108,6 +112,10 @@ class ApplicationServiceAsyncStub(ApplicationServiceStub):
     ListResourceEvents: _aio.UnaryUnaryMultiCallable[_application_pb2.ApplicationResourceEventsQuery, _types_pb2.EventList]  # type: ignore[assignment]
     RevisionMetadata: _aio.UnaryUnaryMultiCallable[_application_pb2.RevisionMetadataQuery, _types_pb2.RevisionMetadata]  # type: ignore[assignment]
     """Author, date, message and tags of a revision of the application's repository."""
+    GetApplicationSyncWindows: _aio.UnaryUnaryMultiCallable[_application_pb2.ApplicationSyncWindowsQuery, _application_pb2.ApplicationSyncWindowsResponse]  # type: ignore[assignment]
+    """The sync windows of the application's project that apply to it, and whether they let it
+    sync now (Argo CD's GetApplicationSyncWindows).
+    """
     Watch: _aio.UnaryStreamMultiCallable[_application_pb2.ApplicationQuery, _application_pb2.ApplicationWatchEvent]  # type: ignore[assignment]
     """Streams ADDED / MODIFIED / DELETED events, resumable from a resourceVersion."""
     PodLogs: _aio.UnaryStreamMultiCallable[_application_pb2.ApplicationPodLogsQuery, _application_pb2.LogEntry]  # type: ignore[assignment]
@@ -254,6 +262,16 @@ class ApplicationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_types_pb2.RevisionMetadata, _abc.Awaitable[_types_pb2.RevisionMetadata]]:
         """Author, date, message and tags of a revision of the application's repository."""
+
+    @_abc_1.abstractmethod
+    def GetApplicationSyncWindows(
+        self,
+        request: _application_pb2.ApplicationSyncWindowsQuery,
+        context: _ServicerContext,
+    ) -> _typing.Union[_application_pb2.ApplicationSyncWindowsResponse, _abc.Awaitable[_application_pb2.ApplicationSyncWindowsResponse]]:
+        """The sync windows of the application's project that apply to it, and whether they let it
+        sync now (Argo CD's GetApplicationSyncWindows).
+        """
 
     @_abc_1.abstractmethod
     def Watch(

@@ -1745,6 +1745,7 @@ class AppProjectSpec(_message.Message):
     NAMESPACE_RESOURCE_WHITELIST_FIELD_NUMBER: _builtins.int
     CLUSTER_RESOURCE_BLACKLIST_FIELD_NUMBER: _builtins.int
     DESTINATION_SERVICE_ACCOUNTS_FIELD_NUMBER: _builtins.int
+    SYNC_WINDOWS_FIELD_NUMBER: _builtins.int
     description: _builtins.str
     @_builtins.property
     def source_repos(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
@@ -1768,6 +1769,10 @@ class AppProjectSpec(_message.Message):
         the controller still syncs with its own identity.
         """
 
+    @_builtins.property
+    def sync_windows(self) -> _containers.RepeatedCompositeFieldContainer[Global___SyncWindow]:
+        """When the project's applications may sync (Argo CD's sync windows)."""
+
     def __init__(
         self,
         *,
@@ -1781,14 +1786,78 @@ class AppProjectSpec(_message.Message):
         namespace_resource_whitelist: _abc.Iterable[Global___GroupKind] | None = ...,
         cluster_resource_blacklist: _abc.Iterable[Global___GroupKind] | None = ...,
         destination_service_accounts: _abc.Iterable[Global___ApplicationDestinationServiceAccount] | None = ...,
+        sync_windows: _abc.Iterable[Global___SyncWindow] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["orphaned_resources", b"orphaned_resources"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cluster_resource_blacklist", b"cluster_resource_blacklist", "cluster_resource_whitelist", b"cluster_resource_whitelist", "description", b"description", "destination_service_accounts", b"destination_service_accounts", "destinations", b"destinations", "namespace_resource_blacklist", b"namespace_resource_blacklist", "namespace_resource_whitelist", b"namespace_resource_whitelist", "orphaned_resources", b"orphaned_resources", "roles", b"roles", "source_repos", b"source_repos"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cluster_resource_blacklist", b"cluster_resource_blacklist", "cluster_resource_whitelist", b"cluster_resource_whitelist", "description", b"description", "destination_service_accounts", b"destination_service_accounts", "destinations", b"destinations", "namespace_resource_blacklist", b"namespace_resource_blacklist", "namespace_resource_whitelist", b"namespace_resource_whitelist", "orphaned_resources", b"orphaned_resources", "roles", b"roles", "source_repos", b"source_repos", "sync_windows", b"sync_windows"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AppProjectSpec: _TypeAlias = AppProjectSpec  # noqa: Y015
+
+@_typing.final
+class SyncWindow(_message.Message):
+    """A time window in which the matching applications may (allow) or may not (deny) sync."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    SCHEDULE_FIELD_NUMBER: _builtins.int
+    DURATION_FIELD_NUMBER: _builtins.int
+    APPLICATIONS_FIELD_NUMBER: _builtins.int
+    NAMESPACES_FIELD_NUMBER: _builtins.int
+    CLUSTERS_FIELD_NUMBER: _builtins.int
+    MANUAL_SYNC_FIELD_NUMBER: _builtins.int
+    TIME_ZONE_FIELD_NUMBER: _builtins.int
+    AND_OPERATOR_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    kind: _builtins.str
+    """allow or deny."""
+    schedule: _builtins.str
+    """When the window opens: five cron fields (minute hour day-of-month month day-of-week)."""
+    duration: _builtins.str
+    """How long it stays open, in Go's syntax: 1h, 30m, 1h30m."""
+    manual_sync: _builtins.bool
+    """Lets manual syncs run when the window would block them."""
+    time_zone: _builtins.str
+    """IANA time zone the schedule is read in; UTC when empty."""
+    and_operator: _builtins.bool
+    """Applies to apps matching every listed selector (applications, namespaces, clusters), not any."""
+    description: _builtins.str
+    @_builtins.property
+    def applications(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Application name globs the window applies to."""
+
+    @_builtins.property
+    def namespaces(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Destination namespace globs the window applies to."""
+
+    @_builtins.property
+    def clusters(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Destination cluster globs (server URL or cluster name) the window applies to."""
+
+    def __init__(
+        self,
+        *,
+        kind: _builtins.str = ...,
+        schedule: _builtins.str = ...,
+        duration: _builtins.str = ...,
+        applications: _abc.Iterable[_builtins.str] | None = ...,
+        namespaces: _abc.Iterable[_builtins.str] | None = ...,
+        clusters: _abc.Iterable[_builtins.str] | None = ...,
+        manual_sync: _builtins.bool = ...,
+        time_zone: _builtins.str = ...,
+        and_operator: _builtins.bool = ...,
+        description: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["and_operator", b"and_operator", "applications", b"applications", "clusters", b"clusters", "description", b"description", "duration", b"duration", "kind", b"kind", "manual_sync", b"manual_sync", "namespaces", b"namespaces", "schedule", b"schedule", "time_zone", b"time_zone"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SyncWindow: _TypeAlias = SyncWindow  # noqa: Y015
 
 @_typing.final
 class ApplicationDestinationServiceAccount(_message.Message):

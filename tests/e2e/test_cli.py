@@ -740,6 +740,64 @@ def test_project_commands_and_role_tokens(admin_cli: Ferry, tmp_path: Path) -> N
     assert "not found" in cli.fails(20, "proj", "get", "cli-team")
 
 
+def test_project_sync_window_commands(admin_cli: Ferry, web_repo: GitRepo, namespace: str) -> None:
+    cli = admin_cli
+    cli.ok("proj", "create", "cli-windows", "--dest", f"{IN_CLUSTER},*", "--src", "*")
+    try:
+        added = cli.ok(
+            "proj", "windows", "add", "cli-windows", "--kind", "deny", "--schedule", "* * * * *",
+            "--duration", "24h", "--applications", "web-*,api", "--namespaces", "prod",
+        )  # fmt: skip
+        assert added.strip() == "sync window 0 added to project 'cli-windows'"
+        cli.ok(
+            "proj", "windows", "add", "cli-windows", "-k", "allow", "--schedule", "0 22 * * *",
+            "--duration", "1h", "--clusters", "in-cluster", "--time-zone", "Europe/Amsterdam",
+            "--manual-sync",
+        )  # fmt: skip
+        rows = table_rows(cli.ok("proj", "windows", "list", "cli-windows"))
+        assert rows[0] == [
+            "ID", "STATUS", "KIND", "SCHEDULE", "DURATION", "APPLICATIONS", "NAMESPACES", "CLUSTERS",
+            "MANUALSYNC", "TIMEZONE", "USEANDOPERATOR",
+        ]  # fmt: skip
+        assert rows[1] == [
+            "0", "Active", "deny", "* * * * *", "24h", "web-*,api", "prod", "-", "Disabled", "UTC", "Disabled"
+        ]  # fmt: skip
+        assert rows[2][2:] == [
+            "allow", "0 22 * * *", "1h", "-", "-", "in-cluster", "Enabled", "Europe/Amsterdam", "Disabled"
+        ]  # fmt: skip
+        # an app the deny window applies to: app get shows the state, a sync is refused
+        cli.ok(
+            "app", "create", "web-windows", "--project", "cli-windows", "--repo", f"file://{web_repo.bare}",
+            "--path", "app", "--dest-server", IN_CLUSTER, "--dest-namespace", namespace,
+        )  # fmt: skip
+        shown = cli.ok("app", "get", "web-windows")
+        assert "SyncWindow:         Sync Denied" in shown
+        assert "Assigned Windows:   deny:* * * * *:24h" in shown
+        refused = cli.fails(20, "app", "sync", "web-windows")
+        assert "Cannot sync: Blocked by sync window deny:* * * * *:24h" in refused
+        cli.ok("app", "delete", "web-windows", "-y", "--cascade=false")
+        cli.ok("proj", "windows", "enable-manual-sync", "cli-windows", "0")
+        cli.ok("proj", "windows", "disable-manual-sync", "cli-windows", "1")
+        cli.ok("proj", "windows", "update", "cli-windows", "1", "--duration", "2h")
+        windows = json.loads(cli.ok("proj", "windows", "list", "cli-windows", "-o", "json"))
+        assert [(w.get("manualSync", False), w["duration"]) for w in windows] == [
+            (True, "24h"),
+            (False, "2h"),
+        ]
+        # the server checks what the CLI passes on, and says what to fix
+        bad = cli.fails(
+            20, "proj", "windows", "add", "cli-windows", "-k", "deny", "--schedule", "0 22 * *",
+            "--duration", "1h", "--applications", "*",
+        )  # fmt: skip
+        assert "project.spec.syncWindows[2]: cannot parse schedule '0 22 * *'" in bad
+        assert "not found" in cli.fails(2, "proj", "windows", "delete", "cli-windows", "5")
+        cli.ok("proj", "windows", "delete", "cli-windows", "0")
+        windows = json.loads(cli.ok("proj", "windows", "list", "cli-windows", "-o", "json"))
+        assert [w["kind"] for w in windows] == ["allow"]
+    finally:
+        cli.ok("proj", "delete", "cli-windows", "-y")
+
+
 def test_account_commands(admin_cli: Ferry, kube: k8s.ApiClient, tmp_path: Path) -> None:
     cli = admin_cli
     rows = table_rows(cli.ok("account", "list"))

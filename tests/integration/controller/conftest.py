@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -78,6 +79,23 @@ class Apps:
             resource.server_side_apply(
                 body=obj, namespace=namespace, field_manager=CONTROLLER_MANAGER, force_conflicts=True
             )
+
+
+@contextlib.contextmanager
+def app_project(kube: k8s.ApiClient, name: str, spec: dict[str, Any]) -> Iterator[str]:
+    """An AppProject in the control namespace for the duration of the block; yields its name."""
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "AppProject",
+        "metadata": {"name": name, "namespace": CONTROL_NS},
+        "spec": spec,
+    }
+    api = k8s.CustomObjectsApi(kube)
+    api.create_namespaced_custom_object(GROUP, VERSION, CONTROL_NS, "appprojects", body)
+    try:
+        yield name
+    finally:
+        api.delete_namespaced_custom_object(GROUP, VERSION, CONTROL_NS, "appprojects", name)
 
 
 @pytest.fixture

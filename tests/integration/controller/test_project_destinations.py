@@ -15,7 +15,7 @@ from kubernetes import client as k8s
 
 from ferry_devenv.gitrepo import GitRepo
 from tests.conftest import CONTROL_NS, GROUP, VERSION
-from tests.integration.controller.conftest import Apps, request_sync, wait_operation
+from tests.integration.controller.conftest import Apps, app_project, request_sync, wait_operation
 
 IN_CLUSTER = "https://kubernetes.default.svc"
 
@@ -30,21 +30,13 @@ def configmap(name: str, namespace: str | None = None) -> dict[str, Any]:
 @pytest.fixture
 def team(kube: k8s.ApiClient, namespace: str) -> Iterator[str]:
     """A project whose only destination is the test's namespace (ConfigMaps only, as in the review)."""
-    name = f"team-{uuid.uuid4().hex[:6]}"
-    body = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "AppProject",
-        "metadata": {"name": name, "namespace": CONTROL_NS},
-        "spec": {
-            "sourceRepos": ["*"],
-            "destinations": [{"server": IN_CLUSTER, "namespace": namespace}],
-            "namespaceResourceWhitelist": [{"group": "", "kind": "ConfigMap"}],
-        },
+    spec = {
+        "sourceRepos": ["*"],
+        "destinations": [{"server": IN_CLUSTER, "namespace": namespace}],
+        "namespaceResourceWhitelist": [{"group": "", "kind": "ConfigMap"}],
     }
-    api = k8s.CustomObjectsApi(kube)
-    api.create_namespaced_custom_object(GROUP, VERSION, CONTROL_NS, "appprojects", body)
-    yield name
-    api.delete_namespaced_custom_object(GROUP, VERSION, CONTROL_NS, "appprojects", name)
+    with app_project(kube, f"team-{uuid.uuid4().hex[:6]}", spec) as name:
+        yield name
 
 
 def configmaps(kube: k8s.ApiClient, namespace: str) -> set[str]:

@@ -11,29 +11,21 @@ import yaml
 from kubernetes import client as k8s
 
 from ferry_devenv.gitrepo import GitRepo
-from tests.conftest import CONTROL_NS, GROUP, VERSION
-from tests.integration.controller.conftest import Apps, request_sync, wait_operation
+from tests.integration.controller.conftest import Apps, app_project, request_sync, wait_operation
 
 PROJECT = "restricted"
 
 
 @pytest.fixture
 def restricted(kube: k8s.ApiClient) -> Iterator[str]:
-    api = k8s.CustomObjectsApi(kube)
-    body = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "AppProject",
-        "metadata": {"name": PROJECT, "namespace": CONTROL_NS},
-        "spec": {
-            "sourceRepos": ["*"],
-            "destinations": [{"server": "*", "namespace": "*"}],
-            # no clusterResourceWhitelist: no cluster-scoped kind is allowed
-            "namespaceResourceBlacklist": [{"group": "", "kind": "Secret"}],
-        },
+    spec = {
+        "sourceRepos": ["*"],
+        "destinations": [{"server": "*", "namespace": "*"}],
+        # no clusterResourceWhitelist: no cluster-scoped kind is allowed
+        "namespaceResourceBlacklist": [{"group": "", "kind": "Secret"}],
     }
-    api.create_namespaced_custom_object(GROUP, VERSION, CONTROL_NS, "appprojects", body)
-    yield PROJECT
-    api.delete_namespaced_custom_object(GROUP, VERSION, CONTROL_NS, "appprojects", PROJECT)
+    with app_project(kube, PROJECT, spec) as name:
+        yield name
 
 
 def test_forbidden_kinds_are_a_condition_and_never_applied(

@@ -126,6 +126,7 @@ REQUESTS: dict[str, Callable[[], Any]] = {
     ),
     "ListResourceEvents": lambda: application_pb2.ApplicationResourceEventsQuery(name=TARGET),
     "RevisionMetadata": lambda: application_pb2.RevisionMetadataQuery(name=TARGET, revision="HEAD"),
+    "GetApplicationSyncWindows": lambda: application_pb2.ApplicationSyncWindowsQuery(name=TARGET),
     "Watch": lambda: application_pb2.ApplicationQuery(name=TARGET),
     "PodLogs": lambda: application_pb2.ApplicationPodLogsQuery(name=TARGET),
 }
@@ -153,6 +154,7 @@ ALLOWED = {
     "GetResource": MISSING,
     "ListResourceEvents": OK,
     "RevisionMetadata": OK,
+    "GetApplicationSyncWindows": OK,
     "Watch": OK,
     "PodLogs": OK,
     "Session.Create": OK,
@@ -168,6 +170,7 @@ READS = {
     "GetResource",
     "ListResourceEvents",
     "RevisionMetadata",
+    "GetApplicationSyncWindows",
     "Watch",
     "PodLogs",
 }

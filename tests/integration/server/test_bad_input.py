@@ -101,6 +101,7 @@ REQUESTS: dict[str, st.SearchStrategy[Any]] = {
         application_pb2.ApplicationResourceEventsQuery, name=names, resource_name=text
     ),
     "RevisionMetadata": st.builds(application_pb2.RevisionMetadataQuery, name=names, revision=text),
+    "GetApplicationSyncWindows": st.builds(application_pb2.ApplicationSyncWindowsQuery, name=names),
 }
 
 

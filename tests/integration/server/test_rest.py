@@ -19,6 +19,7 @@ from kubernetes import client as k8s
 
 from ferry_devenv.gitrepo import GitRepo
 from tests.conftest import RunningServer
+from tests.integration.controller.test_sync import job
 from tests.integration.server.conftest import admin_password, secret_data
 from tests.integration.server.test_authorization import VIEWER_PASSWORD, set_password
 
@@ -94,6 +95,11 @@ def rest_repo(git_repo: Callable[[str], GitRepo]) -> GitRepo:
 def test_list_create_get_sync_delete_over_http(
     rest: Http, kube: k8s.ApiClient, rest_repo: GitRepo, namespace: str
 ) -> None:
+    # a PreSync hook that never runs (no node matches it) keeps the sync below Running, so the
+    # second sync meets it whatever the machine's speed
+    never = job("rest-wait", "PreSync")
+    never["spec"]["template"]["spec"]["nodeSelector"] = {"ferrycd.io/test": "no-such-node"}
+    rest_repo.commit("hook", {"app/hook.yaml": yaml.safe_dump(never)})
     token = rest.login("admin", admin_password(kube))
     status, created = rest.request(
         "POST", "/api/v1/applications", app_body("rest-app", rest_repo, namespace), token=token
@@ -114,6 +120,14 @@ def test_list_create_get_sync_delete_over_http(
     assert status == 400  # an operation is already in progress: FAILED_PRECONDITION
     assert set(error) == {"error", "code", "message"}
     assert error["code"] == 9
+    deadline = time.monotonic() + 60  # the controller runs it (its hook waiting), then it can end
+    while time.monotonic() < deadline:
+        _, running = rest.request("GET", "/api/v1/applications/rest-app", token=token)
+        if ((running.get("status") or {}).get("operationState") or {}).get("phase") == "Running":
+            break
+        time.sleep(0.2)
+    status, _ = rest.request("DELETE", "/api/v1/applications/rest-app/operation", token=token)
+    assert status == 200
     status, _ = rest.request("DELETE", "/api/v1/applications/rest-app?cascade=false", token=token)
     assert status == 200
     # read-your-writes (docs/api.md, Consistency): the deletion the server acknowledged shows at

@@ -6,13 +6,14 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from controller.automation import Automation, SelfHealPolicy
+from controller.automation import SYNC_WINDOW_CONDITION, Automation, SelfHealPolicy
 from controller.claims import Claims
 from controller.compare import Comparison, ResourceState
 from controller.deletion import hook_finalizers, kept, needs_confirmation
 from ferry.engine.annotations import SyncOptions
 from ferry.engine.diff import DiffResult
 from ferry.engine.status import SyncStatus
+from ferry.engine.syncwindows import Destination, evaluate
 from ferry.engine.tracking import ResourceKey, with_tracking
 
 REVISION = "a" * 40
@@ -69,6 +70,26 @@ def test_self_heal_attempts_back_off_and_travel_in_the_operation() -> None:
     fresh = automation.decide(app_after(5, 0), drifted(), "b" * 40)
     assert fresh.operation is not None
     assert "autoHealAttemptsCount" not in fresh.operation["sync"]
+
+
+def test_a_sync_window_holds_the_auto_sync_back_until_its_edge() -> None:
+    deny = {"kind": "deny", "schedule": "0 22 * * *", "duration": "1h", "applications": ["a"]}
+    during = datetime.datetime(2026, 12, 8, 22, 15, tzinfo=datetime.UTC)
+    windows = evaluate([deny], Destination(app="a"), during)
+    held = Automation().decide(app_after(0, 0), drifted(), "b" * 40, windows=windows)
+    assert held.operation is None
+    assert held.window_edge == datetime.datetime(2026, 12, 8, 23, 0, tzinfo=datetime.UTC)
+    assert held.conditions == [
+        (
+            SYNC_WINDOW_CONDITION,
+            "Sync is blocked by sync window deny:0 22 * * *:1h; auto-sync waits for the windows to change "
+            "at 2026-12-08T23:00:00Z",
+        )
+    ]
+    after = evaluate([deny], Destination(app="a"), during + datetime.timedelta(hours=1))
+    went = Automation().decide(app_after(0, 0), drifted(), "b" * 40, windows=after)
+    assert went.operation is not None
+    assert went.window_edge is None
 
 
 def cm(**annotations: str) -> dict[str, Any]:
