@@ -32,7 +32,14 @@ from google.protobuf import json_format
 
 from ferry import clusters
 from ferry.convert import from_k8s, to_k8s
-from ferry.engine.actions import ActionError, actions_for, run_action
+from ferry.engine.actions import (
+    ACTIONS_PREFIX,
+    ActionError,
+    CustomActionSet,
+    actions_for,
+    custom_actions_from_settings,
+    run_action,
+)
 from ferry.engine.diff import DiffOptions, diff
 from ferry.engine.health import HealthChecker, custom_rules_from_settings
 from ferry.engine.ignore import IgnoreRuleError, rule_from_spec
@@ -102,6 +109,8 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
         self.s = state
         # name -> ((uid, resourceVersion), message): see _converted
         self._messages: dict[str, tuple[tuple[str, str], types_pb2.Application]] = {}
+        # ferry-cm's custom action entries and their compiled scripts: see _custom_actions
+        self._actions_memo: tuple[tuple[tuple[str, str], ...], CustomActionSet] | None = None
 
     # --- helpers -----------------------------------------------------------------------------------
 
@@ -813,15 +822,28 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
             raise NotFound(f"{key.kind}/{key.name} not found in namespace {key.namespace!r}")
         return client, key, live
 
+    def _custom_actions(self) -> CustomActionSet:
+        """ferry-cm's custom actions, compiled once per content of their keys; FAILED_PRECONDITION
+        naming the key when one is broken (an operator's error, not the caller's)."""
+        entries = tuple(sorted((k, v) for k, v in self.s.settings().items() if k.startswith(ACTIONS_PREFIX)))
+        if self._actions_memo is None or self._actions_memo[0] != entries:
+            try:
+                self._actions_memo = (entries, custom_actions_from_settings(dict(entries)))
+            except ActionError as err:
+                raise FailedPrecondition(str(err)) from None
+        return self._actions_memo[1]
+
     async def ListResourceActions(
         self, request: application_pb2.ApplicationResourceRequest, context: Context
     ) -> application_pb2.ResourceActionsListResponse:
         app = self._get_checked(request.name)
         _, _, live = await self._live_of_app(app, request)
+        try:
+            found = actions_for(live, self._custom_actions())
+        except ActionError as err:
+            raise FailedPrecondition(str(err)) from None
         return application_pb2.ResourceActionsListResponse(
-            actions=[
-                application_pb2.ResourceAction(name=a.name, disabled=a.disabled) for a in actions_for(live)
-            ]
+            actions=[application_pb2.ResourceAction(name=a.name, disabled=a.disabled) for a in found]
         )
 
     async def RunResourceAction(
@@ -837,7 +859,11 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
         client, key, live = await self._live_of_app(app, request)
         try:
             result = run_action(
-                live, request.action, now=datetime.datetime.now(datetime.UTC), suffix=secrets.token_hex(3)
+                live,
+                request.action,
+                now=datetime.datetime.now(datetime.UTC),
+                suffix=secrets.token_hex(3),
+                custom=self._custom_actions(),
             )
         except ActionError as err:
             raise InvalidArgument(str(err)) from None
@@ -851,10 +877,19 @@ class ApplicationService(application_pb2_grpc.ApplicationServiceServicer):
                     namespace=key.namespace or None,
                     field_manager=ACTION_MANAGER,
                 )
-            elif result.created is not None:
+            if result.created is not None:
                 created = result.created
-                created_key = ResourceKey("batch", "Job", key.namespace, created["metadata"]["name"])
-                self._permitted(app, created_key)
+                metadata = created.setdefault("metadata", {})
+                if not metadata.get("namespace") and key.namespace:
+                    metadata["namespace"] = key.namespace
+                api_version = str(created.get("apiVersion") or "")
+                created_key = ResourceKey(
+                    api_version.rpartition("/")[0] if "/" in api_version else "",
+                    str(created.get("kind") or ""),
+                    str(metadata.get("namespace") or ""),
+                    str(metadata.get("name") or ""),
+                )
+                self._permitted(app, created_key)  # what an action creates is held to the project too
                 await client.create(created, field_manager=ACTION_MANAGER)
         except KubeError as err:
             raise to_ferry(err, f"{key.kind}/{key.name}") from None

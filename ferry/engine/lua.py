@@ -30,8 +30,8 @@ MAX_INSTRUCTIONS = 2_000_000
 MAX_MEMORY = 64 * 1024 * 1024
 
 _SANDBOX = """
-local script, limit = ...
-local compiled, err = loadstring(script, "health.lua")
+local script, limit, chunk, with_time = ...
+local compiled, err = loadstring(script, chunk)
 if compiled == nil then error(err, 0) end
 local sethook, setfenv, setmetatable, pcall, error, unpack, select =
   debug.sethook, setfenv, setmetatable, pcall, error, unpack, select
@@ -50,6 +50,8 @@ local safe = {
   type = type, tostring = tostring, tonumber = tonumber, select = select, unpack = unpack,
   error = error, pcall = guarded_pcall, assert = assert,
 }
+-- action scripts stamp times (Argo CD's restart uses os.date); nothing else of os
+if with_time then safe.os = {time = os.time, date = os.date} end
 return function(obj)
   local env = setmetatable({obj = obj}, {__index = safe})
   setfenv(compiled, env)
@@ -82,7 +84,7 @@ class LuaHealthRule:
             register_eval=False, register_builtins=False, max_memory=MAX_MEMORY
         )
         try:
-            self._call: Any = self._runtime.execute(_SANDBOX, script, MAX_INSTRUCTIONS)
+            self._call: Any = self._runtime.execute(_SANDBOX, script, MAX_INSTRUCTIONS, "health.lua", False)
         except lua51.LuaError as err:
             raise LuaError(f"health script does not compile: {_first_line(err)}") from err
 
@@ -110,3 +112,68 @@ class LuaHealthRule:
             return Health(HealthStatus(str(status)), str(message or ""))
         except ValueError:
             return Health(HealthStatus.UNKNOWN, f"health script returned unknown status {status!r}")
+
+
+# Nesting and size a script's result may have when it is turned back into JSON-like values.
+MAX_RESULT_DEPTH = 64
+MAX_RESULT_ITEMS = 100_000
+
+
+class LuaScriptError(ValueError):
+    """A script failed, ran out of its budget or returned something unusable; the message says which."""
+
+
+class LuaScript:
+    """One compiled script of Argo CD's Lua customizations other than health (resource actions):
+    called with an object, it returns what the script returned as plain dicts, lists and scalars.
+    The same sandbox and budgets as health rules, plus ``os.time`` and ``os.date``."""
+
+    def __init__(self, script: str, chunk: str) -> None:
+        self._lock = threading.Lock()
+        self._chunk = chunk
+        self._runtime = lua51.LuaRuntime(  # type: ignore[call-arg]
+            register_eval=False, register_builtins=False, max_memory=MAX_MEMORY
+        )
+        try:
+            self._call: Any = self._runtime.execute(_SANDBOX, script, MAX_INSTRUCTIONS, chunk, True)
+        except lua51.LuaError as err:
+            raise LuaError(f"{chunk} does not compile: {_first_line(err)}") from err
+
+    def _to_lua(self, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return self._runtime.table_from({k: self._to_lua(v) for k, v in value.items()})
+        if isinstance(value, list):
+            return self._runtime.table_from([self._to_lua(v) for v in value])
+        return value
+
+    def __call__(self, obj: Mapping[str, Any]) -> Any:
+        try:
+            with self._lock:
+                result = self._call(self._to_lua(obj))
+                counter = [0]
+                return _from_lua(result, 0, counter)
+        except lua51.LuaMemoryError:
+            raise LuaScriptError(
+                f"{self._chunk} failed: not enough memory (limit {MAX_MEMORY >> 20} MiB)"
+            ) from None
+        except lua51.LuaError as err:
+            raise LuaScriptError(f"{self._chunk} failed: {_first_line(err)}") from None
+
+
+def _from_lua(value: Any, depth: int, counter: list[int]) -> Any:
+    """A Lua value as JSON-like Python: a table whose keys are 1..n is a list, any other a dict
+    (an empty table is an empty dict, as gopher-lua's JSON conversion makes it)."""
+    if depth > MAX_RESULT_DEPTH:
+        raise LuaScriptError(f"script result nests deeper than {MAX_RESULT_DEPTH} levels")
+    if lua51.lua_type(value) != "table":
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
+    items = list(value.items())
+    counter[0] += len(items)
+    if counter[0] > MAX_RESULT_ITEMS:
+        raise LuaScriptError(f"script result holds more than {MAX_RESULT_ITEMS} values")
+    keys = [k for k, _ in items]
+    if keys and all(isinstance(k, int) for k in keys) and sorted(keys) == list(range(1, len(keys) + 1)):
+        return [_from_lua(v, depth + 1, counter) for _, v in sorted(items, key=lambda kv: kv[0])]
+    return {str(k): _from_lua(v, depth + 1, counter) for k, v in items}

@@ -22,7 +22,7 @@ from kubernetes import client as k8s
 from ferry_devenv.controlplane import ControlPlane
 from ferry_devenv.gitrepo import GitRepo
 from ferry_devenv.servers import HttpServer
-from tests.conftest import GIT_PASSWORD, GIT_USER, RunningServer, api_client
+from tests.conftest import CONTROL_NS, GIT_PASSWORD, GIT_USER, RunningServer, api_client
 from tests.integration.controller.test_sync import deployment
 from tests.integration.server.conftest import admin_password
 
@@ -590,6 +590,29 @@ def test_resource_actions(
             k8s.BatchV1Api(kube).read_namespaced_cron_job("nightly", namespace)
         )
         assert cron["spec"]["suspend"] is True
+
+        # a custom action in ferry-cm, Argo CD's format: it replaces the Deployment's built-ins
+        scale_down = (
+            "discovery.lua: |\n  return {['scale-down'] = {disabled = obj.spec.replicas == 0}}\n"
+            "definitions:\n- name: scale-down\n  action.lua: |\n    obj.spec.replicas = 0\n    return obj\n"
+        )
+        key = "resource.customizations.actions.apps_Deployment"
+        core = k8s.CoreV1Api(kube)
+        core.patch_namespaced_config_map("ferry-cm", CONTROL_NS, {"data": {key: scale_down}})
+        try:
+            deadline = time.monotonic() + 60  # until the server's watch of ferry-cm has it
+            listed = ""
+            while "scale-down" not in listed and time.monotonic() < deadline:
+                listed = cli.ok("app", "actions", "list", "cli-actions", "--kind", "Deployment")
+                time.sleep(0.5)
+            assert [row[3] for row in table_rows(listed)[1:]] == ["scale-down"]
+            cli.ok("app", "actions", "run", "cli-actions", "scale-down", "--kind", "Deployment")
+            scaled: dict[str, Any] = kube.sanitize_for_serialization(
+                k8s.AppsV1Api(kube).read_namespaced_deployment("web", namespace)
+            )
+            assert scaled["spec"]["replicas"] == 0
+        finally:
+            core.patch_namespaced_config_map("ferry-cm", CONTROL_NS, {"data": {key: None}})
 
         # a project token that may get but not run actions
         cli.ok("proj", "role", "create", "default", "cli-viewer")

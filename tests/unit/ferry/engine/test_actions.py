@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from ferry.engine.actions import INSTANTIATE, RESTARTED_AT, ActionError, actions_for, run_action
+from ferry.engine.actions import (
+    INSTANTIATE,
+    RESTARTED_AT,
+    ActionError,
+    actions_for,
+    custom_actions_from_settings,
+    merge_patch,
+    run_action,
+)
 
 NOW = datetime.datetime(2026, 12, 8, 1, 2, 3, tzinfo=datetime.UTC)
 
@@ -109,3 +117,108 @@ def test_create_job_makes_an_owned_job_from_the_template() -> None:
 def test_refused_actions_say_why(target: dict[str, Any], action: str, why: str) -> None:
     with pytest.raises(ActionError, match=why.replace("(", r"\(").replace(")", r"\)")):
         run_action(target, action, now=NOW, suffix="x")
+
+
+# --- custom actions in Lua (ferry-cm resource.customizations.actions.<group>_<kind>) -------------
+
+ARGO_CRONJOB_ACTIONS = """
+discovery.lua: |
+  actions = {}
+  actions["suspend"] = {["disabled"] = true}
+  actions["resume"] = {["disabled"] = true}
+  local suspend = false
+  if obj.spec.suspend ~= nil then
+      suspend = obj.spec.suspend
+  end
+  if suspend then
+      actions["resume"]["disabled"] = false
+  else
+      actions["suspend"]["disabled"] = false
+  end
+  return actions
+definitions:
+- name: suspend
+  action.lua: |
+    obj.spec.suspend = true
+    return obj
+- name: resume
+  action.lua: |
+    if obj.spec.suspend ~= nil and obj.spec.suspend then
+        obj.spec.suspend = false
+    end
+    return obj
+"""
+
+
+def test_argo_cds_documented_cronjob_actions_run_unchanged() -> None:
+    """The example of Argo CD's resource_actions page, as written there."""
+    custom = custom_actions_from_settings(
+        {"resource.customizations.actions.batch_CronJob": ARGO_CRONJOB_ACTIONS}
+    )
+    cronjob = obj("batch/v1", "CronJob", schedule="0 * * * *", args=[], replicas=3)
+    assert [(a.name, a.disabled) for a in actions_for(cronjob, custom)] == [
+        ("resume", True),
+        ("suspend", False),
+    ]
+    result = run_action(cronjob, "suspend", now=NOW, suffix="x", custom=custom)
+    assert result.patch == {"spec": {"suspend": True}}  # only what changed (the empty list is not)
+    with pytest.raises(ActionError, match="not available"):
+        run_action(cronjob, "resume", now=NOW, suffix="x", custom=custom)
+    with pytest.raises(ActionError, match="no action 'create-job'"):  # custom actions replace built-ins
+        run_action(cronjob, "create-job", now=NOW, suffix="x", custom=custom)
+
+
+def test_new_style_operations_and_os_date() -> None:
+    script = """
+discovery.lua: |
+  return {["stamp-and-copy"] = {}}
+definitions:
+- name: stamp-and-copy
+  action.lua: |
+    obj.metadata.annotations = {stamped = os.date("!%Y")}
+    local copy = {apiVersion = "v1", kind = "ConfigMap", metadata = {name = obj.metadata.name .. "-copy"}}
+    return {{operation = "patch", resource = obj}, {operation = "create", resource = copy}}
+"""
+    custom = custom_actions_from_settings({"resource.customizations.actions.example.com_Widget": script})
+    widget = obj("example.com/v1", "Widget")
+    result = run_action(widget, "stamp-and-copy", now=NOW, suffix="x", custom=custom)
+    assert result.patch == {
+        "metadata": {"annotations": {"stamped": str(datetime.datetime.now(datetime.UTC).year)}}
+    }
+    assert result.created == {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "web-copy"}}
+
+
+@pytest.mark.parametrize(
+    ("settings", "why"),
+    [
+        ("discovery.lua: 'return {'", "does not compile"),
+        ("definitions: []", "needs discovery.lua and definitions"),
+        ("[unclosed", "not YAML"),
+    ],
+)
+def test_bad_custom_actions_name_the_key(settings: str, why: str) -> None:
+    with pytest.raises(
+        ActionError, match=f"ferry-cm resource.customizations.actions.apps_Deployment: .*{why}"
+    ):
+        custom_actions_from_settings({"resource.customizations.actions.apps_Deployment": settings})
+
+
+def test_a_hostile_action_script_is_stopped_by_its_budget() -> None:
+    script = """
+discovery.lua: |
+  return {spin = {}}
+definitions:
+- name: spin
+  action.lua: |
+    while true do end
+"""
+    custom = custom_actions_from_settings({"resource.customizations.actions.apps_Deployment": script})
+    with pytest.raises(ActionError, match="instruction budget exceeded"):
+        run_action(obj("apps/v1", "Deployment"), "spin", now=NOW, suffix="x", custom=custom)
+
+
+def test_merge_patch() -> None:
+    assert merge_patch({"a": 1, "b": {"c": 2, "d": 3}}, {"a": 1, "b": {"c": 4}, "e": [1]}) == {
+        "b": {"c": 4, "d": None},
+        "e": [1],
+    }
