@@ -4,6 +4,7 @@ One KubeClient and one ClusterCache per destination, created on first use."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,6 +49,8 @@ class Destinations:
         self._on_change = on_change
         self._settings = settings
         self._by_server: dict[str, Destination] = {}
+        # (cluster config, user) -> a client acting as that user (sync impersonation)
+        self._impersonating: dict[tuple[ClusterConfig, str], KubeClient] = {}
 
     def resolve(self, server: str, name: str) -> ClusterConfig:
         """The cluster a destination names (server URL wins over name, as in Argo CD)."""
@@ -76,6 +79,23 @@ class Destinations:
         if existing is not None:
             log.info("cluster credentials changed; reconnecting", extra={"server": key})
         return destination
+
+    def impersonating(self, destination: Destination, user: str) -> KubeClient:
+        """A client of the destination's cluster that acts as ``user`` (Kubernetes
+        impersonation): what a sync with impersonation applies and prunes with, so the cluster's
+        RBAC for that user bounds it. The controller's own identity needs ``impersonate``."""
+        key = (destination.client.config, user)
+        client = self._impersonating.get(key)
+        if client is None:
+            client = KubeClient(
+                dataclasses.replace(destination.client.config, impersonate=user),
+                user_agent=self._user_agent,
+                qps=self._qps,
+                burst=self._burst,
+                observer=self._observer(destination.config.server),
+            )
+            self._impersonating[key] = client
+        return client
 
     async def drop(self, destination: Destination) -> None:
         """Stops the cluster's cache and closes its client (never the management cluster's)."""

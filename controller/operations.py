@@ -68,9 +68,9 @@ from ferry.engine.syncsteps import (
     waiting_message,
 )
 from ferry.engine.tracking import ResourceKey, instance_label_value, owning_app
-from ferry.kube.client import Obj
+from ferry.kube.client import KubeClient, Obj
 from ferry.kube.errors import Conflict, KubeError, NotFoundError
-from ferry.projects import object_refusal
+from ferry.projects import IMPERSONATION_SETTING, object_refusal, sync_service_account
 from ferry.settings import parse_duration
 from ferry.v1 import repo_pb2, types_pb2
 
@@ -451,6 +451,26 @@ class OperationDriver:
             dry_run=bool(sync.get("dryRun")),
         )
 
+    def _sync_client(self, app: Obj, destination: Destination) -> KubeClient:
+        """What the sync applies and prunes with: the controller's own client, or, with ferry-cm's
+        application.sync.impersonation.enabled, one acting as the service account the project's
+        destinationServiceAccounts give the destination (Argo CD >= 2.13); none matching is an
+        error of the operation, in Argo CD's words."""
+        if self.c.settings().data.get(IMPERSONATION_SETTING, "").strip().lower() != "true":
+            return destination.client
+        spec = app.get("spec") or {}
+        namespace = str((spec.get("destination") or {}).get("namespace") or "")
+        # the server the app names (kubernetes.default.svc for in-cluster), as Argo CD matches it
+        server = str((spec.get("destination") or {}).get("server") or "") or destination.config.server
+        project = self.c.projects.get(self.c.config.namespace, str(spec.get("project") or "default")) or {}
+        user = sync_service_account(project, server, namespace)
+        if user is None:
+            raise OperationError(
+                "failed to find a matching service account to impersonate: no matching service account "
+                f"found for destination server {server} and namespace {namespace}"
+            )
+        return self.c.destinations.impersonating(destination, user)
+
     async def _context(self, app: Obj, state: dict[str, Any], settings: SyncSettings) -> SyncContext:
         name = app["metadata"]["name"]
         spec = app.get("spec") or {}
@@ -490,7 +510,7 @@ class OperationDriver:
             app=app,
             manifests=manifests,
             revision=revision,
-            client=destination.client,
+            client=self._sync_client(app, destination),
             cache=cache,
             extras=extras,
             checker=self.c._health_checker(),

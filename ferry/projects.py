@@ -227,14 +227,32 @@ async def ensure_default_project(kube: KubeClient, namespace: str) -> None:
 _SERVICE_ACCOUNT_DISALLOWED = set("!*[]{}\\/")
 
 
+IMPERSONATION_SETTING = "application.sync.impersonation.enabled"
+
+
+def sync_service_account(project: Mapping[str, Any], server: str, namespace: str) -> str | None:
+    """The user a sync to (``server``, ``namespace``) impersonates, as Argo CD derives it: the
+    first ``destinationServiceAccounts`` entry whose ``server`` and ``namespace`` globs match
+    gives ``defaultServiceAccount``, ``name`` (in the destination namespace) or ``namespace:name``;
+    ``system:serviceaccount:<namespace>:<name>``. None when no entry matches."""
+    for entry in (project.get("spec") or {}).get("destinationServiceAccounts") or []:
+        if _glob(str(entry.get("server") or ""), server) and _glob(
+            str(entry.get("namespace") or ""), namespace
+        ):
+            account = str(entry.get("defaultServiceAccount") or "").strip()
+            account_namespace, sep, name = account.rpartition(":")
+            return f"system:serviceaccount:{account_namespace if sep else namespace}:{name}"
+    return None
+
+
 def spec_problems(project: Mapping[str, Any]) -> list[str]:
     """What is wrong with an AppProject's destinations, destinationServiceAccounts and
     syncWindows, as Argo CD's ``ValidateProject`` sees it (the API refuses such a project with
     INVALID_ARGUMENT).
 
     ``destinationServiceAccounts`` (``server``, ``namespace`` globs without ``!``, and the
-    ``defaultServiceAccount`` a sync to that destination would impersonate) is parsed and
-    validated only: the controller does not impersonate yet, it syncs with its own identity."""
+    ``defaultServiceAccount`` a sync to that destination impersonates when ferry-cm's
+    ``application.sync.impersonation.enabled`` is true; see ``sync_service_account``)."""
     spec = project.get("spec") or {}
     problems: list[str] = []
     for index, dest in enumerate(spec.get("destinations") or []):

@@ -135,6 +135,8 @@ class KubeClient:
         headers = {"User-Agent": self.user_agent, "Accept": "application/json"}
         if self.config.token:
             headers["Authorization"] = f"Bearer {self.config.token}"
+        if self.config.impersonate:
+            headers["Impersonate-User"] = self.config.impersonate
         if content_type:
             headers["Content-Type"] = content_type
         return headers

@@ -32,6 +32,9 @@ class ClusterConfig:
     insecure: bool = False
     name: str = ""
     namespaces: tuple[str, ...] = ()  # non-empty: the cluster is limited to these namespaces
+    # a user to act as (Kubernetes impersonation: the Impersonate-User header), e.g.
+    # system:serviceaccount:team:deployer for a sync with impersonation
+    impersonate: str = ""
 
     @staticmethod
     def from_kubeconfig(path: str | Path, context: str | None = None) -> ClusterConfig:

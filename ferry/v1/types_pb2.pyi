@@ -1765,8 +1765,8 @@ class AppProjectSpec(_message.Message):
     def cluster_resource_blacklist(self) -> _containers.RepeatedCompositeFieldContainer[Global___GroupKind]: ...
     @_builtins.property
     def destination_service_accounts(self) -> _containers.RepeatedCompositeFieldContainer[Global___ApplicationDestinationServiceAccount]:
-        """Argo CD's service accounts to impersonate per destination. Parsed and validated; not yet used:
-        the controller still syncs with its own identity.
+        """Argo CD's service accounts to impersonate per destination: with ferry-cm's
+        application.sync.impersonation.enabled, a sync applies as the first matching entry's account.
         """
 
     @_builtins.property

@@ -98,6 +98,28 @@ def app_project(kube: k8s.ApiClient, name: str, spec: dict[str, Any]) -> Iterato
         api.delete_namespaced_custom_object(GROUP, VERSION, CONTROL_NS, "appprojects", name)
 
 
+@contextlib.contextmanager
+def ferry_cm_setting(kube: k8s.ApiClient, key: str, value: str) -> Iterator[None]:
+    """ferry-cm's ``key`` set to ``value`` for the duration of the block (ferry-cm made if missing)."""
+    core = k8s.CoreV1Api(kube)
+    try:
+        core.patch_namespaced_config_map("ferry-cm", CONTROL_NS, {"data": {key: value}})
+        created = False
+    except k8s.ApiException as err:
+        if err.status != 404:
+            raise
+        body = k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name="ferry-cm"), data={key: value})
+        core.create_namespaced_config_map(CONTROL_NS, body)
+        created = True
+    try:
+        yield
+    finally:
+        if created:
+            core.delete_namespaced_config_map("ferry-cm", CONTROL_NS)
+        else:
+            core.patch_namespaced_config_map("ferry-cm", CONTROL_NS, {"data": {key: None}})
+
+
 @pytest.fixture
 def apps(kube: k8s.ApiClient, controller_process: RunningServer) -> Apps:
     return Apps(kube)

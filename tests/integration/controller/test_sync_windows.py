@@ -20,6 +20,7 @@ from tests.conftest import CONTROL_NS, GROUP, VERSION
 from tests.integration.controller.conftest import (
     Apps,
     app_project,
+    ferry_cm_setting,
     operation_phase,
     request_sync,
     sync_status,
@@ -116,27 +117,9 @@ def test_a_manual_operation_waits_in_a_deny_window_until_it_allows_manual_syncs(
     assert f"{name}-cm" in configmaps(kube, namespace)
 
 
-@contextlib.contextmanager
-def sync_timeout(kube: k8s.ApiClient, seconds: str) -> Iterator[None]:
+def sync_timeout(kube: k8s.ApiClient, seconds: str) -> contextlib.AbstractContextManager[None]:
     """ferry-cm's controller.sync.timeout.seconds for the duration of the block."""
-    core = k8s.CoreV1Api(kube)
-    key = "controller.sync.timeout.seconds"
-    try:
-        core.patch_namespaced_config_map("ferry-cm", CONTROL_NS, {"data": {key: seconds}})
-        created = False
-    except k8s.ApiException as err:
-        if err.status != 404:
-            raise
-        body = k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name="ferry-cm"), data={key: seconds})
-        core.create_namespaced_config_map(CONTROL_NS, body)
-        created = True
-    try:
-        yield
-    finally:
-        if created:
-            core.delete_namespaced_config_map("ferry-cm", CONTROL_NS)
-        else:
-            core.patch_namespaced_config_map("ferry-cm", CONTROL_NS, {"data": {key: None}})
+    return ferry_cm_setting(kube, "controller.sync.timeout.seconds", seconds)
 
 
 def test_the_sync_timeout_ends_an_operation_a_window_holds_on_time(

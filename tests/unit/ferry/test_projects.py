@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from ferry.projects import DEFAULT_PROJECT, destination_permitted, resource_refusal, spec_problems
+from ferry.projects import (
+    DEFAULT_PROJECT,
+    destination_permitted,
+    resource_refusal,
+    spec_problems,
+    sync_service_account,
+)
 
 IN_CLUSTER = "https://kubernetes.default.svc"
 
@@ -159,3 +165,26 @@ def test_destination_service_accounts_are_validated_as_argo_cd_does() -> None:
         for p in problems
     )
     assert any("destinationServiceAccounts[5].server is required" in p for p in problems)
+
+
+def test_sync_service_account_is_the_first_matching_entry_as_argo_cd_derives_it() -> None:
+    project = {
+        "spec": {
+            "destinationServiceAccounts": [
+                {
+                    "server": "https://kubernetes.default.svc",
+                    "namespace": "team-*",
+                    "defaultServiceAccount": "team",
+                },
+                {"server": "*", "namespace": "shared", "defaultServiceAccount": "ops:deployer"},
+                {"server": "*", "namespace": "*", "defaultServiceAccount": "fallback"},
+            ]
+        }
+    }
+    local = "https://kubernetes.default.svc"
+    assert sync_service_account(project, local, "team-a") == "system:serviceaccount:team-a:team"
+    assert (
+        sync_service_account(project, "https://prod:6443", "shared") == "system:serviceaccount:ops:deployer"
+    )
+    assert sync_service_account(project, "https://prod:6443", "x") == "system:serviceaccount:x:fallback"
+    assert sync_service_account({"spec": {}}, local, "team-a") is None
