@@ -17,12 +17,14 @@ Either ends the call with health Unknown and the reason.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from lupa import lua51
 
 from ferry.engine.status import Health, HealthStatus
+
+T = TypeVar("T")
 
 # Instructions a script may run per call (a tight infinite loop hits it in well under a second).
 MAX_INSTRUCTIONS = 2_000_000
@@ -74,19 +76,20 @@ class LuaError(ValueError):
     """The script does not compile."""
 
 
-class LuaHealthRule:
-    """One compiled rule; call it with an object to get its Health (Unknown when the script fails)."""
+class _SandboxedScript:
+    """One script compiled into its own Lua state (``_SANDBOX``), called under a lock."""
 
-    def __init__(self, script: str) -> None:
+    def __init__(self, script: str, chunk: str, what: str, *, with_time: bool) -> None:
         self._lock = threading.Lock()  # a LuaRuntime is not thread-safe
+        self._what = what
         # types-lupa does not declare these keyword arguments (lupa documents them).
         self._runtime = lua51.LuaRuntime(  # type: ignore[call-arg]
             register_eval=False, register_builtins=False, max_memory=MAX_MEMORY
         )
         try:
-            self._call: Any = self._runtime.execute(_SANDBOX, script, MAX_INSTRUCTIONS, "health.lua", False)
+            self._call: Any = self._runtime.execute(_SANDBOX, script, MAX_INSTRUCTIONS, chunk, with_time)
         except lua51.LuaError as err:
-            raise LuaError(f"health script does not compile: {_first_line(err)}") from err
+            raise LuaError(f"{what} does not compile: {_first_line(err)}") from err
 
     def _to_lua(self, value: Any) -> Any:
         if isinstance(value, Mapping):
@@ -95,12 +98,24 @@ class LuaHealthRule:
             return self._runtime.table_from([self._to_lua(v) for v in value])
         return value
 
+    def _evaluate(self, obj: Mapping[str, Any], read: Callable[[Any], T]) -> T:
+        """``read`` of the script's result, taken while the Lua state is still held."""
+        with self._lock:
+            return read(self._call(self._to_lua(obj)))
+
+
+class LuaHealthRule(_SandboxedScript):
+    """One compiled rule; call it with an object to get its Health (Unknown when the script fails)."""
+
+    def __init__(self, script: str) -> None:
+        super().__init__(script, "health.lua", "health script", with_time=False)
+
     def __call__(self, obj: Mapping[str, Any]) -> Health:
+        def read(result: Any) -> tuple[Any, Any]:
+            return (result["status"], result["message"]) if result is not None else (None, None)
+
         try:
-            with self._lock:
-                result = self._call(self._to_lua(obj))
-                status = result["status"] if result is not None else None
-                message = result["message"] if result is not None else None
+            status, message = self._evaluate(obj, read)
         except lua51.LuaMemoryError:
             return Health(
                 HealthStatus.UNKNOWN,
@@ -123,41 +138,23 @@ class LuaScriptError(ValueError):
     """A script failed, ran out of its budget or returned something unusable; the message says which."""
 
 
-class LuaScript:
+class LuaScript(_SandboxedScript):
     """One compiled script of Argo CD's Lua customizations other than health (resource actions):
     called with an object, it returns what the script returned as plain dicts, lists and scalars.
     The same sandbox and budgets as health rules, plus ``os.time`` and ``os.date``."""
 
     def __init__(self, script: str, chunk: str) -> None:
-        self._lock = threading.Lock()
-        self._chunk = chunk
-        self._runtime = lua51.LuaRuntime(  # type: ignore[call-arg]
-            register_eval=False, register_builtins=False, max_memory=MAX_MEMORY
-        )
-        try:
-            self._call: Any = self._runtime.execute(_SANDBOX, script, MAX_INSTRUCTIONS, chunk, True)
-        except lua51.LuaError as err:
-            raise LuaError(f"{chunk} does not compile: {_first_line(err)}") from err
-
-    def _to_lua(self, value: Any) -> Any:
-        if isinstance(value, Mapping):
-            return self._runtime.table_from({k: self._to_lua(v) for k, v in value.items()})
-        if isinstance(value, list):
-            return self._runtime.table_from([self._to_lua(v) for v in value])
-        return value
+        super().__init__(script, chunk, chunk, with_time=True)
 
     def __call__(self, obj: Mapping[str, Any]) -> Any:
         try:
-            with self._lock:
-                result = self._call(self._to_lua(obj))
-                counter = [0]
-                return _from_lua(result, 0, counter)
+            return self._evaluate(obj, lambda result: _from_lua(result, 0, [0]))
         except lua51.LuaMemoryError:
             raise LuaScriptError(
-                f"{self._chunk} failed: not enough memory (limit {MAX_MEMORY >> 20} MiB)"
+                f"{self._what} failed: not enough memory (limit {MAX_MEMORY >> 20} MiB)"
             ) from None
         except lua51.LuaError as err:
-            raise LuaScriptError(f"{self._chunk} failed: {_first_line(err)}") from None
+            raise LuaScriptError(f"{self._what} failed: {_first_line(err)}") from None
 
 
 def _from_lua(value: Any, depth: int, counter: list[int]) -> Any:
