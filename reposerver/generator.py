@@ -386,8 +386,6 @@ class Generator:
             api_versions=tuple(req.api_versions),
             dependencies=self._dependency_access(req),
             remote_bases=self.config.kustomize_remote_bases,
-            source_repos=tuple(req.source_repos),
-            project=req.project_name,
             tools=self.config.tools,
             limits=self.config.limits,
         )

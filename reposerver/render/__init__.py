@@ -36,10 +36,18 @@ class RenderContext:
     dependencies: DependencyAccess | None = None
     # kustomize remote bases: "deny", or "project" (those the project's sourceRepos permit)
     remote_bases: str = "deny"
-    source_repos: tuple[str, ...] = ()
-    project: str = ""
     tools: Tools = field(default_factory=Tools)
     limits: Limits = DEFAULT_LIMITS
+
+    @property
+    def project(self) -> str:
+        """The app's project (what the request named), "" when the render has none."""
+        return self.dependencies.project if self.dependencies is not None else ""
+
+    @property
+    def source_repos(self) -> tuple[str, ...]:
+        """The project's sourceRepos: what a render may fetch besides the app's source."""
+        return self.dependencies.source_repos if self.dependencies is not None else ()
 
 
 @dataclass
