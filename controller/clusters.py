@@ -105,6 +105,8 @@ class Destinations:
         await destination.cache.stop()
         if destination.client is not self.management:
             await destination.client.close()
+        for cached in [k for k in self._impersonating if k[0] == destination.client.config]:
+            await self._impersonating.pop(cached).close()  # its clients acting as other users
 
     def all(self) -> list[Destination]:
         return list(self._by_server.values())

@@ -311,11 +311,8 @@ def _start_components(
         env,
         controller_metrics,
     )
-    wait_for(
-        "the default AppProject",
-        lambda: _default_project_exists(kubeconfig),
-        90,
-    )
+    with kube_api(kubeconfig) as api:
+        wait_for("the default AppProject", lambda: _default_project_exists(api), 90)
     grpc_port, http_port = _port(args.port), _port(args.http_port)
     step("starting ferry-server")
     stack.process(
@@ -429,36 +426,35 @@ Try:
     )
 
 
-def _default_project_exists(kubeconfig: Path) -> bool:
-    with kube_api(kubeconfig) as api:
-        try:
-            k8s.CustomObjectsApi(api).get_namespaced_custom_object(
-                "ferrycd.io", "v1alpha1", NAMESPACE, "appprojects", "default"
-            )
-        except k8s.ApiException as err:
-            if err.status == 404:
-                return False
-            raise
+def _default_project_exists(api: k8s.ApiClient) -> bool:
+    try:
+        k8s.CustomObjectsApi(api).get_namespaced_custom_object(
+            "ferrycd.io", "v1alpha1", NAMESPACE, "appprojects", "default"
+        )
+    except k8s.ApiException as err:
+        if err.status == 404:
+            return False
+        raise
     return True
 
 
 def _admin_password(kubeconfig: Path) -> str:
     found_password: list[str] = []
 
-    def found() -> bool:
-        with kube_api(kubeconfig) as api:
-            try:
-                secret = k8s.CoreV1Api(api).read_namespaced_secret("ferry-initial-admin-secret", NAMESPACE)
-            except k8s.ApiException as err:
-                if err.status == 404:
-                    return False
-                raise
+    def found(api: k8s.ApiClient) -> bool:
+        try:
+            secret = k8s.CoreV1Api(api).read_namespaced_secret("ferry-initial-admin-secret", NAMESPACE)
+        except k8s.ApiException as err:
+            if err.status == 404:
+                return False
+            raise
         encoded = (secret.data or {}).get("password")
         if encoded:
             found_password.append(base64.b64decode(encoded).decode())
         return bool(found_password)
 
-    wait_for("the initial admin password", found, 60)
+    with kube_api(kubeconfig) as api:
+        wait_for("the initial admin password", lambda: found(api), 60)
     return found_password[0]
 
 

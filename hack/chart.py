@@ -128,10 +128,9 @@ def main() -> None:
     kustomize = os.environ.get("KUSTOMIZE") or shutil.which("kustomize") or "kustomize"
     files = render(build_base(kustomize))
     if sys.argv[1:] == ["--check"]:
-        if committed() != files:
-            stale = sorted(
-                set(committed()) ^ set(files) | {k for k in files if committed().get(k) != files[k]}
-            )
+        have = committed()
+        if have != files:
+            stale = sorted(set(have) ^ set(files) | {k for k in files if have.get(k) != files[k]})
             raise SystemExit(f"deploy/chart/ferrycd is stale ({', '.join(stale[:5])}): run make chart")
         print("deploy/chart/ferrycd matches deploy/base")
         return
